@@ -1,0 +1,27 @@
+// Compiles src/blas/assembly/kernels.ts twice: plain SIMD and relaxed SIMD (FMA).
+// Both import ONE shared memory (env.memory) so every worker thread can run them over the same
+// parameters; they declare no static data and no mutable globals (see kernels.ts).
+import { main } from 'assemblyscript/asc';
+import { mkdirSync } from 'node:fs';
+
+const outDir = 'dist/wasm';
+mkdirSync(outDir, { recursive: true });
+const common = [
+  'src/blas/assembly/kernels.ts',
+  '-O3', '--noAssert', '--runtime', 'stub', '--converge',
+  '--importMemory', '--sharedMemory', '--initialMemory', '1', '--maximumMemory', '65536',
+  '--enable', 'simd', '--enable', 'threads',
+];
+const variants = [
+  { name: 'kernels.simd.wasm', extra: [] },
+  { name: 'kernels.relaxed.wasm', extra: ['--enable', 'relaxed-simd'] },
+];
+for (const v of variants) {
+  const { error, stderr } = await main([...common, ...v.extra, '--outFile', `${outDir}/${v.name}`]);
+  if (error) {
+    process.stderr.write(stderr.toString());
+    console.error(`build-wasm: ${v.name}: ${error.message}`);
+    process.exit(1);
+  }
+  console.log(`build-wasm: ${outDir}/${v.name}`);
+}

@@ -1,0 +1,527 @@
+// bptt's "blas-wasm": the float32 kernels of the trainer, compiled by AssemblyScript to WebAssembly
+// with SIMD (f32x4). Built twice from this one file (scripts/build-wasm.mjs): once with plain SIMD
+// (mul then add) and once with relaxed SIMD (fused multiply-add), chosen at load time (loader.ts).
+//
+// Rules that make it safe to instantiate in every worker over ONE shared memory:
+// - no static data, no mutable globals, no allocation: every buffer is a pointer argument;
+// - all matrices are row-major; `ld*` are leading dimensions in ELEMENTS, pointers are BYTE addresses;
+// - integer index arrays (token ids) are i32.
+// The scalar TypeScript reference for every export is src/blas/ref.ts; tests compare the two.
+
+// ---------------------------------------------------------------------------------------------
+// Primitives
+
+/** c + a*b: fused on the relaxed build (one rounding), mul then add otherwise. */
+// @ts-ignore: decorator
+@inline function madd(a: v128, b: v128, c: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) {
+    return f32x4.relaxed_madd(a, b, c);
+  } else {
+    return f32x4.add(f32x4.mul(a, b), c);
+  }
+}
+
+// @ts-ignore: decorator
+@inline function hsum(v: v128): f32 {
+  return f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1) + f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3);
+}
+
+/** exp(x) for 4 lanes, Cephes expf (max rel. error ~2e-7 on [-87, 88]). */
+// @ts-ignore: decorator
+@inline function exp4(x0: v128): v128 {
+  let x = f32x4.min(f32x4.max(x0, f32x4.splat(-87.3)), f32x4.splat(88.3));
+  const fx = f32x4.nearest(f32x4.mul(x, f32x4.splat(1.44269504088896341)));
+  x = f32x4.sub(x, f32x4.mul(fx, f32x4.splat(0.693359375)));
+  x = f32x4.sub(x, f32x4.mul(fx, f32x4.splat(-2.12194440e-4)));
+  let y = f32x4.splat(1.9875691500e-4);
+  y = f32x4.add(f32x4.mul(y, x), f32x4.splat(1.3981999507e-3));
+  y = f32x4.add(f32x4.mul(y, x), f32x4.splat(8.3334519073e-3));
+  y = f32x4.add(f32x4.mul(y, x), f32x4.splat(4.1665795894e-2));
+  y = f32x4.add(f32x4.mul(y, x), f32x4.splat(1.6666665459e-1));
+  y = f32x4.add(f32x4.mul(y, x), f32x4.splat(5.0000001201e-1));
+  y = f32x4.add(f32x4.mul(f32x4.mul(y, x), x), f32x4.add(x, f32x4.splat(1.0)));
+  const pow2n = i32x4.shl(i32x4.add(i32x4.trunc_sat_f32x4_s(fx), i32x4.splat(127)), 23);
+  return f32x4.mul(y, pow2n);
+}
+
+/** tanh(x) for 4 lanes, Cephes tanhf: odd polynomial below |x| = 0.625, 1 - 2/(e^{2|x|}+1) above. */
+// @ts-ignore: decorator
+@inline function tanh4(x: v128): v128 {
+  const ax = f32x4.abs(x);
+  const z = f32x4.mul(x, x);
+  let p = f32x4.splat(-5.70498872745e-3);
+  p = f32x4.add(f32x4.mul(p, z), f32x4.splat(2.06390887954e-2));
+  p = f32x4.add(f32x4.mul(p, z), f32x4.splat(-5.37397155531e-2));
+  p = f32x4.add(f32x4.mul(p, z), f32x4.splat(1.33314422036e-1));
+  p = f32x4.add(f32x4.mul(p, z), f32x4.splat(-3.33332819422e-1));
+  const small = f32x4.add(f32x4.mul(f32x4.mul(p, z), x), x);
+  const e = exp4(f32x4.mul(f32x4.min(ax, f32x4.splat(9.0)), f32x4.splat(2.0)));
+  const big = f32x4.sub(f32x4.splat(1.0), f32x4.div(f32x4.splat(2.0), f32x4.add(e, f32x4.splat(1.0))));
+  const signedBig = v128.or(big, v128.and(x, i32x4.splat(0x80000000)));
+  return v128.bitselect(small, signedBig, f32x4.lt(ax, f32x4.splat(0.625)));
+}
+
+function expf(x: f32): f32 {
+  return f32x4.extract_lane(exp4(f32x4.splat(x)), 0);
+}
+
+function tanhf(x: f32): f32 {
+  return f32x4.extract_lane(tanh4(f32x4.splat(x)), 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// SGEMM. C (M x N) = alpha * op(A) * op(B) + beta * C.
+// NN and TN share one register-blocked kernel (4 rows x 8 columns of C in 8 f32x4 accumulators):
+// they differ only in how A(i, k) is addressed, passed as byte strides (rowStride, kStride).
+// NT uses a dot-product kernel (2 x 4 outputs), since both operands run along k contiguously.
+
+const KC: i32 = 256; // k-block: a KC x 8 slab of B stays in L1 while all row blocks of A pass over it
+
+function scaleC(M: i32, N: i32, beta: f32, C: usize, ldc: i32): void {
+  if (beta == 1.0) return;
+  for (let i = 0; i < M; i++) {
+    const row = C + (<usize>i * <usize>ldc << 2);
+    if (beta == 0.0) memory.fill(row, 0, <usize>N << 2);
+    else scal(N, beta, row);
+  }
+}
+
+function gemmAN(M: i32, N: i32, K: i32, alpha: f32, A: usize, aRowStrideBytes: usize, aKStrideBytes: usize,
+                B: usize, ldb: i32, beta: f32, C: usize, ldc: i32): void {
+  scaleC(M, N, beta, C, ldc);
+  if (K <= 0 || alpha == 0.0) return;
+  const va = f32x4.splat(alpha);
+  const ldbBytes = <usize>ldb << 2;
+  const ldcBytes = <usize>ldc << 2;
+  const N8 = N & ~7;
+  const M4 = M & ~3;
+  for (let k0 = 0; k0 < K; k0 += KC) {
+    const kc = min(KC, K - k0);
+    const Bk = B + <usize>k0 * ldbBytes;
+    const Ak = A + <usize>k0 * aKStrideBytes;
+    let j = 0;
+    for (; j < N8; j += 8) {
+      const Bj = Bk + (<usize>j << 2);
+      let i = 0;
+      for (; i < M4; i += 4) {
+        let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
+        let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
+        let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
+        let c30 = f32x4.splat(0), c31 = f32x4.splat(0);
+        let pa = Ak + <usize>i * aRowStrideBytes;
+        let pb = Bj;
+        for (let k = 0; k < kc; k++) {
+          const b0 = v128.load(pb);
+          const b1 = v128.load(pb, 16);
+          let a = v128.load32_splat(pa);
+          c00 = madd(a, b0, c00); c01 = madd(a, b1, c01);
+          a = v128.load32_splat(pa + aRowStrideBytes);
+          c10 = madd(a, b0, c10); c11 = madd(a, b1, c11);
+          a = v128.load32_splat(pa + 2 * aRowStrideBytes);
+          c20 = madd(a, b0, c20); c21 = madd(a, b1, c21);
+          a = v128.load32_splat(pa + 3 * aRowStrideBytes);
+          c30 = madd(a, b0, c30); c31 = madd(a, b1, c31);
+          pa += aKStrideBytes;
+          pb += ldbBytes;
+        }
+        let pc = C + <usize>i * ldcBytes + (<usize>j << 2);
+        v128.store(pc, madd(va, c00, v128.load(pc)));
+        v128.store(pc, madd(va, c01, v128.load(pc, 16)), 16);
+        pc += ldcBytes;
+        v128.store(pc, madd(va, c10, v128.load(pc)));
+        v128.store(pc, madd(va, c11, v128.load(pc, 16)), 16);
+        pc += ldcBytes;
+        v128.store(pc, madd(va, c20, v128.load(pc)));
+        v128.store(pc, madd(va, c21, v128.load(pc, 16)), 16);
+        pc += ldcBytes;
+        v128.store(pc, madd(va, c30, v128.load(pc)));
+        v128.store(pc, madd(va, c31, v128.load(pc, 16)), 16);
+      }
+      for (; i < M; i++) {
+        let c0 = f32x4.splat(0), c1 = f32x4.splat(0);
+        let pa = Ak + <usize>i * aRowStrideBytes;
+        let pb = Bj;
+        for (let k = 0; k < kc; k++) {
+          const a = v128.load32_splat(pa);
+          c0 = madd(a, v128.load(pb), c0);
+          c1 = madd(a, v128.load(pb, 16), c1);
+          pa += aKStrideBytes;
+          pb += ldbBytes;
+        }
+        const pc = C + <usize>i * ldcBytes + (<usize>j << 2);
+        v128.store(pc, madd(va, c0, v128.load(pc)));
+        v128.store(pc, madd(va, c1, v128.load(pc, 16)), 16);
+      }
+    }
+    // Column tail: one f32x4 at a time, then scalars.
+    for (; j + 4 <= N; j += 4) {
+      const Bj = Bk + (<usize>j << 2);
+      for (let i = 0; i < M; i++) {
+        let c0 = f32x4.splat(0);
+        let pa = Ak + <usize>i * aRowStrideBytes;
+        let pb = Bj;
+        for (let k = 0; k < kc; k++) {
+          c0 = madd(v128.load32_splat(pa), v128.load(pb), c0);
+          pa += aKStrideBytes;
+          pb += ldbBytes;
+        }
+        const pc = C + <usize>i * ldcBytes + (<usize>j << 2);
+        v128.store(pc, madd(va, c0, v128.load(pc)));
+      }
+    }
+    for (; j < N; j++) {
+      const Bj = Bk + (<usize>j << 2);
+      for (let i = 0; i < M; i++) {
+        let s: f32 = 0;
+        let pa = Ak + <usize>i * aRowStrideBytes;
+        let pb = Bj;
+        for (let k = 0; k < kc; k++) {
+          s += load<f32>(pa) * load<f32>(pb);
+          pa += aKStrideBytes;
+          pb += ldbBytes;
+        }
+        const pc = C + <usize>i * ldcBytes + (<usize>j << 2);
+        store<f32>(pc, load<f32>(pc) + alpha * s);
+      }
+    }
+  }
+}
+
+/** C = alpha * A B + beta * C; A is M x K (lda), B is K x N (ldb). */
+export function sgemm_nn(M: i32, N: i32, K: i32, alpha: f32, A: usize, lda: i32, B: usize, ldb: i32,
+                         beta: f32, C: usize, ldc: i32): void {
+  gemmAN(M, N, K, alpha, A, <usize>lda << 2, 4, B, ldb, beta, C, ldc);
+}
+
+/** C = alpha * A^T B + beta * C; A is K x M (lda), B is K x N (ldb). */
+export function sgemm_tn(M: i32, N: i32, K: i32, alpha: f32, A: usize, lda: i32, B: usize, ldb: i32,
+                         beta: f32, C: usize, ldc: i32): void {
+  gemmAN(M, N, K, alpha, A, 4, <usize>lda << 2, B, ldb, beta, C, ldc);
+}
+
+/** C = alpha * A B^T + beta * C; A is M x K (lda), B is N x K (ldb). */
+export function sgemm_nt(M: i32, N: i32, K: i32, alpha: f32, A: usize, lda: i32, B: usize, ldb: i32,
+                         beta: f32, C: usize, ldc: i32): void {
+  scaleC(M, N, beta, C, ldc);
+  if (K <= 0 || alpha == 0.0) return;
+  const ldaBytes = <usize>lda << 2;
+  const ldbBytes = <usize>ldb << 2;
+  const ldcBytes = <usize>ldc << 2;
+  const K4 = K & ~3;
+  const M2 = M & ~1;
+  const N4 = N & ~3;
+  let i = 0;
+  for (; i < M2; i += 2) {
+    const a0 = A + <usize>i * ldaBytes;
+    const a1 = a0 + ldaBytes;
+    let j = 0;
+    for (; j < N4; j += 4) {
+      const b0 = B + <usize>j * ldbBytes;
+      const b1 = b0 + ldbBytes;
+      const b2 = b1 + ldbBytes;
+      const b3 = b2 + ldbBytes;
+      let s00 = f32x4.splat(0), s01 = f32x4.splat(0), s02 = f32x4.splat(0), s03 = f32x4.splat(0);
+      let s10 = f32x4.splat(0), s11 = f32x4.splat(0), s12 = f32x4.splat(0), s13 = f32x4.splat(0);
+      for (let k = 0; k < K4; k += 4) {
+        const off = <usize>k << 2;
+        const x0 = v128.load(a0 + off);
+        const x1 = v128.load(a1 + off);
+        let y = v128.load(b0 + off);
+        s00 = madd(x0, y, s00); s10 = madd(x1, y, s10);
+        y = v128.load(b1 + off);
+        s01 = madd(x0, y, s01); s11 = madd(x1, y, s11);
+        y = v128.load(b2 + off);
+        s02 = madd(x0, y, s02); s12 = madd(x1, y, s12);
+        y = v128.load(b3 + off);
+        s03 = madd(x0, y, s03); s13 = madd(x1, y, s13);
+      }
+      let r00 = hsum(s00), r01 = hsum(s01), r02 = hsum(s02), r03 = hsum(s03);
+      let r10 = hsum(s10), r11 = hsum(s11), r12 = hsum(s12), r13 = hsum(s13);
+      for (let k = K4; k < K; k++) {
+        const off = <usize>k << 2;
+        const x0 = load<f32>(a0 + off), x1 = load<f32>(a1 + off);
+        const y0 = load<f32>(b0 + off), y1 = load<f32>(b1 + off), y2 = load<f32>(b2 + off), y3 = load<f32>(b3 + off);
+        r00 += x0 * y0; r01 += x0 * y1; r02 += x0 * y2; r03 += x0 * y3;
+        r10 += x1 * y0; r11 += x1 * y1; r12 += x1 * y2; r13 += x1 * y3;
+      }
+      const c0 = C + <usize>i * ldcBytes + (<usize>j << 2);
+      const c1 = c0 + ldcBytes;
+      const r0 = f32x4(r00, r01, r02, r03);
+      const r1 = f32x4(r10, r11, r12, r13);
+      v128.store(c0, madd(f32x4.splat(alpha), r0, v128.load(c0)));
+      v128.store(c1, madd(f32x4.splat(alpha), r1, v128.load(c1)));
+    }
+    for (; j < N; j++) {
+      const b0 = B + <usize>j * ldbBytes;
+      store<f32>(C + <usize>i * ldcBytes + (<usize>j << 2),
+        load<f32>(C + <usize>i * ldcBytes + (<usize>j << 2)) + alpha * dot(K, a0, b0));
+      store<f32>(C + <usize>(i + 1) * ldcBytes + (<usize>j << 2),
+        load<f32>(C + <usize>(i + 1) * ldcBytes + (<usize>j << 2)) + alpha * dot(K, a1, b0));
+    }
+  }
+  for (; i < M; i++) {
+    const a0 = A + <usize>i * ldaBytes;
+    for (let j = 0; j < N; j++) {
+      const pc = C + <usize>i * ldcBytes + (<usize>j << 2);
+      store<f32>(pc, load<f32>(pc) + alpha * dot(K, a0, B + <usize>j * ldbBytes));
+    }
+  }
+}
+
+/** sum_k x[k] y[k] over K contiguous floats. */
+export function dot(K: i32, x: usize, y: usize): f32 {
+  let s0 = f32x4.splat(0), s1 = f32x4.splat(0);
+  let k = 0;
+  for (; k + 8 <= K; k += 8) {
+    const off = <usize>k << 2;
+    s0 = madd(v128.load(x + off), v128.load(y + off), s0);
+    s1 = madd(v128.load(x + off, 16), v128.load(y + off, 16), s1);
+  }
+  let s = hsum(f32x4.add(s0, s1));
+  for (; k < K; k++) s += load<f32>(x + (<usize>k << 2)) * load<f32>(y + (<usize>k << 2));
+  return s;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Vector ops over n contiguous floats.
+
+/** y += a * x */
+export function axpy(n: i32, a: f32, x: usize, y: usize): void {
+  const va = f32x4.splat(a);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const off = <usize>i << 2;
+    v128.store(y + off, madd(va, v128.load(x + off), v128.load(y + off)));
+  }
+  for (; i < n; i++) {
+    const off = <usize>i << 2;
+    store<f32>(y + off, load<f32>(y + off) + a * load<f32>(x + off));
+  }
+}
+
+/** x *= a */
+export function scal(n: i32, a: f32, x: usize): void {
+  const va = f32x4.splat(a);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const off = <usize>i << 2;
+    v128.store(x + off, f32x4.mul(va, v128.load(x + off)));
+  }
+  for (; i < n; i++) {
+    const off = <usize>i << 2;
+    store<f32>(x + off, a * load<f32>(x + off));
+  }
+}
+
+/** sum of x[i]^2, squared and accumulated in float64 so the global gradient norm is exact to ~1e-16. */
+export function sumsq(n: i32, x: usize): f64 {
+  let s0 = f64x2.splat(0), s1 = f64x2.splat(0);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const v = v128.load(x + (<usize>i << 2));
+    const lo = f64x2.promote_low_f32x4(v);
+    const hi = f64x2.promote_low_f32x4(v128.shuffle<u32>(v, v, 2, 3, 0, 1));
+    s0 = f64x2.add(s0, f64x2.mul(lo, lo));
+    s1 = f64x2.add(s1, f64x2.mul(hi, hi));
+  }
+  const t = f64x2.add(s0, s1);
+  let s = f64x2.extract_lane(t, 0) + f64x2.extract_lane(t, 1);
+  for (; i < n; i++) {
+    const v = <f64>load<f32>(x + (<usize>i << 2));
+    s += v * v;
+  }
+  return s;
+}
+
+export function fill(n: i32, value: f32, x: usize): void {
+  const v = f32x4.splat(value);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) v128.store(x + (<usize>i << 2), v);
+  for (; i < n; i++) store<f32>(x + (<usize>i << 2), value);
+}
+
+export function copy(n: i32, x: usize, y: usize): void {
+  memory.copy(y, x, <usize>n << 2);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Row ops: embedding gather / scatter (one-hot inputs), biases.
+
+/** C[i, :] += T[idx[i], :] for i < M, N columns. */
+export function gather_add_rows(M: i32, N: i32, idx: usize, T: usize, ldt: i32, C: usize, ldc: i32): void {
+  for (let i = 0; i < M; i++) {
+    const src = T + (<usize>load<i32>(idx + (<usize>i << 2)) * <usize>ldt << 2);
+    axpy(N, 1.0, src, C + (<usize>i * <usize>ldc << 2));
+  }
+}
+
+/** T[idx[i], :] += S[i, :] for i < M, N columns (rows applied in order i = 0..M-1). */
+export function scatter_add_rows(M: i32, N: i32, idx: usize, S: usize, lds: i32, T: usize, ldt: i32): void {
+  for (let i = 0; i < M; i++) {
+    const dst = T + (<usize>load<i32>(idx + (<usize>i << 2)) * <usize>ldt << 2);
+    axpy(N, 1.0, S + (<usize>i * <usize>lds << 2), dst);
+  }
+}
+
+/** C[i, :] = bias for i < M. */
+export function set_rows(M: i32, N: i32, bias: usize, C: usize, ldc: i32): void {
+  for (let i = 0; i < M; i++) copy(N, bias, C + (<usize>i * <usize>ldc << 2));
+}
+
+/** y[j] += sum_i X[i, j]: bias gradients. */
+export function colsum_add(M: i32, N: i32, X: usize, ldx: i32, y: usize): void {
+  for (let i = 0; i < M; i++) axpy(N, 1.0, X + (<usize>i * <usize>ldx << 2), y);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Activations. Backward functions take the forward OUTPUT y (enough for tanh, relu, identity).
+
+export function tanh_fwd(n: i32, x: usize): void {
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const p = x + (<usize>i << 2);
+    v128.store(p, tanh4(v128.load(p)));
+  }
+  for (; i < n; i++) {
+    const p = x + (<usize>i << 2);
+    store<f32>(p, tanhf(load<f32>(p)));
+  }
+}
+
+/** dy *= 1 - y^2 */
+export function tanh_bwd(n: i32, y: usize, dy: usize): void {
+  const one = f32x4.splat(1.0);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const off = <usize>i << 2;
+    const v = v128.load(y + off);
+    v128.store(dy + off, f32x4.mul(v128.load(dy + off), f32x4.sub(one, f32x4.mul(v, v))));
+  }
+  for (; i < n; i++) {
+    const off = <usize>i << 2;
+    const v = load<f32>(y + off);
+    store<f32>(dy + off, load<f32>(dy + off) * (1.0 - v * v));
+  }
+}
+
+export function relu_fwd(n: i32, x: usize): void {
+  const zero = f32x4.splat(0);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const p = x + (<usize>i << 2);
+    v128.store(p, f32x4.max(v128.load(p), zero));
+  }
+  for (; i < n; i++) {
+    const p = x + (<usize>i << 2);
+    store<f32>(p, max<f32>(load<f32>(p), 0));
+  }
+}
+
+/** dy = y > 0 ? dy : 0 */
+export function relu_bwd(n: i32, y: usize, dy: usize): void {
+  const zero = f32x4.splat(0);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const off = <usize>i << 2;
+    v128.store(dy + off, v128.and(v128.load(dy + off), f32x4.gt(v128.load(y + off), zero)));
+  }
+  for (; i < n; i++) {
+    const off = <usize>i << 2;
+    if (!(load<f32>(y + off) > 0)) store<f32>(dy + off, 0);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Softmax cross-entropy, in place: row i of X (M x N, ldx) holds logits and becomes
+// gradScale * (softmax(x) - onehot(target[i])). Returns the summed loss -log p[target] over the rows.
+
+export function softmax_xent(M: i32, N: i32, X: usize, ldx: i32, targets: usize, gradScale: f32): f64 {
+  let loss: f64 = 0;
+  const N4 = N & ~3;
+  for (let i = 0; i < M; i++) {
+    const row = X + (<usize>i * <usize>ldx << 2);
+    let vmax = f32x4.splat(-Infinity);
+    let j = 0;
+    for (; j < N4; j += 4) vmax = f32x4.max(vmax, v128.load(row + (<usize>j << 2)));
+    let m = max(max(f32x4.extract_lane(vmax, 0), f32x4.extract_lane(vmax, 1)),
+                max(f32x4.extract_lane(vmax, 2), f32x4.extract_lane(vmax, 3)));
+    for (; j < N; j++) m = max(m, load<f32>(row + (<usize>j << 2)));
+    const target = load<i32>(targets + (<usize>i << 2));
+    const xt = load<f32>(row + (<usize>target << 2));
+    const vm = f32x4.splat(m);
+    let vsum = f32x4.splat(0);
+    for (j = 0; j < N4; j += 4) {
+      const p = row + (<usize>j << 2);
+      const e = exp4(f32x4.sub(v128.load(p), vm));
+      v128.store(p, e);
+      vsum = f32x4.add(vsum, e);
+    }
+    let sum: f64 = <f64>hsum(vsum);
+    for (; j < N; j++) {
+      const p = row + (<usize>j << 2);
+      const e = expf(load<f32>(p) - m);
+      store<f32>(p, e);
+      sum += <f64>e;
+    }
+    loss += Math.log(sum) - <f64>(xt - m);
+    const scale = <f32>(<f64>gradScale / sum);
+    scal(N, scale, row);
+    const pt = row + (<usize>target << 2);
+    store<f32>(pt, load<f32>(pt) - gradScale);
+  }
+  return loss;
+}
+
+/** Forward-only: the summed loss over M rows, X left unchanged (validation). */
+export function xent_loss(M: i32, N: i32, X: usize, ldx: i32, targets: usize): f64 {
+  let loss: f64 = 0;
+  for (let i = 0; i < M; i++) {
+    const row = X + (<usize>i * <usize>ldx << 2);
+    let m: f32 = -Infinity;
+    for (let j = 0; j < N; j++) m = max(m, load<f32>(row + (<usize>j << 2)));
+    const N4 = N & ~3;
+    const vm = f32x4.splat(m);
+    let vsum = f32x4.splat(0);
+    let j = 0;
+    for (; j < N4; j += 4) vsum = f32x4.add(vsum, exp4(f32x4.sub(v128.load(row + (<usize>j << 2)), vm)));
+    let sum: f64 = <f64>hsum(vsum);
+    for (; j < N; j++) sum += <f64>expf(load<f32>(row + (<usize>j << 2)) - m);
+    const target = load<i32>(targets + (<usize>i << 2));
+    loss += Math.log(sum) - <f64>(load<f32>(row + (<usize>target << 2)) - m);
+  }
+  return loss;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Peak probe for the benchmark's "machine peak": independent chains, no memory traffic, so only the
+// floating-point ports limit it. Relaxed build: 10 FMA chains (80 flops per iteration); plain build:
+// 6 multiply chains + 6 add chains (48 flops per iteration), since mul and add issue on separate ports.
+// Returns a value so the work cannot be optimized away; peak_flops_per_iter() says how to count it.
+
+export function peak_flops_per_iter(): i32 {
+  return ASC_FEATURE_RELAXED_SIMD ? 80 : 48;
+}
+
+export function peak_madd(iters: i32, seed: f32): f32 {
+  const m = f32x4.splat(0.999999);
+  const a = f32x4.splat(1e-7);
+  let c0 = f32x4.splat(seed), c1 = f32x4.splat(seed + 1), c2 = f32x4.splat(seed + 2), c3 = f32x4.splat(seed + 3);
+  let c4 = f32x4.splat(seed + 4), c5 = f32x4.splat(seed + 5), c6 = f32x4.splat(seed + 6), c7 = f32x4.splat(seed + 7);
+  let c8 = f32x4.splat(seed + 8), c9 = f32x4.splat(seed + 9), c10 = f32x4.splat(seed + 10), c11 = f32x4.splat(seed + 11);
+  if (ASC_FEATURE_RELAXED_SIMD) {
+    for (let i = 0; i < iters; i++) {
+      c0 = madd(c0, m, a); c1 = madd(c1, m, a); c2 = madd(c2, m, a); c3 = madd(c3, m, a);
+      c4 = madd(c4, m, a); c5 = madd(c5, m, a); c6 = madd(c6, m, a); c7 = madd(c7, m, a);
+      c8 = madd(c8, m, a); c9 = madd(c9, m, a);
+    }
+  } else {
+    for (let i = 0; i < iters; i++) {
+      c0 = f32x4.mul(c0, m); c1 = f32x4.mul(c1, m); c2 = f32x4.mul(c2, m);
+      c3 = f32x4.mul(c3, m); c4 = f32x4.mul(c4, m); c5 = f32x4.mul(c5, m);
+      c6 = f32x4.add(c6, a); c7 = f32x4.add(c7, a); c8 = f32x4.add(c8, a);
+      c9 = f32x4.add(c9, a); c10 = f32x4.add(c10, a); c11 = f32x4.add(c11, a);
+    }
+  }
+  const s = f32x4.add(f32x4.add(f32x4.add(c0, c1), f32x4.add(c2, c3)), f32x4.add(f32x4.add(c4, c5), f32x4.add(c6, c7)));
+  return hsum(f32x4.add(s, f32x4.add(f32x4.add(c8, c9), f32x4.add(c10, c11))));
+}

@@ -1,0 +1,147 @@
+// Loads the project's WebAssembly SIMD kernels and binds them to the Blas interface.
+//
+// Two builds of one source exist (scripts/build-wasm.mjs): 'relaxed-simd' uses fused multiply-add
+// (f32x4.relaxed_madd), 'simd' uses mul then add. Node 20 only accepts relaxed SIMD behind a V8
+// flag, so we set it and then ASK V8 (WebAssembly.validate) rather than assume; if it refuses, the
+// plain SIMD build runs. Callers print `variant` so a user always knows which path ran.
+// We also turn off Liftoff (V8's baseline wasm compiler): our kernels are called a few times with
+// long loops, and a running Liftoff frame is never replaced by optimized code, so without this the
+// first seconds of every run would execute unoptimized SIMD at a quarter of the speed.
+
+import { readFileSync, existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { setFlagsFromString } from 'node:v8';
+import type { Activation, Blas } from './types.js';
+
+export type KernelVariant = 'relaxed-simd' | 'simd';
+export type KernelPreference = 'auto' | KernelVariant;
+
+export interface CompiledKernels {
+  readonly variant: KernelVariant;
+  readonly module: WebAssembly.Module;
+}
+
+const WASM_PAGE_BYTES = 65536;
+/** Bytes at the bottom of every memory left to the wasm module itself (it declares no data today). */
+export const RESERVED_LOW_BYTES = WASM_PAGE_BYTES;
+
+let flagsSet = false;
+function setV8Flags(): void {
+  if (flagsSet) return;
+  setFlagsFromString('--experimental-wasm-relaxed-simd');
+  setFlagsFromString('--no-liftoff');
+  flagsSet = true;
+}
+
+function wasmDir(): string {
+  // dist/src/blas/loader.js -> dist/wasm ; src/blas/loader.ts (tests) -> dist/wasm
+  const candidates = ['../../wasm/', '../../dist/wasm/'].map((rel) => fileURLToPath(new URL(rel, import.meta.url)));
+  const found = candidates.find((dir) => existsSync(`${dir}kernels.simd.wasm`));
+  if (!found) throw new Error(`WASM kernels not built (looked in ${candidates.join(', ')}): run "npm run build"`);
+  return found;
+}
+
+const cache = new Map<KernelVariant, CompiledKernels>();
+
+/** Compiles the preferred kernels once per thread ('auto': relaxed SIMD when V8 accepts it). */
+export function compileKernels(prefer: KernelPreference = 'auto'): CompiledKernels {
+  setV8Flags();
+  const wanted: KernelVariant[] = prefer === 'auto' ? ['relaxed-simd', 'simd'] : [prefer];
+  for (const variant of wanted) {
+    const hit = cache.get(variant);
+    if (hit) return hit;
+    const bytes = readFileSync(`${wasmDir()}kernels.${variant === 'relaxed-simd' ? 'relaxed' : 'simd'}.wasm`);
+    if (!WebAssembly.validate(bytes)) continue;
+    const compiled = { variant, module: new WebAssembly.Module(bytes) };
+    cache.set(variant, compiled);
+    return compiled;
+  }
+  throw new Error(`this Node.js cannot run the ${wanted.join(' or ')} WebAssembly kernels (WebAssembly SIMD is required)`);
+}
+
+/** A shared, fixed-size memory: never grown during a run, so views stay valid in every thread. */
+export function createSharedMemory(bytes: number): WebAssembly.Memory {
+  const pages = Math.ceil((bytes + RESERVED_LOW_BYTES) / WASM_PAGE_BYTES);
+  if (pages > 65536) throw new Error(`the run needs ${(bytes / 2 ** 30).toFixed(2)} GiB of kernel memory; wasm32 allows 4 GiB`);
+  return new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
+}
+
+interface KernelExports {
+  sgemm_nn: (M: number, N: number, K: number, alpha: number, A: number, lda: number, B: number, ldb: number, beta: number, C: number, ldc: number) => void;
+  sgemm_nt: KernelExports['sgemm_nn'];
+  sgemm_tn: KernelExports['sgemm_nn'];
+  dot: (n: number, x: number, y: number) => number;
+  axpy: (n: number, a: number, x: number, y: number) => void;
+  scal: (n: number, a: number, x: number) => void;
+  sumsq: (n: number, x: number) => number;
+  fill: (n: number, v: number, x: number) => void;
+  copy: (n: number, x: number, y: number) => void;
+  gather_add_rows: (M: number, N: number, idx: number, t: number, ldt: number, c: number, ldc: number) => void;
+  scatter_add_rows: (M: number, N: number, idx: number, s: number, lds: number, t: number, ldt: number) => void;
+  set_rows: (M: number, N: number, v: number, c: number, ldc: number) => void;
+  colsum_add: (M: number, N: number, x: number, ldx: number, y: number) => void;
+  tanh_fwd: (n: number, x: number) => void;
+  tanh_bwd: (n: number, y: number, dy: number) => void;
+  relu_fwd: (n: number, x: number) => void;
+  relu_bwd: (n: number, y: number, dy: number) => void;
+  softmax_xent: (M: number, N: number, x: number, ldx: number, targets: number, gradScale: number) => number;
+  xent_loss: (M: number, N: number, x: number, ldx: number, targets: number) => number;
+  peak_madd: (iters: number, seed: number) => number;
+  peak_flops_per_iter: () => number;
+}
+
+/** The WASM kernels over a (shared) memory. Offsets in elements; converted to byte pointers here. */
+export class WasmBlas implements Blas {
+  readonly name: string;
+  readonly f: Float32Array;
+  readonly i: Int32Array;
+  readonly x: KernelExports;
+
+  constructor(kernels: CompiledKernels, readonly memory: WebAssembly.Memory) {
+    this.name = `wasm-${kernels.variant}`;
+    const instance = new WebAssembly.Instance(kernels.module, { env: { memory } });
+    this.x = instance.exports as unknown as KernelExports;
+    this.f = new Float32Array(memory.buffer);
+    this.i = new Int32Array(memory.buffer);
+  }
+
+  sgemm(transA: boolean, transB: boolean, M: number, N: number, K: number, alpha: number,
+    a: number, lda: number, b: number, ldb: number, beta: number, c: number, ldc: number): void {
+    if (transA && transB) throw new Error('sgemm: the TT form is not implemented');
+    const fn = transA ? this.x.sgemm_tn : transB ? this.x.sgemm_nt : this.x.sgemm_nn;
+    fn(M, N, K, alpha, a << 2, lda, b << 2, ldb, beta, c << 2, ldc);
+  }
+  dot(n: number, x: number, y: number): number { return this.x.dot(n, x << 2, y << 2); }
+  axpy(n: number, alpha: number, x: number, y: number): void { this.x.axpy(n, alpha, x << 2, y << 2); }
+  scal(n: number, alpha: number, x: number): void { this.x.scal(n, alpha, x << 2); }
+  sumsq(n: number, x: number): number { return this.x.sumsq(n, x << 2); }
+  fill(n: number, value: number, x: number): void { this.x.fill(n, value, x << 2); }
+  copy(n: number, x: number, y: number): void { this.x.copy(n, x << 2, y << 2); }
+  gatherAddRows(M: number, N: number, idx: number, t: number, ldt: number, c: number, ldc: number): void {
+    this.x.gather_add_rows(M, N, idx << 2, t << 2, ldt, c << 2, ldc);
+  }
+  scatterAddRows(M: number, N: number, idx: number, s: number, lds: number, t: number, ldt: number): void {
+    this.x.scatter_add_rows(M, N, idx << 2, s << 2, lds, t << 2, ldt);
+  }
+  setRows(M: number, N: number, v: number, c: number, ldc: number): void { this.x.set_rows(M, N, v << 2, c << 2, ldc); }
+  colsumAdd(M: number, N: number, x: number, ldx: number, y: number): void { this.x.colsum_add(M, N, x << 2, ldx, y << 2); }
+  actForward(act: Activation, n: number, x: number): void {
+    if (act === 'tanh') this.x.tanh_fwd(n, x << 2);
+    else if (act === 'relu') this.x.relu_fwd(n, x << 2);
+  }
+  actBackward(act: Activation, n: number, y: number, dy: number): void {
+    if (act === 'tanh') this.x.tanh_bwd(n, y << 2, dy << 2);
+    else if (act === 'relu') this.x.relu_bwd(n, y << 2, dy << 2);
+  }
+  softmaxXent(M: number, N: number, x: number, ldx: number, targets: number, gradScale: number): number {
+    return this.x.softmax_xent(M, N, x << 2, ldx, targets << 2, gradScale);
+  }
+  xentLoss(M: number, N: number, x: number, ldx: number, targets: number): number {
+    return this.x.xent_loss(M, N, x << 2, ldx, targets << 2);
+  }
+}
+
+/** Convenience for single-thread use and tests: compile (cached) and instantiate over a new memory. */
+export function createWasmBlas(bytes: number, prefer: KernelPreference = 'auto'): WasmBlas {
+  return new WasmBlas(compileKernels(prefer), createSharedMemory(bytes));
+}

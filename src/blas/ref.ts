@@ -1,0 +1,121 @@
+// Scalar TypeScript reference for every kernel in assembly/kernels.ts. Written for clarity, not
+// speed: the tests compare the WASM kernels against it, and the float64 gradient checks run the
+// model code on it (new RefBlas(n, 'f64')). Arithmetic is float64; a float32 heap rounds on store.
+
+import type { Activation, Blas } from './types.js';
+
+export class RefBlas implements Blas {
+  readonly name: string;
+  readonly f: Float32Array | Float64Array;
+  readonly i: Int32Array;
+
+  constructor(sizeElems: number, precision: 'f64' | 'f32' = 'f64') {
+    this.name = `ref-${precision}`;
+    this.f = precision === 'f64' ? new Float64Array(sizeElems) : new Float32Array(sizeElems);
+    this.i = new Int32Array(sizeElems);
+  }
+
+  sgemm(transA: boolean, transB: boolean, M: number, N: number, K: number, alpha: number,
+    a: number, lda: number, b: number, ldb: number, beta: number, c: number, ldc: number): void {
+    const f = this.f;
+    for (let r = 0; r < M; r++) {
+      for (let col = 0; col < N; col++) {
+        let s = 0;
+        for (let k = 0; k < K; k++) {
+          const av = transA ? f[a + k * lda + r] : f[a + r * lda + k];
+          const bv = transB ? f[b + col * ldb + k] : f[b + k * ldb + col];
+          s += av * bv;
+        }
+        const ci = c + r * ldc + col;
+        f[ci] = alpha * s + (beta === 0 ? 0 : beta * f[ci]);
+      }
+    }
+  }
+
+  dot(n: number, x: number, y: number): number {
+    let s = 0;
+    for (let k = 0; k < n; k++) s += this.f[x + k] * this.f[y + k];
+    return s;
+  }
+
+  axpy(n: number, alpha: number, x: number, y: number): void {
+    for (let k = 0; k < n; k++) this.f[y + k] += alpha * this.f[x + k];
+  }
+
+  scal(n: number, alpha: number, x: number): void {
+    for (let k = 0; k < n; k++) this.f[x + k] *= alpha;
+  }
+
+  sumsq(n: number, x: number): number {
+    let s = 0;
+    for (let k = 0; k < n; k++) s += this.f[x + k] * this.f[x + k];
+    return s;
+  }
+
+  fill(n: number, value: number, x: number): void {
+    this.f.fill(value, x, x + n);
+  }
+
+  copy(n: number, x: number, y: number): void {
+    this.f.copyWithin(y, x, x + n);
+  }
+
+  gatherAddRows(M: number, N: number, idx: number, t: number, ldt: number, c: number, ldc: number): void {
+    for (let r = 0; r < M; r++) this.axpy(N, 1, t + this.i[idx + r] * ldt, c + r * ldc);
+  }
+
+  scatterAddRows(M: number, N: number, idx: number, s: number, lds: number, t: number, ldt: number): void {
+    for (let r = 0; r < M; r++) this.axpy(N, 1, s + r * lds, t + this.i[idx + r] * ldt);
+  }
+
+  setRows(M: number, N: number, v: number, c: number, ldc: number): void {
+    for (let r = 0; r < M; r++) this.copy(N, v, c + r * ldc);
+  }
+
+  colsumAdd(M: number, N: number, x: number, ldx: number, y: number): void {
+    for (let r = 0; r < M; r++) this.axpy(N, 1, x + r * ldx, y);
+  }
+
+  actForward(act: Activation, n: number, x: number): void {
+    const f = this.f;
+    if (act === 'tanh') for (let k = x; k < x + n; k++) f[k] = Math.tanh(f[k]);
+    else if (act === 'relu') for (let k = x; k < x + n; k++) f[k] = Math.max(f[k], 0);
+  }
+
+  actBackward(act: Activation, n: number, y: number, dy: number): void {
+    const f = this.f;
+    if (act === 'tanh') for (let k = 0; k < n; k++) f[dy + k] *= 1 - f[y + k] * f[y + k];
+    else if (act === 'relu') for (let k = 0; k < n; k++) if (!(f[y + k] > 0)) f[dy + k] = 0;
+  }
+
+  softmaxXent(M: number, N: number, x: number, ldx: number, targets: number, gradScale: number): number {
+    const f = this.f;
+    let loss = 0;
+    for (let r = 0; r < M; r++) {
+      const row = x + r * ldx;
+      const target = this.i[targets + r];
+      let m = -Infinity;
+      for (let j = 0; j < N; j++) m = Math.max(m, f[row + j]);
+      let sum = 0;
+      for (let j = 0; j < N; j++) sum += Math.exp(f[row + j] - m);
+      loss += Math.log(sum) - (f[row + target] - m);
+      for (let j = 0; j < N; j++) f[row + j] = (gradScale * Math.exp(f[row + j] - m)) / sum;
+      f[row + target] -= gradScale;
+    }
+    return loss;
+  }
+
+  xentLoss(M: number, N: number, x: number, ldx: number, targets: number): number {
+    const f = this.f;
+    let loss = 0;
+    for (let r = 0; r < M; r++) {
+      const row = x + r * ldx;
+      let m = -Infinity;
+      for (let j = 0; j < N; j++) m = Math.max(m, f[row + j]);
+      let sum = 0;
+      for (let j = 0; j < N; j++) sum += Math.exp(f[row + j] - m);
+      loss += Math.log(sum) - (f[row + this.i[targets + r]] - m);
+    }
+    return loss;
+  }
+}

@@ -1,0 +1,47 @@
+// The kernel interface the model code is written against. Two implementations: the WebAssembly
+// SIMD kernels (loader.ts, float32, the fast path) and the scalar TypeScript reference (ref.ts,
+// float64 or float32), which the tests use as the oracle and for float64 gradient checks.
+//
+// Every buffer is an OFFSET in elements into one heap: `f` sees it as floats, `i` as int32 (same
+// index space, so an arena can hand out both kinds). Matrices are row-major with leading
+// dimensions in elements.
+
+export type Activation = 'tanh' | 'identity' | 'relu';
+
+export interface Blas {
+  /** Which implementation runs: 'wasm-relaxed-simd', 'wasm-simd', 'ref-f64', 'ref-f32'. */
+  readonly name: string;
+  /** The heap as floats (Float32Array over the shared wasm memory, or a plain array for ref). */
+  readonly f: Float32Array | Float64Array;
+  /** The heap as int32, same index space as `f`. */
+  readonly i: Int32Array;
+
+  /** C (M x N) = alpha * op(A) op(B) + beta * C, op = transpose when the flag is set. NN, NT, TN. */
+  sgemm(transA: boolean, transB: boolean, M: number, N: number, K: number, alpha: number,
+    a: number, lda: number, b: number, ldb: number, beta: number, c: number, ldc: number): void;
+  dot(n: number, x: number, y: number): number;
+  /** y += alpha * x */
+  axpy(n: number, alpha: number, x: number, y: number): void;
+  /** x *= alpha */
+  scal(n: number, alpha: number, x: number): void;
+  /** sum of squares, accumulated in float64 */
+  sumsq(n: number, x: number): number;
+  fill(n: number, value: number, x: number): void;
+  copy(n: number, x: number, y: number): void;
+  /** C[r, :] += T[idx[r], :], r < M */
+  gatherAddRows(M: number, N: number, idx: number, t: number, ldt: number, c: number, ldc: number): void;
+  /** T[idx[r], :] += S[r, :], r < M, in order */
+  scatterAddRows(M: number, N: number, idx: number, s: number, lds: number, t: number, ldt: number): void;
+  /** C[r, :] = v, r < M */
+  setRows(M: number, N: number, v: number, c: number, ldc: number): void;
+  /** y[j] += sum_r X[r, j] */
+  colsumAdd(M: number, N: number, x: number, ldx: number, y: number): void;
+  /** x = phi(x) in place */
+  actForward(act: Activation, n: number, x: number): void;
+  /** dy *= phi'(.) written in terms of the forward output y */
+  actBackward(act: Activation, n: number, y: number, dy: number): void;
+  /** rows of X become gradScale * (softmax - onehot(target)); returns the summed cross-entropy */
+  softmaxXent(M: number, N: number, x: number, ldx: number, targets: number, gradScale: number): number;
+  /** summed cross-entropy of the rows, X unchanged */
+  xentLoss(M: number, N: number, x: number, ldx: number, targets: number): number;
+}

@@ -1,0 +1,130 @@
+// WASM SIMD kernels (both builds) against the scalar reference, on sizes that do not divide the
+// SIMD width and with leading dimensions larger than the row length.
+import { describe, expect, it } from 'vitest';
+import { compileKernels, createSharedMemory, RESERVED_LOW_BYTES, WasmBlas, type KernelVariant } from '../src/blas/loader.js';
+import { RefBlas } from '../src/blas/ref.js';
+import type { Blas } from '../src/blas/types.js';
+import { Rng } from '../src/util/rng.js';
+
+const HEAP = 1 << 22; // elements
+// The wasm module keeps its math tables (log) in the low reserved bytes; data starts above them.
+const BASE = RESERVED_LOW_BYTES / 4;
+const variants: KernelVariant[] = ['simd', 'relaxed-simd'];
+
+function pair(variant: KernelVariant): { w: Blas; r: Blas } {
+  return { w: new WasmBlas(compileKernels(variant), createSharedMemory(HEAP * 4)), r: new RefBlas(HEAP, 'f32') };
+}
+
+/** fills [off, off+n) of both heaps with the same float32 values */
+function randomize(w: Blas, r: Blas, off: number, n: number, rng: Rng, scale = 1): void {
+  for (let k = 0; k < n; k++) {
+    const v = Math.fround((rng.uniform() * 2 - 1) * scale);
+    w.f[off + k] = v;
+    r.f[off + k] = v;
+  }
+}
+
+/** |a - r| <= atol + rtol |r| elementwise; returns the worst violation ratio for the message */
+function expectClose(w: Blas, r: Blas, off: number, n: number, atol: number, rtol: number): void {
+  let worst = 0;
+  let at = -1;
+  for (let k = 0; k < n; k++) {
+    const a = w.f[off + k];
+    const b = r.f[off + k];
+    const ratio = a === b ? 0 : Math.abs(a - b) / (atol + rtol * Math.abs(b));
+    if (!(ratio <= worst)) { worst = ratio; at = k; }
+  }
+  expect(worst, `worst element ${at}: wasm ${w.f[off + at]} vs ref ${r.f[off + at]}`).toBeLessThanOrEqual(1);
+}
+
+const gemmShapes: Array<[number, number, number]> = [
+  [1, 1, 1], [3, 17, 5], [17, 3, 255], [5, 1027, 17], [33, 255, 31], [255, 17, 1027], [9, 1027, 256],
+];
+
+describe.each(variants)('wasm %s vs reference', (variant) => {
+  const { w, r } = pair(variant);
+  const rng = new Rng(7);
+
+  it.each(gemmShapes)('sgemm NN/NT/TN at M=%i N=%i K=%i, padded leading dimensions, alpha/beta', (M, N, K) => {
+    for (const [tA, tB] of [[false, false], [false, true], [true, false]] as const) {
+      const pad = 3;
+      const lda = (tA ? M : K) + pad;
+      const ldb = (tB ? K : N) + pad;
+      const ldc = N + pad;
+      const a = BASE + 16, b = a + (tA ? K : M) * lda + 16, c = b + (tB ? N : K) * ldb + 16;
+      randomize(w, r, a, (tA ? K : M) * lda, rng);
+      randomize(w, r, b, (tB ? N : K) * ldb, rng);
+      for (const [alpha, beta] of [[1, 0], [0.5, 1], [-2, 0.25]]) {
+        randomize(w, r, c, M * ldc, rng);
+        w.sgemm(tA, tB, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc);
+        r.sgemm(tA, tB, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc);
+        // float32 accumulation over K terms of size ~1: error grows like sqrt(K) * eps32
+        expectClose(w, r, c, M * ldc, 1e-5 * Math.sqrt(K) * Math.abs(alpha), 1e-5);
+      }
+    }
+  });
+
+  it.each([1, 3, 17, 255, 1027])('vector ops at n=%i', (n) => {
+    const x = BASE + 32, y = BASE + 4096;
+    randomize(w, r, x, n, rng);
+    randomize(w, r, y, n, rng);
+    w.axpy(n, 0.3, x, y); r.axpy(n, 0.3, x, y);
+    expectClose(w, r, y, n, 1e-6, 1e-6);
+    w.scal(n, -1.7, y); r.scal(n, -1.7, y);
+    expectClose(w, r, y, n, 1e-6, 1e-6);
+    expect(Math.abs(w.sumsq(n, y) - r.sumsq(n, y))).toBeLessThanOrEqual(1e-6 * r.sumsq(n, y));
+    expect(Math.abs(w.dot(n, x, y) - r.dot(n, x, y))).toBeLessThanOrEqual(1e-5 * Math.sqrt(n));
+    w.copy(n, x, y); r.copy(n, x, y);
+    expectClose(w, r, y, n, 0, 0);
+    w.fill(n, 2.5, y); r.fill(n, 2.5, y);
+    expectClose(w, r, y, n, 0, 0);
+  });
+
+  it.each([1, 3, 17, 255, 1027])('row gather/scatter, set rows, column sums at N=%i', (N) => {
+    const M = 7, rows = 11, ld = N + 5;
+    const table = BASE + 64, idx = table + rows * ld + 8, c = idx + M + 8, bias = c + M * ld + 8;
+    randomize(w, r, table, rows * ld, rng);
+    randomize(w, r, c, M * ld, rng);
+    randomize(w, r, bias, N, rng);
+    for (let k = 0; k < M; k++) { const v = [3, 0, 10, 3, 7, 3, 1][k]; w.i[idx + k] = v; r.i[idx + k] = v; }
+    w.gatherAddRows(M, N, idx, table, ld, c, ld); r.gatherAddRows(M, N, idx, table, ld, c, ld);
+    expectClose(w, r, c, M * ld, 1e-6, 1e-6);
+    w.scatterAddRows(M, N, idx, c, ld, table, ld); r.scatterAddRows(M, N, idx, c, ld, table, ld);
+    expectClose(w, r, table, rows * ld, 1e-6, 1e-6);
+    w.colsumAdd(M, N, c, ld, bias); r.colsumAdd(M, N, c, ld, bias);
+    expectClose(w, r, bias, N, 1e-5, 1e-5);
+    w.setRows(M, N, bias, c, ld); r.setRows(M, N, bias, c, ld);
+    expectClose(w, r, c, M * ld, 1e-5, 1e-5);
+  });
+
+  it.each([1, 3, 17, 255, 1027])('activations forward and backward at n=%i', (n) => {
+    const x = BASE + 128, dy = BASE + 8192;
+    for (const act of ['tanh', 'relu', 'identity'] as const) {
+      randomize(w, r, x, n, rng, 4);
+      randomize(w, r, dy, n, rng);
+      w.actForward(act, n, x); r.actForward(act, n, x);
+      expectClose(w, r, x, n, 2e-7, 2e-6);
+      w.actBackward(act, n, x, dy); r.actBackward(act, n, x, dy);
+      expectClose(w, r, dy, n, 1e-6, 1e-5);
+    }
+  });
+
+  it('tanh is accurate near zero and saturates at large |x|', () => {
+    const xs = [0, 1e-8, -3e-5, 0.01, -0.3, 0.6249, 0.6251, -2, 8.9, 9.1, -50, 1e4];
+    const x = BASE + 256;
+    xs.forEach((v, k) => { w.f[x + k] = v; });
+    w.actForward('tanh', xs.length, x);
+    xs.forEach((v, k) => expect(Math.abs(w.f[x + k] - Math.tanh(v))).toBeLessThanOrEqual(2e-7 + 2e-6 * Math.abs(Math.tanh(v))));
+  });
+
+  it.each([1, 3, 17, 255, 1027])('softmax cross-entropy (loss and in-place gradient) at N=%i', (N) => {
+    const M = 9, ld = N + 2, x = BASE + 1024, tg = x + M * ld + 8;
+    randomize(w, r, x, M * ld, rng, 8);
+    for (let k = 0; k < M; k++) { const t = (k * 7919) % N; w.i[tg + k] = t; r.i[tg + k] = t; }
+    expect(w.xentLoss(M, N, x, ld, tg)).toBeCloseTo(r.xentLoss(M, N, x, ld, tg), 4);
+    const lw = w.softmaxXent(M, N, x, ld, tg, 0.25);
+    const lr = r.softmaxXent(M, N, x, ld, tg, 0.25);
+    expect(Math.abs(lw - lr)).toBeLessThanOrEqual(1e-5 * Math.abs(lr) + 1e-5);
+    expectClose(w, r, x, M * ld, 1e-7, 1e-5);
+  });
+});
