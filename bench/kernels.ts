@@ -1,0 +1,86 @@
+// Kernel benchmark: GFLOP/s of each SGEMM form at the D2L shapes (H=256, V=1027, T*B=35*32=1120
+// rows, and the per-step recurrence at B=32), for the WASM kernels (both builds) and the scalar TS
+// reference, against the machine's measured WASM SIMD peak. Warm up, then take the best of N runs.
+//
+//   node dist/bench/kernels.js [--json FILE] [--rows 1120]
+
+import { writeFileSync } from 'node:fs';
+import { compileKernels, createSharedMemory, RESERVED_LOW_BYTES, WasmBlas, type KernelVariant } from '../src/blas/loader.js';
+import { RefBlas } from '../src/blas/ref.js';
+import type { Blas } from '../src/blas/types.js';
+import { machineInfo } from './machine.js';
+
+interface GemmCase { label: string; tA: boolean; tB: boolean; M: number; N: number; K: number }
+
+function arg(name: string): string | undefined {
+  const k = process.argv.indexOf(name);
+  return k >= 0 ? process.argv[k + 1] : undefined;
+}
+
+const H = 256, V = 1027, B = 32;
+const rows = Number(arg('--rows') ?? 35 * 32);
+const cases: GemmCase[] = [
+  { label: 'O = H W_hq (NN)', tA: false, tB: false, M: rows, N: V, K: H },
+  { label: 'dW_hq = H^T dO (TN)', tA: true, tB: false, M: H, N: V, K: rows },
+  { label: 'dH = dO W_hq^T (NT)', tA: false, tB: true, M: rows, N: H, K: V },
+  { label: 'dW_hh = Hprev^T dA (TN)', tA: true, tB: false, M: H, N: H, K: rows },
+  { label: 'step: h W_hh (NN)', tA: false, tB: false, M: B, N: H, K: H },
+  { label: 'step: dA W_hh^T (NT)', tA: false, tB: true, M: B, N: H, K: H },
+];
+
+function timeGemm(blas: Blas, c: GemmCase, base: number, minMs: number): number {
+  const aRows = c.tA ? c.K : c.M, aCols = c.tA ? c.M : c.K;
+  const bRows = c.tB ? c.N : c.K, bCols = c.tB ? c.K : c.N;
+  const a = base, b = a + aRows * aCols, out = b + bRows * bCols;
+  for (let k = 0; k < aRows * aCols + bRows * bCols; k++) blas.f[a + k] = Math.sin(k) * 0.1;
+  const run = () => blas.sgemm(c.tA, c.tB, c.M, c.N, c.K, 1, a, aCols, b, bCols, 0, out, c.N);
+  run(); run(); // warm-up
+  let best = Infinity, elapsed = 0;
+  while (elapsed < minMs) {
+    const t0 = performance.now();
+    run();
+    const dt = performance.now() - t0;
+    best = Math.min(best, dt);
+    elapsed += dt;
+  }
+  return (2 * c.M * c.N * c.K) / (best * 1e6);
+}
+
+function peakGflops(blas: WasmBlas): number {
+  const iters = 2e7;
+  blas.x.peak_madd(1000, 1);
+  let best = Infinity;
+  for (let r = 0; r < 5; r++) {
+    const t0 = performance.now();
+    blas.x.peak_madd(iters, 1);
+    best = Math.min(best, performance.now() - t0);
+  }
+  return (iters * blas.x.peak_flops_per_iter()) / (best * 1e6);
+}
+
+const heapElems = 3 * rows * V + 4 * H * V;
+const results: Record<string, unknown>[] = [];
+const variants: KernelVariant[] = ['simd', 'relaxed-simd'];
+const peaks: Record<string, number> = {};
+for (const variant of variants) {
+  const blas = new WasmBlas(compileKernels(variant), createSharedMemory(heapElems * 4));
+  peaks[variant] = peakGflops(blas);
+}
+const ref = new RefBlas(heapElems, 'f32');
+console.log(`machine: ${JSON.stringify(machineInfo())}`);
+console.log(`WASM f32x4 peak, one thread: simd (mul+add) ${peaks['simd'].toFixed(1)} GFLOP/s, relaxed-simd (FMA) ${peaks['relaxed-simd'].toFixed(1)} GFLOP/s`);
+console.log('| kernel | M x N x K | TS ref GFLOP/s | wasm simd GFLOP/s | wasm relaxed GFLOP/s | relaxed % of its peak |');
+console.log('|---|---|---|---|---|---|');
+for (const c of cases) {
+  const g: Record<string, number> = {};
+  for (const variant of variants) {
+    const blas = new WasmBlas(compileKernels(variant), createSharedMemory(heapElems * 4));
+    g[variant] = timeGemm(blas, c, RESERVED_LOW_BYTES / 4, 1500);
+  }
+  const refG = c.M * c.N * c.K > 5e7 ? timeGemm(ref, c, 0, 1) : timeGemm(ref, c, 0, 300);
+  const pct = (100 * g['relaxed-simd']) / peaks['relaxed-simd'];
+  console.log(`| ${c.label} | ${c.M}x${c.N}x${c.K} | ${refG.toFixed(2)} | ${g['simd'].toFixed(1)} | ${g['relaxed-simd'].toFixed(1)} | ${pct.toFixed(0)}% |`);
+  results.push({ ...c, ref_gflops: refG, simd_gflops: g['simd'], relaxed_gflops: g['relaxed-simd'] });
+}
+const out = arg('--json');
+if (out) writeFileSync(out, JSON.stringify({ machine: machineInfo(), peaks, results }, null, 2));

@@ -1,0 +1,85 @@
+// The two minibatch samplers of D2L section 6.3, written to fill time-major int32 buffers
+// (row t*B + b) in place, so the trainer never allocates per step.
+//
+// random (data_iter_random): the corpus is cut into (len-1)//T examples of T steps; every epoch
+//   shuffles them and yields examples//B minibatches of B examples. Rows are independent, so the
+//   hidden state is reset per minibatch.
+// consecutive (data_iter_consecutive): the corpus is cut into B rows of len//B characters;
+//   minibatch i takes columns [i*T, i*T+T) of every row, (rowLen-1)//T minibatches per epoch.
+//   Row b of minibatch i+1 continues row b of minibatch i, so the state is carried (detached).
+
+import type { Rng } from '../util/rng.js';
+
+export type SamplerKind = 'random' | 'consecutive';
+
+export interface Sampler {
+  readonly kind: SamplerKind;
+  readonly B: number;
+  readonly T: number;
+  readonly batchesPerEpoch: number;
+  /** Draws this epoch's order (random) from rng; consecutive draws nothing. */
+  startEpoch(rng: Rng): void;
+  /** Writes minibatch i of the current epoch: X and Y (T, B) time-major at xOff / yOff. */
+  fill(i: number, X: Int32Array, xOff: number, Y: Int32Array, yOff: number): void;
+}
+
+export class RandomSampler implements Sampler {
+  readonly kind = 'random';
+  readonly batchesPerEpoch: number;
+  private readonly order: Int32Array;
+
+  constructor(private readonly corpus: Int32Array, readonly B: number, readonly T: number) {
+    const numExamples = Math.floor((corpus.length - 1) / T);
+    this.batchesPerEpoch = Math.floor(numExamples / B);
+    this.order = new Int32Array(numExamples).map((_, k) => k);
+  }
+
+  startEpoch(rng: Rng): void {
+    for (let k = 0; k < this.order.length; k++) this.order[k] = k;
+    rng.shuffle(this.order);
+  }
+
+  fill(i: number, X: Int32Array, xOff: number, Y: Int32Array, yOff: number): void {
+    const { B, T, corpus } = this;
+    for (let b = 0; b < B; b++) {
+      const start = this.order[i * B + b] * T;
+      for (let t = 0; t < T; t++) {
+        X[xOff + t * B + b] = corpus[start + t];
+        Y[yOff + t * B + b] = corpus[start + t + 1];
+      }
+    }
+  }
+}
+
+export class ConsecutiveSampler implements Sampler {
+  readonly kind = 'consecutive';
+  readonly batchesPerEpoch: number;
+  readonly rowLen: number;
+
+  constructor(private readonly corpus: Int32Array, readonly B: number, readonly T: number) {
+    this.rowLen = Math.floor(corpus.length / B);
+    this.batchesPerEpoch = Math.max(0, Math.floor((this.rowLen - 1) / T));
+  }
+
+  startEpoch(): void {}
+
+  fill(i: number, X: Int32Array, xOff: number, Y: Int32Array, yOff: number): void {
+    const { B, T, corpus, rowLen } = this;
+    for (let b = 0; b < B; b++) {
+      const start = b * rowLen + i * T;
+      for (let t = 0; t < T; t++) {
+        X[xOff + t * B + b] = corpus[start + t];
+        Y[yOff + t * B + b] = corpus[start + t + 1];
+      }
+    }
+  }
+}
+
+export function makeSampler(kind: SamplerKind, corpus: Int32Array, B: number, T: number): Sampler {
+  return kind === 'random' ? new RandomSampler(corpus, B, T) : new ConsecutiveSampler(corpus, B, T);
+}
+
+/** Shortest corpus that yields one minibatch. */
+export function minCorpusLength(kind: SamplerKind, B: number, T: number): number {
+  return kind === 'random' ? B * T + 1 : B * (T + 1);
+}
