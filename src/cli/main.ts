@@ -1,0 +1,200 @@
+#!/usr/bin/env node
+// bptt: train character-level RNN language models by backpropagation through time on every core.
+// This file wires commands to their modules and owns the exit codes:
+//   0 success, 2 bad input or usage, 130/143 interrupted (SIGINT/SIGTERM), 1 internal error.
+
+import { Command, CommanderError, Option } from 'commander';
+import { envOverrides, parseSet, parseValue, resolveConfig, type Override } from '../config/load.js';
+import { createWasmBlas, RESERVED_LOW_BYTES, type KernelPreference } from '../blas/loader.js';
+import { allocWorkspace, workspaceElems } from '../model/bptt.js';
+import { generate } from '../model/generate.js';
+import { offsetsAt } from '../model/params.js';
+import { loadCheckpoint, loadParamsInto } from '../train/checkpoint.js';
+import { Arena } from '../util/arena.js';
+import { InputError } from '../util/errors.js';
+import { Rng } from '../util/rng.js';
+import { formatInspect, inspectCheckpoint } from './inspect.js';
+import { loadRunForResume, trainCommand } from './train.js';
+
+/** Plain flags and the config key each one sets (the rest go through --set). */
+const FLAG_KEYS: Array<[flag: string, key: string, help: string]> = [
+  ['--data <file>', 'data.path', 'UTF-8 text corpus (default: the built-in corpus)'],
+  ['--builtin <name>', 'data.builtin', 'built-in corpus when no --data: counting'],
+  ['--sampler <kind>', 'data.sampler', 'random | consecutive'],
+  ['--steps <n>', 'data.steps', 'time steps T'],
+  ['--batch <n>', 'data.batch', 'batch size B'],
+  ['--hidden <n>', 'model.hidden', 'hidden units H'],
+  ['--lr <x>', 'optim.lr', 'learning rate'],
+  ['--clip <x>', 'optim.clip', 'gradient clipping theta'],
+  ['--epochs <n>', 'run.epochs', 'epochs'],
+  ['--seed <n>', 'run.seed', 'random seed'],
+  ['--workers <n>', 'run.workers', 'worker threads (default: all cores)'],
+  ['--out <dir>', 'run.out', 'run directory'],
+];
+
+function flagName(flag: string): string {
+  return flag.split(' ')[0].slice(2).replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+}
+
+function overridesFrom(opts: Record<string, unknown>): Override[] {
+  const out: Override[] = [];
+  for (const [flag, key] of FLAG_KEYS) {
+    const v = opts[flagName(flag)];
+    if (v !== undefined) out.push({ key, value: key === 'data.path' || key === 'run.out' ? v : parseValue(String(v)), source: 'flag', origin: `${flag.split(' ')[0]} ${String(v)}` });
+  }
+  if (opts.deterministic) out.push({ key: 'run.deterministic', value: true, source: 'flag', origin: '--deterministic' });
+  for (const s of (opts.set as string[] | undefined) ?? []) out.push(parseSet(s));
+  return out;
+}
+
+function kernelsOpt(): Option {
+  return new Option('--kernels <variant>', 'WASM kernels: auto picks relaxed-simd (FMA) when V8 accepts it').choices(['auto', 'simd', 'relaxed-simd']).default('auto');
+}
+
+function outputMode(opts: Record<string, unknown>) {
+  return { quiet: Boolean(opts.quiet), json: Boolean(opts.logJson), tty: Boolean(process.stdout.isTTY) };
+}
+
+function addTrainFlags(cmd: Command): Command {
+  for (const [flag, , help] of FLAG_KEYS) cmd.option(flag, help);
+  return cmd
+    .option('--set <key=value>', 'set any config key, e.g. --set optim.lr=50 (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
+    .option('--deterministic', 'bitwise-identical results for any worker count')
+    .option('--quiet', 'print only errors')
+    .option('--log-json', 'one JSON object per line instead of text')
+    .addOption(kernelsOpt());
+}
+
+export function buildProgram(): Command {
+  const program = new Command('bptt')
+    .description('Train character-level RNN language models by backpropagation through time, on every core.')
+    .version('0.1.0')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+
+  addTrainFlags(program.command('train')
+    .description('train a model (D2L chapter 6 RNN) and write a run directory')
+    .option('--config <file>', 'YAML or JSON config file')
+    .option('--force', 'overwrite an existing run directory')
+    .option('--resume', 'continue the run in --out (or run.out) from its last checkpoint')
+    .option('--print-config', 'print the resolved config with the source of each value, then exit'))
+    .addHelpText('after', '\nExamples:\n  bptt train --config examples/d2l-random.yaml\n  bptt train --builtin counting --epochs 20 --hidden 128 --out runs/counting\n  bptt train --config examples/d2l-random.yaml --set optim.lr=50 --print-config')
+    .action(async (opts: Record<string, unknown>) => {
+      const overrides = [...envOverrides(process.env), ...overridesFrom(opts)];
+      if (opts.resume) {
+        const resolved = resolveConfig(null, overrides);
+        return resumeRun(resolved.config.run.out, overrides, opts);
+      }
+      const resolved = resolveConfig((opts.config as string | undefined) ?? null, overrides);
+      process.exitCode = await trainCommand(resolved, {
+        force: Boolean(opts.force), printConfig: Boolean(opts.printConfig), kernels: opts.kernels as KernelPreference, output: outputMode(opts),
+      });
+    });
+
+  addTrainFlags(program.command('resume <dir>')
+    .description('continue an interrupted or finished run from its last checkpoint (same result as an uninterrupted run)'))
+    .addHelpText('after', '\nExamples:\n  bptt resume runs/d2l-random\n  bptt resume runs/d2l-random --epochs 300   # train further')
+    .action(async (dir: string, opts: Record<string, unknown>) => resumeRun(dir, overridesFrom(opts), opts));
+
+  program.command('sample')
+    .description('generate text from a checkpoint')
+    .requiredOption('--checkpoint <file>', 'a .safetensors checkpoint')
+    .requiredOption('--prefix <text>', 'text to start from')
+    .option('--length <n>', 'characters to generate', '100')
+    .option('--temperature <t>', '0 = greedy (D2L); otherwise sample from softmax(logits / t)', '0')
+    .option('--top-k <k>', 'sample only among the k most likely characters (0 = all)', '0')
+    .option('--seed <n>', 'seed for sampling', '0')
+    .addHelpText('after', '\nExample:\n  bptt sample --checkpoint runs/d2l-random/last.safetensors --prefix 分开 --length 50')
+    .action((opts: Record<string, string>) => {
+      const length = positiveInt(opts.length, '--length');
+      const temperature = Number(opts.temperature);
+      if (!(temperature >= 0)) throw new InputError(`--temperature ${opts.temperature}: must be a number >= 0`);
+      const topK = nonNegInt(opts.topK, '--top-k');
+      const ck = loadCheckpoint(opts.checkpoint);
+      const shape = { ...ck.layout.dims, T: 1, B: 1 };
+      const elems = ck.layout.numParams + workspaceElems(shape) + 64;
+      const blas = createWasmBlas(elems * 4);
+      const arena = new Arena(RESERVED_LOW_BYTES / 4, elems);
+      const pBase = arena.alloc(ck.layout.numParams);
+      const ws = allocWorkspace(arena, shape);
+      loadParamsInto(ck, blas.f, pBase);
+      const text = generate(blas, ck.config.model.activation, offsetsAt(ck.layout, pBase), ws, ck.vocab, opts.prefix,
+        { length, temperature, topK, rng: new Rng(nonNegInt(opts.seed, '--seed')) });
+      process.stdout.write(text + '\n');
+    });
+
+  program.command('inspect')
+    .description('gradients of one sequence through a trained model: loss, per-tensor norms, ||dL/dh_t|| per step')
+    .requiredOption('--checkpoint <file>', 'a .safetensors checkpoint')
+    .requiredOption('--text <string>', 'the sequence: inputs are its characters 0..T-2, targets 1..T-1')
+    .option('--json', 'print JSON: {loss, grad_norms, dh_norms}')
+    .option('--grads-out <file>', 'write the gradients as safetensors with the checkpoint tensor names')
+    .addHelpText('after', '\nExample:\n  bptt inspect --checkpoint runs/d2l-random/last.safetensors --text 分开我不能再想你')
+    .action((opts: Record<string, string | boolean>) => {
+      const r = inspectCheckpoint(opts.checkpoint as string, opts.text as string, opts.gradsOut as string | undefined);
+      process.stdout.write((opts.json ? JSON.stringify(r, null, 2) : formatInspect(r)) + '\n');
+    });
+
+  return program;
+}
+
+async function resumeRun(dir: string, overrides: Override[], opts: Record<string, unknown>): Promise<void> {
+  const ck = loadRunForResume(dir);
+  // The checkpoint's config, with run.out pinned to this directory; flags may extend run.epochs etc.
+  const base = { ...ck.config, run: { ...ck.config.run, out: dir } };
+  const allowed = new Set(['run.epochs', 'run.workers', 'run.eval_every', 'run.sample_every', 'run.checkpoint_every', 'run.out', 'run.sample_length', 'run.sample_prefixes']);
+  for (const o of overrides) {
+    if (!allowed.has(o.key)) throw new InputError(`${o.origin}: ${o.key} cannot change when resuming (it would not continue the same run); allowed: ${[...allowed].join(', ')}`);
+  }
+  const resolved = resolveConfigFrom(base, overrides.filter((o) => o.key !== 'run.out'));
+  process.exitCode = await trainCommand(resolved, { force: false, printConfig: false, kernels: (opts.kernels as KernelPreference) ?? 'auto', output: outputMode(opts) }, ck);
+}
+
+function resolveConfigFrom(base: object, overrides: Override[]) {
+  const asSets = Object.entries(flatten(base)).map(([key, value]) => ({ key, value, source: 'file' as const, origin: 'checkpoint' }));
+  return resolveConfig(null, [...asSets, ...overrides]);
+}
+
+function flatten(obj: object, prefix = ''): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(obj)) {
+    if (v !== null && typeof v === 'object' && !Array.isArray(v)) Object.assign(out, flatten(v as object, `${prefix}${k}.`));
+    else out[`${prefix}${k}`] = v;
+  }
+  return out;
+}
+
+function positiveInt(s: string, name: string): number {
+  const n = Number(s);
+  if (!Number.isInteger(n) || n <= 0) throw new InputError(`${name} ${s}: must be a positive integer`);
+  return n;
+}
+
+function nonNegInt(s: string, name: string): number {
+  const n = Number(s);
+  if (!Number.isInteger(n) || n < 0) throw new InputError(`${name} ${s}: must be an integer >= 0`);
+  return n;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  try {
+    await buildProgram().parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // commander already printed its message; help and version are successes
+      return err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help' ? 0 : 2;
+    }
+    if (err instanceof InputError) {
+      process.stderr.write(`bptt: error: ${err.message}\n`);
+      return err.exitCode;
+    }
+    const e = err as Error;
+    process.stderr.write(`bptt: internal error: ${e.message}\n`);
+    if (process.env.BPTT_DEBUG) process.stderr.write(`${e.stack}\n`);
+    return 1;
+  }
+}
+
+const code = await main(process.argv);
+process.exitCode = code;

@@ -1,0 +1,66 @@
+// Terminal output: plain lines when stdout is not a terminal (CI, pipes), a live progress line
+// when it is, JSON lines with --log-json, nothing but errors with --quiet.
+
+import type { EpochMetrics } from '../train/trainer.js';
+
+export interface OutputMode {
+  quiet: boolean;
+  json: boolean;
+  tty: boolean;
+}
+
+export function fmtNum(x: number | null, digits = 3): string {
+  if (x === null || x === undefined) return '-';
+  if (!Number.isFinite(x)) return String(x);
+  return Math.abs(x) >= 1000 ? Math.round(x).toLocaleString('en-US') : x.toPrecision(digits);
+}
+
+export class Output {
+  private live = false;
+
+  constructor(readonly mode: OutputMode) {}
+
+  info(line: string): void {
+    if (this.mode.quiet) return;
+    this.clearLive();
+    if (this.mode.json) process.stdout.write(JSON.stringify({ event: 'info', message: line }) + '\n');
+    else process.stdout.write(line + '\n');
+  }
+
+  epoch(m: EpochMetrics, total: number): void {
+    if (this.mode.quiet) return;
+    this.clearLive();
+    if (this.mode.json) { process.stdout.write(JSON.stringify({ event: 'epoch', ...m }) + '\n'); return; }
+    const w = String(total).length;
+    process.stdout.write(
+      `epoch ${String(m.epoch).padStart(w)}/${total}  ppl ${fmtNum(m.train_ppl, 4).padStart(7)}` +
+      `${m.val_ppl !== null ? `  val ${fmtNum(m.val_ppl, 4).padStart(7)}` : ''}` +
+      `  ${fmtNum(m.tokens_per_s).padStart(7)} tok/s  ${m.gflops.toFixed(1).padStart(5)} GFLOP/s` +
+      `  |g| ${fmtNum(m.grad_norm)} (clipped ${(100 * m.clipped_fraction).toFixed(0)}%)  ${m.epoch_s.toFixed(2)} s\n`);
+  }
+
+  samples(epoch: number, samples: string[]): void {
+    if (this.mode.quiet) return;
+    this.clearLive();
+    if (this.mode.json) { process.stdout.write(JSON.stringify({ event: 'samples', epoch, samples }) + '\n'); return; }
+    for (const s of samples) process.stdout.write(` - ${s}\n`);
+  }
+
+  progress(epoch: number, i: number, n: number, ppl: number, tokensPerS: number, etaS: number): void {
+    if (this.mode.quiet || this.mode.json || !this.mode.tty) return;
+    const line = `epoch ${epoch}  minibatch ${i}/${n}  ppl ${fmtNum(ppl, 4)}  ${fmtNum(tokensPerS)} tok/s  ETA ${formatDuration(etaS)}`;
+    process.stdout.write(`\r${line.slice(0, (process.stdout.columns || 100) - 1)}\x1b[K`);
+    this.live = true;
+  }
+
+  private clearLive(): void {
+    if (this.live) { process.stdout.write('\r\x1b[K'); this.live = false; }
+  }
+}
+
+export function formatDuration(s: number): string {
+  if (!Number.isFinite(s)) return '?';
+  if (s < 60) return `${s.toFixed(0)}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, '0')}s`;
+  return `${Math.floor(s / 3600)}h${String(Math.round((s % 3600) / 60)).padStart(2, '0')}m`;
+}

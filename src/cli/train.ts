@@ -1,0 +1,124 @@
+// `bptt train` and `bptt resume`: resolve the config, load the data, start the engine (one
+// thread or a worker pool), run the trainer, and persist metrics, samples and checkpoints in the
+// run directory. SIGINT/SIGTERM stop at a minibatch boundary with a checkpoint (exit 130/143).
+
+import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import type { KernelPreference } from '../blas/loader.js';
+import { getPath, leafKeys, type ResolvedConfig } from '../config/load.js';
+import type { TrainConfig } from '../config/schema.js';
+import { InlineEngine, type Engine } from '../parallel/engine.js';
+import { PoolEngine } from '../parallel/pool.js';
+import { loadCheckpoint, saveCheckpoint, type Checkpoint, type TrainingState } from '../train/checkpoint.js';
+import { prepareData } from '../train/data.js';
+import { evalRows } from '../train/evaluate.js';
+import { RunDir } from '../train/rundir.js';
+import { Trainer } from '../train/trainer.js';
+import { trainFlopsPerToken } from '../model/params.js';
+import { InputError } from '../util/errors.js';
+import { formatDuration, Output, type OutputMode } from './output.js';
+
+export interface TrainOptions {
+  force: boolean;
+  printConfig: boolean;
+  kernels: KernelPreference;
+  output: OutputMode;
+}
+
+export function createEngine(config: TrainConfig, V: number, valLen: number, kernels: KernelPreference): Engine {
+  const workers = config.run.workers ?? availableParallelism();
+  const plan = {
+    V, H: config.model.hidden, T: config.data.steps, B: config.data.batch, workers,
+    deterministic: config.run.deterministic, evalRows: evalRows(valLen, config.data.steps, config.data.batch),
+  };
+  const opts = { plan, act: config.model.activation, kernels };
+  return workers === 1 ? new InlineEngine(opts) : new PoolEngine(opts);
+}
+
+export function printResolvedConfig(resolved: ResolvedConfig): string {
+  const lines = [`# resolved configuration${resolved.file ? ` (file: ${resolved.file})` : ''}; source of each value after #`];
+  const width = Math.max(...leafKeys().map((k) => k.length));
+  for (const key of leafKeys()) {
+    const v = getPath(resolved.config, key);
+    lines.push(`${key.padEnd(width)} = ${JSON.stringify(v).padEnd(24)} # ${resolved.sources[key]}`);
+  }
+  return lines.join('\n');
+}
+
+export async function trainCommand(resolved: ResolvedConfig, opts: TrainOptions, resumeFrom?: Checkpoint): Promise<number> {
+  const out = new Output(opts.output);
+  if (opts.printConfig) {
+    process.stdout.write(printResolvedConfig(resolved) + '\n');
+    return 0;
+  }
+  const config = resolved.config;
+  const data = prepareData(config, resumeFrom?.vocab);
+  const runDir = new RunDir(config.run.out);
+  if (resumeFrom) runDir.truncateMetrics(resumeFrom.training!.epoch);
+  else runDir.createFresh(opts.force);
+
+  const engine = createEngine(config, data.vocab.size, data.val?.length ?? 0, opts.kernels);
+  let stopSignal: NodeJS.Signals | null = null;
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (stopSignal) process.exit(sig === 'SIGINT' ? 130 : 143); // second signal: stop now
+    stopSignal = sig;
+    out.info(`\n${sig}: stopping at the next minibatch boundary and writing a checkpoint (again to quit at once)`);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    const trainer = new Trainer(config, data, engine, resumeFrom);
+    if (!resumeFrom) runDir.writeConfig(config);
+    const flops = trainFlopsPerToken({ V: data.vocab.size, H: config.model.hidden });
+    out.info(`bptt: ${data.source}: ${data.chars.toLocaleString('en-US')} characters, vocabulary ${data.vocab.size}, ` +
+      `${data.train.length.toLocaleString('en-US')} train / ${(data.val?.length ?? 0).toLocaleString('en-US')} validation`);
+    out.info(`bptt: rnn ${config.model.activation} H=${config.model.hidden}, ${config.data.sampler} sampling, B=${config.data.batch} T=${config.data.steps}, ` +
+      `${trainer.sampler.batchesPerEpoch} minibatches/epoch, ${(flops / 1e6).toFixed(2)} MFLOP/token; ` +
+      `kernels ${engine.blas.name}, ${engine.workers} worker${engine.workers > 1 ? 's' : ''}${config.run.deterministic ? ' (deterministic)' : ''}`);
+    if (resumeFrom) out.info(`bptt: resuming ${resumeFrom.path} at epoch ${trainer.state.epoch + 1}, minibatch ${trainer.state.minibatch + 1}`);
+    const save = (state: TrainingState, file: 'last' | 'best') => saveCheckpoint(runDir.path(file), {
+      vocab: data.vocab, config, layout: engine.plan.layout, heap: engine.blas.f, params: engine.plan.params,
+      training: state, stateH: trainer.stateH(), kernels: engine.blas.name,
+    });
+    let lastBest: number | null = trainer.state.bestValPpl;
+    const done = await trainer.run({
+      shouldStop: () => stopSignal !== null,
+      onMinibatch: (epoch, i, n, ppl, tps) => {
+        const remaining = ((config.run.epochs - epoch) * n + (n - i)) * config.data.batch * config.data.steps;
+        out.progress(epoch, i, n, ppl, tps, remaining / tps);
+      },
+      onEpoch: (m) => {
+        runDir.appendMetrics(m);
+        out.epoch(m, config.run.epochs);
+        if (m.val_ppl !== null && (lastBest === null || m.val_ppl <= lastBest)) {
+          lastBest = m.val_ppl;
+          save(trainer.state, 'best');
+        }
+      },
+      onSamples: (epoch, samples) => {
+        runDir.appendSamples(epoch, samples);
+        out.samples(epoch, samples);
+      },
+      onCheckpoint: (state) => save(state, 'last'),
+    });
+    if (!done) {
+      out.info(`bptt: interrupted; checkpoint written to ${runDir.path('last')}; continue with "bptt resume ${config.run.out}"`);
+      return stopSignal === 'SIGTERM' ? 143 : 130;
+    }
+    out.info(`bptt: done in ${formatDuration(trainer.state.elapsedS)}; checkpoint ${runDir.path('last')}, metrics ${runDir.path('metrics')}`);
+    return 0;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await engine.close();
+  }
+}
+
+/** The run directory's checkpoint and config, for `bptt resume DIR` / `train --resume`. */
+export function loadRunForResume(dir: string): Checkpoint {
+  if (!existsSync(dir)) throw new InputError(`run directory ${dir}: does not exist`);
+  const runDir = new RunDir(dir);
+  const ck = loadCheckpoint(runDir.path('last'));
+  if (!ck.training) throw new InputError(`checkpoint ${ck.path}: has no training state to resume from`);
+  return ck;
+}

@@ -1,0 +1,183 @@
+// Resolving a run's configuration: DEFAULTS < config file (YAML or JSON) < environment
+// (BPTT_SECTION_KEY, e.g. BPTT_OPTIM_LR=50) < command-line flags and --set key=value. Parsing is
+// pure (no process access) so it can be tested; the CLI passes argv-derived overrides and env.
+// Every error names the file, line:column where there is one, and the key path; it is an
+// InputError (exit 2) and nothing has been written when it is thrown.
+
+import { readFileSync } from 'node:fs';
+import { isMap, LineCounter, parseDocument, type Document } from 'yaml';
+import type { z } from 'zod';
+import { InputError } from '../util/errors.js';
+import { ConfigSchema, DEFAULTS, type TrainConfig } from './schema.js';
+
+export type Source = 'default' | 'file' | 'env' | 'flag';
+
+export interface Override {
+  /** dotted key path, e.g. optim.lr */
+  key: string;
+  value: unknown;
+  source: Source;
+  /** e.g. "--set optim.lr=5" or "BPTT_OPTIM_LR" for messages */
+  origin: string;
+}
+
+export interface ResolvedConfig {
+  config: TrainConfig;
+  sources: Record<string, Source>;
+  file: string | null;
+}
+
+/** All leaf key paths of the schema ("model.hidden", "data.preprocess.newlines_to_spaces", ...). */
+export function leafKeys(obj: Record<string, unknown> = DEFAULTS as unknown as Record<string, unknown>, prefix = ''): string[] {
+  return Object.entries(obj).flatMap(([k, v]) =>
+    v !== null && typeof v === 'object' && !Array.isArray(v) ? leafKeys(v as Record<string, unknown>, `${prefix}${k}.`) : [`${prefix}${k}`]);
+}
+
+function levenshtein(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...new Array(b.length).fill(0)]);
+  for (let j = 1; j <= b.length; j++) d[0][j] = j;
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+  }
+  return d[a.length][b.length];
+}
+
+/** " (did you mean optim.lr?)" when a known key is close to `key`, else "". */
+export function didYouMean(key: string): string {
+  const known = [...leafKeys(), ...Object.keys(DEFAULTS), 'data.preprocess'];
+  const leaf = key.split('.').pop()!;
+  let best = '';
+  let bestD = Infinity;
+  for (const k of known) {
+    const d = Math.min(levenshtein(key, k), levenshtein(leaf, k.split('.').pop()!) + (k.startsWith(key.split('.').slice(0, -1).join('.')) ? 0 : 2));
+    if (d < bestD) { bestD = d; best = k; }
+  }
+  return bestD <= Math.max(2, Math.floor(leaf.length / 3)) ? ` (did you mean ${best}?)` : '';
+}
+
+function setPath(obj: Record<string, unknown>, path: string[], value: unknown): void {
+  let o = obj;
+  for (const p of path.slice(0, -1)) {
+    if (o[p] === null || typeof o[p] !== 'object' || Array.isArray(o[p])) o[p] = {};
+    o = o[p] as Record<string, unknown>;
+  }
+  o[path[path.length - 1]] = value;
+}
+
+function merge(base: unknown, over: unknown): unknown {
+  if (over === null || typeof over !== 'object' || Array.isArray(over) || base === null || typeof base !== 'object' || Array.isArray(base)) return over;
+  const out: Record<string, unknown> = { ...(base as Record<string, unknown>) };
+  for (const [k, v] of Object.entries(over as Record<string, unknown>)) out[k] = k in out ? merge(out[k], v) : v;
+  return out;
+}
+
+/** A --set / environment value: parsed as a YAML scalar or flow collection ("50", "true", "null", "[a, b]"). */
+export function parseValue(text: string): unknown {
+  const doc = parseDocument(text);
+  return doc.errors.length > 0 ? text : doc.toJS();
+}
+
+export function parseSet(assignment: string): Override {
+  const eq = assignment.indexOf('=');
+  if (eq <= 0) throw new InputError(`--set ${assignment}: expected KEY=VALUE, e.g. --set optim.lr=50`);
+  const key = assignment.slice(0, eq).trim();
+  return { key, value: parseValue(assignment.slice(eq + 1)), source: 'flag', origin: `--set ${assignment}` };
+}
+
+/** Overrides from BPTT_SECTION_KEY environment variables, for the schema's keys only. */
+export function envOverrides(env: Record<string, string | undefined>): Override[] {
+  const out: Override[] = [];
+  for (const key of leafKeys()) {
+    const name = `BPTT_${key.replace(/\./g, '_').toUpperCase()}`;
+    const v = env[name];
+    if (v !== undefined) out.push({ key, value: parseValue(v), source: 'env', origin: name });
+  }
+  return out;
+}
+
+interface ParsedFile {
+  data: unknown;
+  doc: Document.Parsed | null;
+  lines: LineCounter;
+}
+
+function parseConfigFile(path: string): ParsedFile {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new InputError(`config ${path}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : (err as Error).message}`);
+  }
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
+  if (doc.errors.length > 0) {
+    const e = doc.errors[0];
+    const pos = lines.linePos(e.pos[0]);
+    throw new InputError(`config ${path}:${pos.line}:${pos.col}: ${path.endsWith('.json') ? 'JSON' : 'YAML'} syntax error: ${e.message.split('\n')[0]}`);
+  }
+  const data = doc.toJS() as unknown;
+  if (data === null || data === undefined) return { data: {}, doc, lines };
+  if (typeof data !== 'object' || Array.isArray(data)) throw new InputError(`config ${path}: the top level must be a mapping with sections model, data, optim, run`);
+  return { data, doc, lines };
+}
+
+function locate(parsed: ParsedFile | null, path: (string | number)[]): string {
+  if (!parsed?.doc) return '';
+  for (let n = path.length; n > 0; n--) {
+    const node = parsed.doc.getIn(path.slice(0, n), true) as { range?: [number, number, number] } | undefined;
+    if (node && node.range) {
+      const pos = parsed.lines.linePos(node.range[0]);
+      return `:${pos.line}:${pos.col}`;
+    }
+    // an unknown key: find the key node itself in its parent map
+    const parent = n > 1 ? parsed.doc.getIn(path.slice(0, n - 1), true) : parsed.doc.contents;
+    if (isMap(parent)) {
+      const pair = parent.items.find((it) => (it.key as { value?: unknown })?.value === path[n - 1]);
+      const r = (pair?.key as { range?: [number, number, number] } | undefined)?.range;
+      if (r) { const pos = parsed.lines.linePos(r[0]); return `:${pos.line}:${pos.col}`; }
+    }
+  }
+  return '';
+}
+
+function describeIssue(issue: z.core.$ZodIssue, keyPath: string): string {
+  if (issue.code === 'unrecognized_keys') {
+    const keys = issue.keys.map((k) => (keyPath ? `${keyPath}.${k}` : k));
+    return `unknown key ${keys.join(', ')}${didYouMean(keys[0])}`;
+  }
+  return `${keyPath || 'config'}: ${issue.message}`;
+}
+
+export function resolveConfig(file: string | null, overrides: Override[]): ResolvedConfig {
+  const parsed = file ? parseConfigFile(file) : null;
+  let merged: unknown = merge(DEFAULTS, parsed?.data ?? {});
+  const sources: Record<string, Source> = {};
+  const fileKeys = parsed ? new Set(leafKeys(parsed.data as Record<string, unknown>)) : new Set<string>();
+  const known = new Set(leafKeys());
+  const originOf = new Map<string, string>();
+  for (const o of overrides) {
+    if (!known.has(o.key)) throw new InputError(`${o.origin}: unknown key ${o.key}${didYouMean(o.key)}`);
+    setPath(merged as Record<string, unknown>, o.key.split('.'), o.value);
+    originOf.set(o.key, o.origin);
+  }
+  const result = ConfigSchema.safeParse(merged);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    const keyPath = issue.path.join('.');
+    const fullKey = issue.code === 'unrecognized_keys' ? `${keyPath ? keyPath + '.' : ''}${issue.keys[0]}` : keyPath;
+    const origin = originOf.get(fullKey);
+    if (origin) throw new InputError(`${origin}: ${describeIssue(issue, keyPath)}`);
+    const where = file ? `config ${file}${locate(parsed, issue.code === 'unrecognized_keys' ? [...issue.path.map(String), issue.keys[0]] : issue.path.map(String))}: ` : 'config: ';
+    throw new InputError(where + describeIssue(issue, keyPath));
+  }
+  for (const key of known) sources[key] = originOf.has(key) ? overrides.filter((o) => o.key === key).pop()!.source : fileKeys.has(key) ? 'file' : 'default';
+  merged = result.data;
+  return { config: Object.freeze(result.data) as TrainConfig, sources, file };
+}
+
+export function getPath(obj: unknown, key: string): unknown {
+  return key.split('.').reduce<unknown>((o, k) => (o as Record<string, unknown> | undefined)?.[k], obj);
+}

@@ -1,0 +1,84 @@
+// The training configuration: plain data, validated at the edge with zod. Sections and key names
+// are the user-facing contract (config files, --set overrides, checkpoints, run directories).
+// DEFAULTS are D2L's settings for the Jay Chou lyrics except where noted; presets in examples/
+// are small diffs from them.
+
+import { z } from 'zod';
+import { BUILTIN_CORPORA } from '../data/builtin.js';
+
+const positiveInt = z.number().int().positive();
+const nonNegInt = z.number().int().nonnegative();
+
+export const ModelSchema = z.strictObject({
+  cell: z.enum(['rnn']).describe('recurrent cell: the Elman RNN of D2L chapter 6'),
+  hidden: positiveInt.max(8192).describe('hidden units H'),
+  activation: z.enum(['tanh', 'identity', 'relu']).describe('phi in h_t = phi(x_t W_xh + h_{t-1} W_hh + b_h)'),
+  init_scale: z.number().positive().describe('weights ~ N(0, init_scale^2), biases 0 (D2L: 0.01)'),
+});
+
+export const DataSchema = z.strictObject({
+  path: z.string().min(1).nullable().describe('UTF-8 text file; null to use a built-in corpus'),
+  builtin: z.enum(BUILTIN_CORPORA).describe('built-in corpus used when path is null'),
+  preprocess: z.strictObject({
+    newlines_to_spaces: z.boolean().describe('replace \\n and \\r by spaces (D2L)'),
+  }),
+  max_chars: nonNegInt.describe('keep the first N characters (code points); 0 = all'),
+  sampler: z.enum(['random', 'consecutive']).describe('D2L 6.3 minibatch sampling'),
+  steps: positiveInt.max(4096).describe('time steps T per sequence'),
+  batch: positiveInt.max(65536).describe('sequences B per minibatch'),
+  val_fraction: z.number().min(0).max(0.5).describe('held-out tail of the corpus for validation perplexity'),
+});
+
+export const OptimSchema = z.strictObject({
+  lr: z.number().positive().describe('SGD learning rate (D2L: 100, the loss being a mean over B*T)'),
+  clip: z.number().positive().describe('clip theta: g <- min(theta/||g||, 1) g over all parameters'),
+});
+
+export const RunSchema = z.strictObject({
+  epochs: positiveInt.max(1_000_000).describe('passes over the training corpus'),
+  seed: nonNegInt.max(2 ** 32 - 1).describe('seeds initialization and sampling'),
+  workers: z.number().int().min(1).max(256).nullable().describe('worker threads; null = available cores'),
+  deterministic: z.boolean().describe('bitwise-identical results for any worker count (fixed row shards)'),
+  eval_every: nonNegInt.describe('validation perplexity every N epochs (0 = only at the end)'),
+  sample_every: nonNegInt.describe('print samples every N epochs (0 = never)'),
+  sample_length: positiveInt.max(100_000).describe('characters generated per sample'),
+  sample_prefixes: z.array(z.string().min(1)).describe('prefixes for the periodic samples'),
+  checkpoint_every: nonNegInt.describe('write the last checkpoint every N epochs (0 = only at the end)'),
+  out: z.string().min(1).describe('run directory'),
+});
+
+export const ConfigSchema = z.strictObject({
+  model: ModelSchema,
+  data: DataSchema,
+  optim: OptimSchema,
+  run: RunSchema,
+});
+
+export type TrainConfig = z.infer<typeof ConfigSchema>;
+
+export const DEFAULTS: TrainConfig = {
+  model: { cell: 'rnn', hidden: 256, activation: 'tanh', init_scale: 0.01 },
+  data: {
+    path: null,
+    builtin: 'counting',
+    preprocess: { newlines_to_spaces: true },
+    max_chars: 0,
+    sampler: 'random',
+    steps: 35,
+    batch: 32,
+    val_fraction: 0.1, // not in D2L (which has no validation split); the D2L presets set 0
+  },
+  optim: { lr: 100, clip: 0.01 },
+  run: {
+    epochs: 250,
+    seed: 0,
+    workers: null,
+    deterministic: false,
+    eval_every: 1,
+    sample_every: 50,
+    sample_length: 50,
+    sample_prefixes: ['分开', '不分开'],
+    checkpoint_every: 10,
+    out: 'runs/latest',
+  },
+};

@@ -1,0 +1,65 @@
+// Text generation from a prefix, as D2L's predict_rnn: start from a zero state, feed the prefix
+// one character at a time, then feed back each chosen character. Greedy (argmax, D2L) when
+// temperature is 0; otherwise sample from softmax(logits / temperature), optionally top-k only.
+
+import type { Activation, Blas } from '../blas/types.js';
+import type { Vocab } from '../data/corpus.js';
+import { InputError } from '../util/errors.js';
+import type { Rng } from '../util/rng.js';
+import { rnnForward, type Workspace } from './bptt.js';
+import type { TensorOffsets } from './params.js';
+
+export interface GenerateOptions {
+  length: number;
+  /** 0 = greedy */
+  temperature: number;
+  /** 0 = all characters */
+  topK: number;
+  rng: Rng;
+}
+
+/** `ws` must have T = 1, B = 1. Returns the prefix followed by `length` generated characters. */
+export function generate(blas: Blas, act: Activation, P: TensorOffsets, ws: Workspace, vocab: Vocab,
+  prefix: string, opts: GenerateOptions): string {
+  const { H, V } = ws.shape;
+  const missing = vocab.missing(prefix);
+  if (missing.length > 0) {
+    throw new InputError(`prefix ${JSON.stringify(prefix)}: ${missing.map((c) => JSON.stringify(c)).join(', ')} not in the model's vocabulary`);
+  }
+  const ids = Array.from(prefix).map((c) => vocab.id(c));
+  if (ids.length === 0) throw new InputError('prefix is empty: give at least one character');
+  blas.fill(H, 0, ws.hs);
+  const out = [...ids];
+  const probs = new Float64Array(V);
+  for (let k = 0; k < ids.length - 1 + opts.length; k++) {
+    blas.i[ws.x] = out[k];
+    rnnForward(blas, act, P, ws, 1);
+    blas.copy(H, ws.hs + H, ws.hs);
+    if (k < ids.length - 1) continue; // still reading the prefix
+    out.push(pick(blas.f, ws.logits, V, opts, probs));
+  }
+  return vocab.decode(out);
+}
+
+function pick(f: Float32Array | Float64Array, logits: number, V: number, opts: GenerateOptions, probs: Float64Array): number {
+  let best = 0;
+  for (let j = 1; j < V; j++) if (f[logits + j] > f[logits + best]) best = j;
+  if (opts.temperature <= 0) return best;
+  let threshold = -Infinity;
+  if (opts.topK > 0 && opts.topK < V) {
+    const sorted = Array.from(f.subarray(logits, logits + V)).sort((a, b) => b - a);
+    threshold = sorted[opts.topK - 1];
+  }
+  let sum = 0;
+  for (let j = 0; j < V; j++) {
+    const l = f[logits + j];
+    probs[j] = l >= threshold ? Math.exp((l - f[logits + best]) / opts.temperature) : 0;
+    sum += probs[j];
+  }
+  let u = opts.rng.uniform() * sum;
+  for (let j = 0; j < V; j++) {
+    u -= probs[j];
+    if (u < 0) return j;
+  }
+  return best;
+}

@@ -1,0 +1,105 @@
+// Checkpoints: safetensors with the five tensors under D2L's names and shapes (row-major float32),
+// and in __metadata__ the vocabulary (a JSON array of characters in index order), the resolved
+// config, and the training state needed to resume exactly (epoch, minibatch position, sampler and
+// RNG state, epoch accumulators). Consecutive sampling also stores the carried hidden state as
+// the tensor "state.h" (B, H). Loading validates everything and names the file in every error.
+
+import { ConfigSchema, type TrainConfig } from '../config/schema.js';
+import { Vocab } from '../data/corpus.js';
+import { readSafetensors, writeSafetensors, type Tensor } from '../io/safetensors.js';
+import { paramLayout, shapeOf, TENSOR_NAMES, type ParamLayout } from '../model/params.js';
+import { InputError } from '../util/errors.js';
+import type { RngState } from '../util/rng.js';
+
+export const FORMAT = 'bptt-checkpoint-1';
+
+export interface TrainingState {
+  /** completed epochs */
+  epoch: number;
+  /** next minibatch of epoch `epoch` (0 at an epoch boundary) */
+  minibatch: number;
+  /** sampler RNG state at the start of epoch `epoch` (random sampling re-shuffles from it) */
+  epochRng: RngState;
+  /** accumulators of the current, partial epoch */
+  epochLossSum: number;
+  epochTokens: number;
+  epochNormSum: number;
+  epochClipped: number;
+  /** run time before this process, seconds */
+  elapsedS: number;
+  bestValPpl: number | null;
+  /** global minibatch counter */
+  step: number;
+}
+
+export interface Checkpoint {
+  path: string;
+  vocab: Vocab;
+  config: TrainConfig;
+  layout: ParamLayout;
+  tensors: Map<string, Tensor>;
+  training: TrainingState | null;
+  stateH: Float32Array | null;
+  kernels: string;
+}
+
+export function saveCheckpoint(path: string, args: {
+  vocab: Vocab; config: TrainConfig; layout: ParamLayout; heap: Float32Array; params: number;
+  training: TrainingState | null; stateH: Float32Array | null; kernels: string;
+}): void {
+  const tensors = new Map<string, Tensor>();
+  for (const name of TENSOR_NAMES) {
+    const t = args.layout.tensors[name];
+    tensors.set(name, { shape: t.shape, data: args.heap.slice(args.params + t.offset, args.params + t.offset + t.size) });
+  }
+  if (args.stateH) tensors.set('state.h', { shape: [args.config.data.batch, args.config.model.hidden], data: args.stateH });
+  writeSafetensors(path, tensors, {
+    format: FORMAT,
+    vocab: JSON.stringify(args.vocab.chars),
+    config: JSON.stringify(args.config),
+    training_state: JSON.stringify(args.training),
+    kernels: args.kernels,
+  });
+}
+
+export function loadCheckpoint(path: string): Checkpoint {
+  const file = readSafetensors(path);
+  const bad = (why: string) => new InputError(`checkpoint ${path}: ${why}`);
+  const meta = file.metadata;
+  if (meta.format !== FORMAT) throw bad(`not a bptt checkpoint (format ${JSON.stringify(meta.format ?? null)}, expected ${FORMAT})`);
+  let chars: unknown, rawConfig: unknown, training: unknown;
+  try {
+    chars = JSON.parse(meta.vocab);
+    rawConfig = JSON.parse(meta.config);
+    training = JSON.parse(meta.training_state ?? 'null');
+  } catch {
+    throw bad('metadata is not valid JSON');
+  }
+  if (!Array.isArray(chars) || chars.some((c) => typeof c !== 'string')) throw bad('metadata.vocab is not an array of characters');
+  const parsed = ConfigSchema.safeParse(rawConfig);
+  if (!parsed.success) throw bad(`metadata.config is invalid: ${parsed.error.issues[0]?.message}`);
+  const config = parsed.data;
+  const vocab = new Vocab(chars as string[]);
+  const dims = { V: vocab.size, H: config.model.hidden };
+  for (const name of TENSOR_NAMES) {
+    const t = file.tensors.get(name);
+    if (!t) throw bad(`missing tensor ${name}`);
+    const want = shapeOf(name, dims);
+    if (t.shape.join(',') !== want.join(',')) {
+      throw bad(`tensor ${name} has shape [${t.shape}], expected [${want}] for vocabulary size ${dims.V} and hidden ${dims.H}`);
+    }
+  }
+  const stateH = file.tensors.get('state.h')?.data ?? null;
+  return {
+    path, vocab, config, layout: paramLayout(dims), tensors: file.tensors,
+    training: training as TrainingState | null, stateH, kernels: meta.kernels ?? 'unknown',
+  };
+}
+
+/** Copies a checkpoint's tensors into a parameter block. */
+export function loadParamsInto(ck: Checkpoint, heap: Float32Array | Float64Array, params: number): void {
+  for (const name of TENSOR_NAMES) {
+    const t = ck.layout.tensors[name];
+    heap.set(ck.tensors.get(name)!.data, params + t.offset);
+  }
+}

@@ -1,0 +1,45 @@
+// From a config to encoded token arrays: read the file (or generate the built-in corpus),
+// preprocess, build or reuse the vocabulary, split off the validation tail, and check that the
+// training part yields at least one minibatch. Every failure names the file and the problem.
+
+import type { TrainConfig } from '../config/schema.js';
+import { builtinCorpus } from '../data/builtin.js';
+import { readTextFile, toChars, Vocab } from '../data/corpus.js';
+import { minCorpusLength } from '../data/samplers.js';
+import { InputError } from '../util/errors.js';
+
+export interface PreparedData {
+  /** "file PATH" or "built-in corpus NAME", for messages */
+  source: string;
+  vocab: Vocab;
+  train: Int32Array;
+  val: Int32Array | null;
+  chars: number;
+}
+
+export function prepareData(config: TrainConfig, vocab?: Vocab): PreparedData {
+  const d = config.data;
+  const source = d.path ? `data file ${d.path}` : `built-in corpus ${d.builtin}`;
+  const text = d.path ? readTextFile(d.path) : builtinCorpus(d.builtin);
+  const chars = toChars(text, { newlinesToSpaces: d.preprocess.newlines_to_spaces, maxChars: d.max_chars });
+  const v = vocab ?? Vocab.fromChars(chars);
+  if (vocab) {
+    const missing = [...new Set(chars.filter((c) => !vocab.has(c)))];
+    if (missing.length > 0) {
+      throw new InputError(`${source}: ${missing.length} character(s) not in the checkpoint's vocabulary, e.g. ${missing.slice(0, 5).map((c) => JSON.stringify(c)).join(', ')}`);
+    }
+  }
+  const ids = v.encode(chars);
+  const nVal = Math.floor(ids.length * d.val_fraction);
+  const train = ids.subarray(0, ids.length - nVal);
+  const val = nVal > 0 ? ids.subarray(ids.length - nVal) : null;
+  const need = minCorpusLength(d.sampler, d.batch, d.steps);
+  if (train.length < need) {
+    throw new InputError(`${source}: ${train.length} training characters is too short for one minibatch of ` +
+      `batch ${d.batch} x steps ${d.steps} with ${d.sampler} sampling (needs ${need}); use a longer text, or lower data.batch or data.steps`);
+  }
+  if (val && val.length < d.steps + 1) {
+    throw new InputError(`${source}: the validation tail (${val.length} characters) is shorter than one sequence of ${d.steps + 1}; raise data.val_fraction or set it to 0`);
+  }
+  return { source, vocab: v, train, val, chars: ids.length };
+}

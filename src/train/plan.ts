@@ -1,0 +1,105 @@
+// The memory plan of a run: where everything lives in the ONE shared wasm memory. A pure function
+// of the run's shapes, so the coordinator and every worker compute the same offsets from the same
+// small PlanInput (only that and the memory itself reach a worker). Sized once, never grown.
+//
+//   [reserved low 64 KiB: the wasm module's own tables]
+//   params                        (numParams)
+//   grad blocks, one per shard    (numShards x numParams): each shard's rows accumulate here
+//   carried state                 (B, H)      consecutive sampling: row b's h_T, read as row b's h_0
+//   minibatch X, Y                (T, B) int32 each, written by the coordinator
+//   workspaces, one per worker    activation caches for up to rowsPerTask rows
+//   eval workspace, sampling workspace   (coordinator thread only)
+//
+// Shards: in the default mode shard w is worker w's balanced row range (a range may be empty when
+// B < workers). With `deterministic`, shards are fixed runs of DETERMINISTIC_SHARD_ROWS rows,
+// independent of the worker count, each with its own gradient block, reduced in shard order: the
+// summed gradient is then bitwise the same for any number of workers.
+
+import { RESERVED_LOW_BYTES } from '../blas/loader.js';
+import { allocWorkspace, workspaceElems, type Workspace } from '../model/bptt.js';
+import { offsetsAt, paramLayout, type ParamLayout, type TensorOffsets } from '../model/params.js';
+import { Arena, alignUp } from '../util/arena.js';
+
+export const DETERMINISTIC_SHARD_ROWS = 4;
+/** Gradient norms are summed over fixed chunks so the result never depends on how slices are cut. */
+export const NORM_CHUNK_ELEMS = 16384;
+
+export interface PlanInput {
+  V: number;
+  H: number;
+  T: number;
+  B: number;
+  workers: number;
+  deterministic: boolean;
+  /** validation rows (0: no eval workspace) */
+  evalRows: number;
+}
+
+export interface RowRange {
+  lo: number;
+  hi: number;
+}
+
+export interface MemoryPlan {
+  input: PlanInput;
+  layout: ParamLayout;
+  numParams: number;
+  params: number;
+  P: TensorOffsets;
+  shards: RowRange[];
+  gradBlocks: number[];
+  /** shard indices each worker runs, in order */
+  shardsOfWorker: number[][];
+  state: number;
+  batchX: number;
+  batchY: number;
+  workspaces: Workspace[];
+  evalWs: Workspace | null;
+  sampleWs: Workspace;
+  numChunks: number;
+  totalBytes: number;
+}
+
+export function balancedRanges(B: number, parts: number): RowRange[] {
+  return Array.from({ length: parts }, (_, w) => ({ lo: Math.floor((w * B) / parts), hi: Math.floor(((w + 1) * B) / parts) }));
+}
+
+export function makePlan(input: PlanInput): MemoryPlan {
+  const { V, H, T, B, workers, deterministic, evalRows } = input;
+  const layout = paramLayout({ V, H });
+  const numParams = layout.numParams;
+  let shards: RowRange[];
+  let shardsOfWorker: number[][];
+  if (deterministic) {
+    shards = [];
+    for (let lo = 0; lo < B; lo += DETERMINISTIC_SHARD_ROWS) shards.push({ lo, hi: Math.min(B, lo + DETERMINISTIC_SHARD_ROWS) });
+    // contiguous runs of shards per worker, balanced by count
+    shardsOfWorker = balancedRanges(shards.length, workers).map(({ lo, hi }) => Array.from({ length: hi - lo }, (_, k) => lo + k));
+  } else {
+    shards = balancedRanges(B, workers);
+    shardsOfWorker = shards.map((_, w) => [w]);
+  }
+  const rowsPerTask = Math.max(1, ...shards.map((s) => s.hi - s.lo));
+  const taskShape = { V, H, T, B: rowsPerTask };
+  const evalShape = { V, H, T, B: Math.max(1, evalRows) };
+  const sampleShape = { V, H, T: 1, B: 1 };
+  const base = RESERVED_LOW_BYTES / 4;
+  const elems =
+    alignUp(numParams) * (1 + shards.length) + alignUp(B * H) + 2 * alignUp(T * B) +
+    workers * workspaceElems(taskShape) + (evalRows > 0 ? workspaceElems(evalShape) : 0) + workspaceElems(sampleShape) + 64;
+  const arena = new Arena(base, elems);
+  const params = arena.alloc(numParams);
+  const gradBlocks = shards.map(() => arena.alloc(numParams));
+  const state = arena.alloc(B * H);
+  const batchX = arena.alloc(T * B);
+  const batchY = arena.alloc(T * B);
+  const workspaces = Array.from({ length: workers }, () => allocWorkspace(arena, taskShape));
+  const evalWs = evalRows > 0 ? allocWorkspace(arena, evalShape) : null;
+  const sampleWs = allocWorkspace(arena, sampleShape);
+  return {
+    input, layout, numParams, params, P: offsetsAt(layout, params), shards, gradBlocks, shardsOfWorker,
+    state, batchX, batchY, workspaces, evalWs, sampleWs,
+    numChunks: Math.ceil(numParams / NORM_CHUNK_ELEMS),
+    totalBytes: (base + elems) * 4,
+  };
+}

@@ -1,0 +1,181 @@
+// The D2L training loop over an Engine. Per minibatch: fill X, Y; reset the state (random
+// sampling) or carry it detached (consecutive); forward + full BPTT on the workers; reduce the
+// gradient and its global L2 norm; clip g <- min(theta/||g||, 1) g; SGD update. Per epoch:
+// training perplexity, tokens/s, gradient norm before clipping, validation perplexity, samples,
+// checkpoints. Stops at a minibatch boundary when asked (signals), leaving a checkpoint to resume.
+
+import type { Activation } from '../blas/types.js';
+import type { TrainConfig } from '../config/schema.js';
+import { makeSampler, type Sampler } from '../data/samplers.js';
+import { generate } from '../model/generate.js';
+import { initParams, trainFlopsPerToken } from '../model/params.js';
+import type { Engine } from '../parallel/engine.js';
+import { InputError } from '../util/errors.js';
+import { Rng } from '../util/rng.js';
+import type { Checkpoint, TrainingState } from './checkpoint.js';
+import { loadParamsInto } from './checkpoint.js';
+import type { PreparedData } from './data.js';
+import { evaluatePerplexity } from './evaluate.js';
+
+export interface EpochMetrics {
+  epoch: number;
+  train_ppl: number;
+  val_ppl: number | null;
+  tokens_per_s: number;
+  gflops: number;
+  grad_norm: number;
+  clipped_fraction: number;
+  lr: number;
+  epoch_s: number;
+  elapsed_s: number;
+}
+
+export interface TrainHooks {
+  onEpoch?(m: EpochMetrics): void;
+  onSamples?(epoch: number, samples: string[]): void;
+  /** called with the state to persist; `reason` says why */
+  onCheckpoint?(state: TrainingState, reason: 'periodic' | 'final' | 'interrupted'): void;
+  /** polled at every minibatch boundary */
+  shouldStop?(): boolean;
+  onMinibatch?(epoch: number, i: number, n: number, runningPpl: number, tokensPerS: number): void;
+}
+
+export class DivergenceError extends InputError {}
+
+/** The sampler RNG's seed, derived from the run seed so init and sampling streams differ. */
+function samplerSeed(seed: number): number {
+  return (seed ^ 0x5bd1e995) >>> 0;
+}
+
+export class Trainer {
+  readonly sampler: Sampler;
+  private readonly act: Activation;
+  state: TrainingState;
+  /** the sampler RNG; its state at each epoch start goes into the checkpoint */
+  private rng: Rng;
+
+  constructor(readonly config: TrainConfig, readonly data: PreparedData, readonly engine: Engine, resume?: Checkpoint) {
+    this.act = config.model.activation;
+    this.sampler = makeSampler(config.data.sampler, data.train, config.data.batch, config.data.steps);
+    const heap = engine.blas.f;
+    const plan = engine.plan;
+    if (resume) {
+      if (!resume.training) throw new InputError(`checkpoint ${resume.path}: has no training state to resume from`);
+      loadParamsInto(resume, heap, plan.params);
+      if (resume.stateH) heap.set(resume.stateH, plan.state);
+      this.state = { ...resume.training };
+      this.rng = new Rng(this.state.epochRng);
+    } else {
+      const init = new Rng(config.run.seed);
+      initParams(plan.layout, heap, plan.params, () => init.normal(), config.model.init_scale);
+      this.rng = new Rng(samplerSeed(config.run.seed));
+      this.state = {
+        epoch: 0, minibatch: 0, epochRng: this.rng.state(), epochLossSum: 0, epochTokens: 0,
+        epochNormSum: 0, epochClipped: 0, elapsedS: 0, bestValPpl: null, step: 0,
+      };
+    }
+  }
+
+  /** carried hidden state (consecutive sampling), for checkpoints */
+  stateH(): Float32Array | null {
+    if (this.sampler.kind !== 'consecutive') return null;
+    const { state } = this.engine.plan;
+    const { B, H } = this.engine.plan.input;
+    return this.engine.blas.f.slice(state, state + B * H);
+  }
+
+  validationPerplexity(): number | null {
+    const { evalWs, P } = this.engine.plan;
+    if (!this.data.val || !evalWs) return null;
+    return evaluatePerplexity(this.engine.blas, this.act, P, evalWs, this.data.val);
+  }
+
+  samples(): string[] {
+    const r = this.config.run;
+    const prefixes = r.sample_prefixes.length > 0 ? r.sample_prefixes : [this.data.vocab.decode(this.data.train.subarray(0, 1))];
+    const { sampleWs, P } = this.engine.plan;
+    return prefixes.filter((p) => this.data.vocab.missing(p).length === 0).map((p) =>
+      generate(this.engine.blas, this.act, P, sampleWs, this.data.vocab, p, { length: r.sample_length, temperature: 0, topK: 0, rng: new Rng(0) }));
+  }
+
+  /** Runs to config.run.epochs or until hooks.shouldStop(); returns true when all epochs ran. */
+  async run(hooks: TrainHooks = {}): Promise<boolean> {
+    const { config, engine, sampler, state } = this;
+    const { T, B } = { T: config.data.steps, B: config.data.batch };
+    const { lr, clip } = config.optim;
+    const run = config.run;
+    const heapI = engine.blas.i;
+    const plan = engine.plan;
+    const flopsPerToken = trainFlopsPerToken({ V: this.data.vocab.size, H: config.model.hidden });
+    const carry = sampler.kind === 'consecutive';
+    const gradScale = 1 / (T * B);
+    const runStart = performance.now() - state.elapsedS * 1000;
+
+    while (state.epoch < run.epochs) {
+      const epochStart = performance.now();
+      const resumedTokens = state.epochTokens;
+      if (state.minibatch === 0) {
+        state.epochRng = this.rng.state();
+        if (carry) engine.blas.fill(B * plan.input.H, 0, plan.state); // D2L: fresh state each epoch
+      }
+      this.rng = new Rng(state.epochRng);
+      sampler.startEpoch(this.rng);
+      for (let i = state.minibatch; i < sampler.batchesPerEpoch; i++) {
+        if (hooks.shouldStop?.()) {
+          state.elapsedS = (performance.now() - runStart) / 1000;
+          hooks.onCheckpoint?.(state, 'interrupted');
+          return false;
+        }
+        sampler.fill(i, heapI, plan.batchX, heapI, plan.batchY);
+        const lossSum = await engine.gradients(carry, gradScale, state.step);
+        const sumsq = await engine.reduce();
+        const norm = Math.sqrt(sumsq);
+        if (!Number.isFinite(lossSum) || !Number.isFinite(norm)) {
+          throw new DivergenceError(`training diverged at epoch ${state.epoch + 1}, minibatch ${i + 1}: ` +
+            `${Number.isFinite(lossSum) ? 'gradient norm' : 'loss'} is ${Number.isFinite(lossSum) ? norm : lossSum}; ` +
+            `lower optim.lr (now ${lr}) or optim.clip (now ${clip}); the last checkpoint is kept`, 1);
+        }
+        const factor = norm > clip ? clip / norm : 1;
+        await engine.update(lr * factor);
+        state.epochLossSum += lossSum;
+        state.epochTokens += T * B;
+        state.epochNormSum += norm;
+        state.epochClipped += factor < 1 ? 1 : 0;
+        state.minibatch = i + 1;
+        state.step++;
+        if (hooks.onMinibatch) {
+          const dt = (performance.now() - epochStart) / 1000;
+          hooks.onMinibatch(state.epoch + 1, i + 1, sampler.batchesPerEpoch, Math.exp(state.epochLossSum / state.epochTokens),
+            (state.epochTokens - resumedTokens) / dt);
+        }
+      }
+      const epochS = (performance.now() - epochStart) / 1000;
+      const epoch = state.epoch + 1;
+      const n = sampler.batchesPerEpoch;
+      const tokensPerS = (state.epochTokens - resumedTokens) / epochS;
+      const evalNow = run.eval_every > 0 ? epoch % run.eval_every === 0 || epoch === run.epochs : epoch === run.epochs;
+      const valPpl = evalNow ? this.validationPerplexity() : null;
+      if (valPpl !== null && (state.bestValPpl === null || valPpl < state.bestValPpl)) state.bestValPpl = valPpl;
+      const metrics: EpochMetrics = {
+        epoch,
+        train_ppl: Math.exp(state.epochLossSum / state.epochTokens),
+        val_ppl: valPpl,
+        tokens_per_s: tokensPerS,
+        gflops: (tokensPerS * flopsPerToken) / 1e9,
+        grad_norm: state.epochNormSum / n,
+        clipped_fraction: state.epochClipped / n,
+        lr,
+        epoch_s: epochS,
+        elapsed_s: (performance.now() - runStart) / 1000,
+      };
+      Object.assign(state, { epoch, minibatch: 0, epochLossSum: 0, epochTokens: 0, epochNormSum: 0, epochClipped: 0 });
+      state.epochRng = this.rng.state();
+      state.elapsedS = metrics.elapsed_s;
+      hooks.onEpoch?.(metrics);
+      if (run.sample_every > 0 && epoch % run.sample_every === 0) hooks.onSamples?.(epoch, this.samples());
+      if (epoch === run.epochs) hooks.onCheckpoint?.(state, 'final');
+      else if (run.checkpoint_every > 0 && epoch % run.checkpoint_every === 0) hooks.onCheckpoint?.(state, 'periodic');
+    }
+    return true;
+  }
+}
