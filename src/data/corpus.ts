@@ -29,21 +29,23 @@ export function readTextFile(path: string): string {
   try {
     text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
   } catch {
-    throw new InputError(`data file ${path}: not valid UTF-8 text (at or before byte ${firstInvalidUtf8(bytes)})`);
+    throw new InputError(`data file ${path}: not valid UTF-8 text (first bad byte at offset ${firstInvalidUtf8(bytes)})`);
   }
   if (text.includes('\u0000')) throw new InputError(`data file ${path}: contains NUL bytes; this looks like a binary file, not text`);
   return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
 }
 
+/** Byte offset of the first malformed UTF-8 sequence (for the error message). */
 function firstInvalidUtf8(bytes: Buffer): number {
-  const dec = new TextDecoder('utf-8', { fatal: true });
-  let lo = 0, hi = bytes.length;
-  // binary search for the shortest failing prefix (a cut mid-character also fails, so step back 3)
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    try { dec.decode(bytes.subarray(0, mid + 1), { stream: true }); lo = mid + 1; } catch { hi = mid; }
+  let k = 0;
+  while (k < bytes.length) {
+    const b = bytes[k];
+    const len = b < 0x80 ? 1 : b >= 0xc2 && b < 0xe0 ? 2 : b >= 0xe0 && b < 0xf0 ? 3 : b >= 0xf0 && b < 0xf5 ? 4 : 0;
+    if (len === 0 || k + len > bytes.length) return k;
+    for (let c = 1; c < len; c++) if ((bytes[k + c] & 0xc0) !== 0x80) return k;
+    k += len;
   }
-  return lo;
+  return k;
 }
 
 /** The corpus as code points after preprocessing. */

@@ -1,0 +1,105 @@
+// The command line as a user runs it (the built dist/ CLI in a child process): training writes a
+// run directory; SIGINT stops at a minibatch boundary with a checkpoint and exit 130, and resume
+// gives bitwise the parameters of an uninterrupted run; a failing worker or a diverging loss stops
+// the run with one line and a non-zero exit, leaving the last good checkpoint intact.
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadCheckpoint } from '../src/train/checkpoint.js';
+import { TENSOR_NAMES } from '../src/model/params.js';
+
+const CLI = join(import.meta.dirname, '../dist/src/cli/main.js');
+const tmp = () => mkdtempSync(join(tmpdir(), 'bptt-cli-'));
+const SMALL = ['--builtin', 'counting', '--hidden', '32', '--batch', '8', '--steps', '16', '--lr', '2', '--clip', '1', '--set', 'run.sample_every=0', '--set', 'run.checkpoint_every=1'];
+
+export function bptt(args: string[], env: Record<string, string> = {}) {
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: { ...process.env, ...env } });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function paramsOf(path: string): Buffer {
+  const ck = loadCheckpoint(path);
+  return Buffer.concat(TENSOR_NAMES.map((n) => Buffer.from(ck.tensors.get(n)!.data.buffer)));
+}
+
+describe('train', () => {
+  it('writes config.yaml, metrics.jsonl (one line per epoch) and a loadable checkpoint; perplexity falls', () => {
+    const out = join(tmp(), 'run');
+    const r = bptt(['train', ...SMALL, '--epochs', '3', '--workers', '2', '--out', out]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const metrics = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(metrics.map((m) => m.epoch)).toEqual([1, 2, 3]);
+    for (const m of metrics) expect(m.tokens_per_s).toBeGreaterThan(0);
+    expect(metrics[2].train_ppl).toBeLessThan(metrics[0].train_ppl);
+    expect(metrics[2].val_ppl).toBeLessThan(19 / 4); // 19 characters: uniform guessing scores 19
+    expect(existsSync(join(out, 'config.yaml'))).toBe(true);
+    expect(loadCheckpoint(join(out, 'last.safetensors')).training!.epoch).toBe(3);
+  });
+
+  it('refuses to overwrite an existing run without --force', () => {
+    const out = join(tmp(), 'run');
+    expect(bptt(['train', ...SMALL, '--epochs', '1', '--workers', '1', '--out', out]).code).toBe(0);
+    const before = readFileSync(join(out, 'last.safetensors'));
+    const r = bptt(['train', ...SMALL, '--epochs', '1', '--workers', '1', '--out', out]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^bptt: error: output .*run: a run already exists there; pass --force/);
+    expect(readFileSync(join(out, 'last.safetensors')).equals(before)).toBe(true);
+  });
+});
+
+describe('interrupt and resume', () => {
+  it('SIGINT: checkpoint at a minibatch boundary, exit 130; resume equals an uninterrupted run bitwise', async () => {
+    const dir = tmp();
+    const args = [...SMALL, '--epochs', '3', '--workers', '2'];
+    expect(bptt(['train', ...args, '--out', join(dir, 'straight')]).code).toBe(0);
+
+    const child = spawn(process.execPath, [CLI, 'train', ...args, '--out', join(dir, 'cut')], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let sent = false; // one signal only: a second one means "quit at once"
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+      if (!sent && stdout.includes('epoch 1/3')) { sent = true; child.kill('SIGINT'); }
+    });
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    expect(code).toBe(130);
+    expect(stdout).toMatch(/interrupted; checkpoint written/);
+    const cut = loadCheckpoint(join(dir, 'cut', 'last.safetensors'));
+    expect(cut.training!.epoch).toBeGreaterThanOrEqual(1);
+    expect(cut.training!.epoch).toBeLessThan(3);
+
+    const r = bptt(['resume', join(dir, 'cut')]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(paramsOf(join(dir, 'cut', 'last.safetensors')).equals(paramsOf(join(dir, 'straight', 'last.safetensors')))).toBe(true);
+    const epochs = readFileSync(join(dir, 'cut', 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).epoch);
+    expect(epochs).toEqual([1, 2, 3]);
+  });
+
+  it('resume of a run directory that does not exist', () => {
+    const r = bptt(['resume', join(tmp(), 'nope')]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^bptt: error: run directory .*nope: does not exist\n$/);
+  });
+});
+
+describe('faults never hang and never lose the last checkpoint', () => {
+  it.each(['throw', 'exit'])('a worker that %ss stops the run with one line and exit 1', (kind) => {
+    const out = join(tmp(), 'run');
+    // ~154 minibatches per epoch: step 200 falls in epoch 2, after epoch 1's checkpoint
+    const r = bptt(['train', ...SMALL, '--epochs', '3', '--workers', '2', '--out', out], { BPTT_TEST_FAULT: `${kind}:200` });
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/a worker thread failed/);
+    expect(loadCheckpoint(join(out, 'last.safetensors')).training!.epoch).toBe(1);
+  });
+
+  it('a diverging loss names the epoch and minibatch and suggests the fix', () => {
+    const out = join(tmp(), 'run');
+    const r = bptt(['train', ...SMALL, '--epochs', '2', '--workers', '1', '--lr', '1e38', '--clip', '1e38', '--out', out]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^bptt: error: training diverged at epoch 1, minibatch \d+: .* lower optim\.lr .* or optim\.clip/);
+  });
+});
