@@ -6,7 +6,7 @@
 
 import { createWasmBlas, RESERVED_LOW_BYTES } from '../src/blas/loader.js';
 import type { Blas } from '../src/blas/types.js';
-import { allocWorkspace, rnnBackward, rnnForward, xentForwardBackward } from '../src/model/bptt.js';
+import { allocWorkspace, rnnBackward, rnnForward, workspaceElems, xentForwardBackward } from '../src/model/bptt.js';
 import { initParams, offsetsAt, paramLayout, trainFlopsPerToken } from '../src/model/params.js';
 import { Arena } from '../src/util/arena.js';
 import { Rng } from '../src/util/rng.js';
@@ -20,7 +20,7 @@ const H = arg('--hidden', 256), V = arg('--vocab', 1027), B = arg('--batch', 32)
 const minibatches = arg('--minibatches', 20);
 const layout = paramLayout({ V, H });
 const shape = { V, H, T, B };
-const elems = 3 * layout.numParams + (T + 1) * B * H * 2 + T * B * V + 4 * T * B + 1024;
+const elems = 2 * layout.numParams + workspaceElems(shape, true) + 1024;
 const raw = createWasmBlas(elems * 4);
 const timings = new Map<string, { ms: number; calls: number; flops: number }>();
 
@@ -53,7 +53,7 @@ function timed(inner: Blas): Blas {
 const blas = timed(raw);
 const arena = new Arena(RESERVED_LOW_BYTES / 4, elems);
 const pBase = arena.alloc(layout.numParams), gBase = arena.alloc(layout.numParams);
-const ws = allocWorkspace(arena, shape);
+const ws = allocWorkspace(arena, shape, true);
 const rng = new Rng(1);
 initParams(layout, raw.f, pBase, () => rng.normal(), 0.01);
 const P = offsetsAt(layout, pBase), G = offsetsAt(layout, gBase);

@@ -1,12 +1,12 @@
 // WASM SIMD kernels (both builds) against the scalar reference, on sizes that do not divide the
 // SIMD width and with leading dimensions larger than the row length.
 import { describe, expect, it } from 'vitest';
-import { compileKernels, createSharedMemory, RESERVED_LOW_BYTES, WasmBlas, type KernelVariant } from '../src/blas/loader.js';
+import { compileKernels, createSharedMemory, GEMM_SCRATCH_ELEMS, RESERVED_LOW_BYTES, WasmBlas, type KernelVariant } from '../src/blas/loader.js';
 import { RefBlas } from '../src/blas/ref.js';
 import type { Blas } from '../src/blas/types.js';
 import { Rng } from '../src/util/rng.js';
 
-const HEAP = 1 << 22; // elements
+const HEAP = 1 << 23; // elements
 // The wasm module keeps its math tables (log) in the low reserved bytes; data starts above them.
 const BASE = RESERVED_LOW_BYTES / 4;
 const variants: KernelVariant[] = ['simd', 'relaxed-simd'];
@@ -61,6 +61,43 @@ describe.each(variants)('wasm %s vs reference', (variant) => {
         // float32 accumulation over K terms of size ~1: error grows like sqrt(K) * eps32
         expectClose(w, r, c, M * ldc, 1e-5 * Math.sqrt(K) * Math.abs(alpha), 1e-5);
       }
+    }
+  });
+
+  it.each(gemmShapes)('packed sgemm (GotoBLAS blocking) NN/NT/TN at M=%i N=%i K=%i', (M, N, K) => {
+    const wasm = w as WasmBlas;
+    wasm.setScratch(HEAP - GEMM_SCRATCH_ELEMS);
+    wasm.packMinMNK = 0;
+    try {
+      for (const [tA, tB] of [[false, false], [false, true], [true, false]] as const) {
+        const lda = (tA ? M : K) + 5, ldb = (tB ? K : N) + 1, ldc = N + 7;
+        const a = BASE + 16, b = a + (tA ? K : M) * lda + 16, c = b + (tB ? N : K) * ldb + 16;
+        randomize(w, r, a, (tA ? K : M) * lda, rng);
+        randomize(w, r, b, (tB ? N : K) * ldb, rng);
+        randomize(w, r, c, M * ldc, rng);
+        w.sgemm(tA, tB, M, N, K, 0.75, a, lda, b, ldb, 0.5, c, ldc);
+        r.sgemm(tA, tB, M, N, K, 0.75, a, lda, b, ldb, 0.5, c, ldc);
+        expectClose(w, r, c, M * ldc, 1e-5 * Math.sqrt(K), 1e-5);
+      }
+    } finally {
+      wasm.setScratch(null);
+    }
+  });
+
+  it('packed sgemm across several k, row and column blocks (K > 256, M > 128, N > 2048)', () => {
+    const wasm = w as WasmBlas;
+    wasm.setScratch(HEAP - GEMM_SCRATCH_ELEMS);
+    wasm.packMinMNK = 0;
+    try {
+      const M = 133, N = 2061, K = 517;
+      const a = BASE + 16, b = a + M * K + 16, c = b + K * N + 16;
+      randomize(w, r, a, M * K, rng);
+      randomize(w, r, b, K * N, rng);
+      w.sgemm(false, false, M, N, K, 1, a, K, b, N, 0, c, N);
+      r.sgemm(false, false, M, N, K, 1, a, K, b, N, 0, c, N);
+      expectClose(w, r, c, M * N, 1e-5 * Math.sqrt(K), 1e-5);
+    } finally {
+      wasm.setScratch(null);
     }
   });
 

@@ -22,6 +22,11 @@ export interface CompiledKernels {
 }
 
 const WASM_PAGE_BYTES = 65536;
+/** Scratch a packed sgemm needs (elements); the wasm module reports the same (checked on load). */
+export const GEMM_SCRATCH_ELEMS = 128 * 256 + 256 * 2048 + 32;
+/** Products at least this large (M*N*K) are worth packing; the per-step recurrence (32x256x256) is not. */
+export const PACK_MIN_MNK = 1 << 22;
+
 /** Bytes at the bottom of every memory left to the wasm module itself (it declares no data today). */
 export const RESERVED_LOW_BYTES = WASM_PAGE_BYTES;
 
@@ -87,6 +92,8 @@ interface KernelExports {
   softmax_xent: (M: number, N: number, x: number, ldx: number, targets: number, gradScale: number) => number;
   xent_loss: (M: number, N: number, x: number, ldx: number, targets: number) => number;
   peak_madd: (iters: number, seed: number) => number;
+  sgemm_packed: (transA: number, transB: number, M: number, N: number, K: number, alpha: number, A: number, lda: number, B: number, ldb: number, beta: number, C: number, ldc: number, scratch: number) => void;
+  sgemm_scratch_bytes: () => number;
   peak_flops_per_iter: () => number;
 }
 
@@ -103,11 +110,25 @@ export class WasmBlas implements Blas {
     this.x = instance.exports as unknown as KernelExports;
     this.f = new Float32Array(memory.buffer);
     this.i = new Int32Array(memory.buffer);
+    if (this.x.sgemm_scratch_bytes() !== GEMM_SCRATCH_ELEMS * 4) throw new Error('kernels.wasm and loader.ts disagree on the sgemm scratch size: rebuild');
+  }
+
+  /** scratch byte pointer, or -1 */
+  private scratch = -1;
+  /** products with M*N*K >= this use the packed kernel when scratch is set (tests lower it) */
+  packMinMNK = PACK_MIN_MNK;
+
+  setScratch(offset: number | null): void {
+    this.scratch = offset === null ? -1 : offset << 2;
   }
 
   sgemm(transA: boolean, transB: boolean, M: number, N: number, K: number, alpha: number,
     a: number, lda: number, b: number, ldb: number, beta: number, c: number, ldc: number): void {
     if (transA && transB) throw new Error('sgemm: the TT form is not implemented');
+    if (this.scratch >= 0 && M * N * K >= this.packMinMNK) {
+      this.x.sgemm_packed(transA ? 1 : 0, transB ? 1 : 0, M, N, K, alpha, a << 2, lda, b << 2, ldb, beta, c << 2, ldc, this.scratch);
+      return;
+    }
     const fn = transA ? this.x.sgemm_tn : transB ? this.x.sgemm_nt : this.x.sgemm_nn;
     fn(M, N, K, alpha, a << 2, lda, b << 2, ldb, beta, c << 2, ldc);
   }

@@ -15,6 +15,8 @@ export class RefBlas implements Blas {
     this.i = new Int32Array(sizeElems);
   }
 
+  setScratch(): void {}
+
   sgemm(transA: boolean, transB: boolean, M: number, N: number, K: number, alpha: number,
     a: number, lda: number, b: number, ldb: number, beta: number, c: number, ldc: number): void {
     const f = this.f;

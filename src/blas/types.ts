@@ -40,6 +40,8 @@ export interface Blas {
   actForward(act: Activation, n: number, x: number): void;
   /** dy *= phi'(.) written in terms of the forward output y */
   actBackward(act: Activation, n: number, y: number, dy: number): void;
+  /** Thread-private scratch (elements) that lets sgemm pack its operands; null: unpacked kernels only. */
+  setScratch(offset: number | null): void;
   /** rows of X become gradScale * (softmax - onehot(target)); returns the summed cross-entropy */
   softmaxXent(M: number, N: number, x: number, ldx: number, targets: number, gradScale: number): number;
   /** summed cross-entropy of the rows, X unchanged */

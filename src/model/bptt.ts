@@ -8,6 +8,7 @@
 // Functions take a Blas (WASM float32 or the float64 reference), offsets and sizes; they allocate
 // nothing. Gradients ACCUMULATE (+=) into the gradient block, so callers zero it per minibatch.
 
+import { GEMM_SCRATCH_ELEMS } from '../blas/loader.js';
 import type { Activation, Blas } from '../blas/types.js';
 import type { Arena } from '../util/arena.js';
 import type { TensorOffsets } from './params.js';
@@ -36,9 +37,11 @@ export interface Workspace {
   dhs: number;
   /** (B, H): dL/dh_0, the gradient that would flow into the initial state */
   dh0: number;
+  /** GEMM packing scratch for this workspace's thread (GEMM_SCRATCH_ELEMS), or null */
+  pack: number | null;
 }
 
-export function allocWorkspace(arena: Arena, shape: SeqShape): Workspace {
+export function allocWorkspace(arena: Arena, shape: SeqShape, withPack = false): Workspace {
   const { V, H, T, B } = shape;
   return {
     shape,
@@ -48,17 +51,19 @@ export function allocWorkspace(arena: Arena, shape: SeqShape): Workspace {
     logits: arena.alloc(T * B * V),
     dhs: arena.alloc(T * B * H),
     dh0: arena.alloc(B * H),
+    pack: withPack ? arena.alloc(GEMM_SCRATCH_ELEMS) : null,
   };
 }
 
-export function workspaceElems({ V, H, T, B }: SeqShape): number {
-  const pad = 16 * 6;
-  return 2 * T * B + (T + 1) * B * H + T * B * V + T * B * H + B * H + pad;
+export function workspaceElems({ V, H, T, B }: SeqShape, withPack = false): number {
+  const pad = 16 * 7;
+  return 2 * T * B + (T + 1) * B * H + T * B * V + T * B * H + B * H + (withPack ? GEMM_SCRATCH_ELEMS : 0) + pad;
 }
 
 /** Forward over T steps from the state in hs[0]; fills hs[1..T] and the logits. */
 export function rnnForward(blas: Blas, act: Activation, P: TensorOffsets, ws: Workspace, B = ws.shape.B): void {
   const { V, H, T } = ws.shape;
+  blas.setScratch(ws.pack);
   for (let t = 0; t < T; t++) {
     const hPrev = ws.hs + t * B * H;
     const a = hPrev + B * H;
@@ -87,6 +92,7 @@ export interface BackwardOptions {
 export function rnnBackward(blas: Blas, act: Activation, P: TensorOffsets, G: TensorOffsets, ws: Workspace,
   B = ws.shape.B, opts: BackwardOptions = {}): void {
   const { V, H, T } = ws.shape;
+  blas.setScratch(ws.pack);
   const rows = T * B;
   const hAll = ws.hs + B * H; // (T*B, H): h_1..h_T
   const dO = ws.logits;

@@ -86,15 +86,15 @@ export function makePlan(input: PlanInput): MemoryPlan {
   const base = RESERVED_LOW_BYTES / 4;
   const elems =
     alignUp(numParams) * (1 + shards.length) + alignUp(B * H) + 2 * alignUp(T * B) +
-    workers * workspaceElems(taskShape) + (evalRows > 0 ? workspaceElems(evalShape) : 0) + workspaceElems(sampleShape) + 64;
+    workers * workspaceElems(taskShape, true) + (evalRows > 0 ? workspaceElems(evalShape, true) : 0) + workspaceElems(sampleShape) + 64;
   const arena = new Arena(base, elems);
   const params = arena.alloc(numParams);
   const gradBlocks = shards.map(() => arena.alloc(numParams));
   const state = arena.alloc(B * H);
   const batchX = arena.alloc(T * B);
   const batchY = arena.alloc(T * B);
-  const workspaces = Array.from({ length: workers }, () => allocWorkspace(arena, taskShape));
-  const evalWs = evalRows > 0 ? allocWorkspace(arena, evalShape) : null;
+  const workspaces = Array.from({ length: workers }, () => allocWorkspace(arena, taskShape, true));
+  const evalWs = evalRows > 0 ? allocWorkspace(arena, evalShape, true) : null;
   const sampleWs = allocWorkspace(arena, sampleShape);
   return {
     input, layout, numParams, params, P: offsetsAt(layout, params), shards, gradBlocks, shardsOfWorker,

@@ -187,6 +187,158 @@ function gemmAN(M: i32, N: i32, K: i32, alpha: f32, A: usize, aRowStrideBytes: u
   }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Packed SGEMM for the large products (the output layer and its gradients). GotoBLAS-style: a
+// KC x NC block of op(B) is copied into 8-column micro-panels and an MC x KC block of op(A) into
+// 4-row micro-panels, both contiguous and zero-padded, so the 4 x 8 micro-kernel streams unit
+// stride memory whatever the transposes: no TLB walk per k (rows of B are 4 KiB apart at V=1027),
+// one 8 KiB B micro-panel stays in L1 while the A block (MC x KC, 128 KiB) streams from L2.
+// Needs `scratch` bytes from sgemm_scratch_bytes(), private to the calling thread.
+
+const PMC: i32 = 128;
+const PKC: i32 = 256;
+const PNC: i32 = 2048;
+
+export function sgemm_scratch_bytes(): i32 {
+  return (PMC * PKC + PKC * PNC + 32) << 2;
+}
+
+function packA(mc: i32, kc: i32, A: usize, rowStride: usize, kStride: usize, Ap: usize): void {
+  for (let p = 0; p < mc; p += 4) {
+    const rows = min(4, mc - p);
+    const dst = Ap + (<usize>p * <usize>kc << 2);
+    if (rows == 4 && kStride == 4) {
+      // rows contiguous along k (op(A) = A): read 4 rows, write interleaved
+      const r0 = A + <usize>p * rowStride;
+      for (let k = 0; k < kc; k++) {
+        const off = <usize>k << 2;
+        const d = dst + (off << 2);
+        store<f32>(d, load<f32>(r0 + off));
+        store<f32>(d, load<f32>(r0 + rowStride + off), 4);
+        store<f32>(d, load<f32>(r0 + 2 * rowStride + off), 8);
+        store<f32>(d, load<f32>(r0 + 3 * rowStride + off), 12);
+      }
+    } else if (rows == 4 && rowStride == 4) {
+      // op(A) = A^T: the 4 values of one k are adjacent
+      for (let k = 0; k < kc; k++) v128.store(dst + (<usize>k << 4), v128.load(A + <usize>p * 4 + <usize>k * kStride));
+    } else {
+      for (let k = 0; k < kc; k++) {
+        for (let r = 0; r < 4; r++) {
+          store<f32>(dst + (<usize>k << 4) + (<usize>r << 2), r < rows ? load<f32>(A + <usize>(p + r) * rowStride + <usize>k * kStride) : 0);
+        }
+      }
+    }
+  }
+}
+
+function packB(kc: i32, nc: i32, B: usize, kStride: usize, colStride: usize, Bp: usize): void {
+  for (let q = 0; q < nc; q += 8) {
+    const cols = min(8, nc - q);
+    const dst = Bp + (<usize>q * <usize>kc << 2);
+    if (cols == 8 && colStride == 4) {
+      for (let k = 0; k < kc; k++) {
+        const src = B + <usize>k * kStride + (<usize>q << 2);
+        const d = dst + (<usize>k << 5);
+        v128.store(d, v128.load(src));
+        v128.store(d, v128.load(src, 16), 16);
+      }
+    } else {
+      for (let c = 0; c < 8; c++) {
+        const src = B + <usize>(q + c) * colStride;
+        for (let k = 0; k < kc; k++) {
+          store<f32>(dst + (<usize>k << 5) + (<usize>c << 2), c < cols ? load<f32>(src + <usize>k * kStride) : 0);
+        }
+      }
+    }
+  }
+}
+
+// @ts-ignore: decorator
+@inline function kernel4x8(kc: i32, Ap: usize, Bp: usize, C: usize, ldcBytes: usize, alpha: f32,
+                           mr: i32, nr: i32, tile: usize): void {
+  let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
+  let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
+  let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
+  let c30 = f32x4.splat(0), c31 = f32x4.splat(0);
+  let pa = Ap, pb = Bp;
+  for (let k = 0; k < kc; k++) {
+    const b0 = v128.load(pb);
+    const b1 = v128.load(pb, 16);
+    let a = v128.load32_splat(pa);
+    c00 = madd(a, b0, c00); c01 = madd(a, b1, c01);
+    a = v128.load32_splat(pa, 4);
+    c10 = madd(a, b0, c10); c11 = madd(a, b1, c11);
+    a = v128.load32_splat(pa, 8);
+    c20 = madd(a, b0, c20); c21 = madd(a, b1, c21);
+    a = v128.load32_splat(pa, 12);
+    c30 = madd(a, b0, c30); c31 = madd(a, b1, c31);
+    pa += 16;
+    pb += 32;
+  }
+  const va = f32x4.splat(alpha);
+  if (mr == 4 && nr == 8) {
+    let pc = C;
+    v128.store(pc, madd(va, c00, v128.load(pc))); v128.store(pc, madd(va, c01, v128.load(pc, 16)), 16);
+    pc += ldcBytes;
+    v128.store(pc, madd(va, c10, v128.load(pc))); v128.store(pc, madd(va, c11, v128.load(pc, 16)), 16);
+    pc += ldcBytes;
+    v128.store(pc, madd(va, c20, v128.load(pc))); v128.store(pc, madd(va, c21, v128.load(pc, 16)), 16);
+    pc += ldcBytes;
+    v128.store(pc, madd(va, c30, v128.load(pc))); v128.store(pc, madd(va, c31, v128.load(pc, 16)), 16);
+  } else {
+    // edge tile: spill to the scratch tile, add the valid mr x nr part
+    v128.store(tile, c00); v128.store(tile, c01, 16);
+    v128.store(tile, c10, 32); v128.store(tile, c11, 48);
+    v128.store(tile, c20, 64); v128.store(tile, c21, 80);
+    v128.store(tile, c30, 96); v128.store(tile, c31, 112);
+    for (let r = 0; r < mr; r++) {
+      for (let c = 0; c < nr; c++) {
+        const pc = C + <usize>r * ldcBytes + (<usize>c << 2);
+        store<f32>(pc, load<f32>(pc) + alpha * load<f32>(tile + (<usize>(r * 8 + c) << 2)));
+      }
+    }
+  }
+}
+
+/** C = alpha * op(A) op(B) + beta * C with packing; transA / transB as in sgemm_nn / _tn / _nt. */
+export function sgemm_packed(transA: i32, transB: i32, M: i32, N: i32, K: i32, alpha: f32, A: usize, lda: i32,
+                             B: usize, ldb: i32, beta: f32, C: usize, ldc: i32, scratch: usize): void {
+  scaleC(M, N, beta, C, ldc);
+  if (K <= 0 || alpha == 0.0) return;
+  // element (i, k) of op(A) and (k, j) of op(B) as byte strides
+  const aRow: usize = transA ? 4 : <usize>lda << 2;
+  const aK: usize = transA ? <usize>lda << 2 : 4;
+  const bK: usize = transB ? 4 : <usize>ldb << 2;
+  const bCol: usize = transB ? <usize>ldb << 2 : 4;
+  const ldcBytes = <usize>ldc << 2;
+  const Ap = scratch;
+  const Bp = Ap + (<usize>(PMC * PKC) << 2);
+  const tile = Bp + (<usize>(PKC * PNC) << 2);
+  for (let jc = 0; jc < N; jc += PNC) {
+    const nc = min(PNC, N - jc);
+    // equal k-blocks (K = 1027 -> 5 x ~206, not 4 x 256 + 3): a tiny last block would pay for
+    // a full pass over C and a repack for almost no work
+    const kBlocks = (K + PKC - 1) / PKC;
+    const kcStep = (K + kBlocks - 1) / kBlocks;
+    for (let pc = 0; pc < K; pc += kcStep) {
+      const kc = min(kcStep, K - pc);
+      packB(kc, nc, B + <usize>pc * bK + <usize>jc * bCol, bK, bCol, Bp);
+      for (let ic = 0; ic < M; ic += PMC) {
+        const mc = min(PMC, M - ic);
+        packA(mc, kc, A + <usize>ic * aRow + <usize>pc * aK, aRow, aK, Ap);
+        for (let jr = 0; jr < nc; jr += 8) {
+          const Bpanel = Bp + (<usize>jr * <usize>kc << 2);
+          const nr = min(8, nc - jr);
+          for (let ir = 0; ir < mc; ir += 4) {
+            kernel4x8(kc, Ap + (<usize>ir * <usize>kc << 2), Bpanel,
+              C + <usize>(ic + ir) * ldcBytes + (<usize>(jc + jr) << 2), ldcBytes, alpha, min(4, mc - ir), nr, tile);
+          }
+        }
+      }
+    }
+  }
+}
+
 /** C = alpha * A B + beta * C; A is M x K (lda), B is K x N (ldb). */
 export function sgemm_nn(M: i32, N: i32, K: i32, alpha: f32, A: usize, lda: i32, B: usize, ldb: i32,
                          beta: f32, C: usize, ldc: i32): void {
