@@ -23,7 +23,9 @@ export default function run(task: Task): TaskResult {
         throw new Error(`injected fault at minibatch ${task.step}`);
       }
       const ctx = contexts[task.ws];
-      return { losses: task.shards.map((s) => computeShard(ctx, s, task.carry, task.gradScale)) };
+      const t0 = performance.now();
+      const losses = task.shards.map((s) => computeShard(ctx, s, task.carry, task.gradScale));
+      return { losses, computeMs: performance.now() - t0 };
     }
     case 'reduce':
       return { sums: reduceChunks(contexts[0], task.cLo, task.cHi, task.blocks) };

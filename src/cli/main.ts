@@ -3,7 +3,11 @@
 // This file wires commands to their modules and owns the exit codes:
 //   0 success, 2 bad input or usage, 130/143 interrupted (SIGINT/SIGTERM), 1 internal error.
 
+import { availableParallelism } from 'node:os';
 import { Command, CommanderError, Option } from 'commander';
+import { runScaling, scalingTable } from '../bench/scaling.js';
+import { writeFileAtomic } from '../io/safetensors.js';
+import { lineChart } from '../io/svg.js';
 import { envOverrides, parseSet, parseValue, resolveConfig, type Override } from '../config/load.js';
 import { createWasmBlas, RESERVED_LOW_BYTES, type KernelPreference } from '../blas/loader.js';
 import { allocWorkspace, workspaceElems } from '../model/bptt.js';
@@ -36,9 +40,10 @@ function flagName(flag: string): string {
   return flag.split(' ')[0].slice(2).replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 }
 
-function overridesFrom(opts: Record<string, unknown>): Override[] {
+function overridesFrom(opts: Record<string, unknown>, skip: string[] = []): Override[] {
   const out: Override[] = [];
   for (const [flag, key] of FLAG_KEYS) {
+    if (skip.includes(key)) continue;
     const v = opts[flagName(flag)];
     if (v !== undefined) out.push({ key, value: key === 'data.path' || key === 'run.out' ? v : parseValue(String(v)), source: 'flag', origin: `${flag.split(' ')[0]} ${String(v)}` });
   }
@@ -133,6 +138,45 @@ export function buildProgram(): Command {
     .action((opts: Record<string, string | boolean>) => {
       const r = inspectCheckpoint(opts.checkpoint as string, opts.text as string, opts.gradsOut as string | undefined);
       process.stdout.write((opts.json ? JSON.stringify(r, null, 2) : formatInspect(r)) + '\n');
+    });
+
+  program.command('bench')
+    .description('scaling benchmark: the same training slice at each worker count; tokens/s, speedup, efficiency')
+    .option('--config <file>', 'YAML or JSON config file (its model and data sections are measured)')
+    .option('--workers <list>', 'comma-separated worker counts', `1,${availableParallelism()}`)
+    .option('--warmup <n>', 'minibatches run before timing, per worker count', '3')
+    .option('--minibatches <n>', 'minibatches timed per worker count and round', '20')
+    .option('--repeat <n>', 'interleaved rounds over the worker counts; the median is reported', '3')
+    .option('--json <file>', 'write {machine, config, results: [{workers, tokens_per_s, speedup, efficiency, ...}]}')
+    .option('--svg <file>', 'write a speedup chart against the ideal line')
+    .option('--set <key=value>', 'set any config key (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
+    .option('--deterministic', 'benchmark the deterministic (fixed-shard) mode')
+    .addOption(kernelsOpt())
+    .addHelpText('after', '\nExamples:\n  bptt bench --config examples/d2l-random.yaml --workers 1,2\n  bptt bench --config examples/scaling.yaml --workers 1,2,4,8,16 --json scaling.json --svg scaling.svg')
+    .action(async (opts: Record<string, unknown>) => {
+      const workers = String(opts.workers).split(',').map((w) => {
+        const n = Number(w);
+        if (!Number.isInteger(n) || n < 1 || n > 256) throw new InputError(`--workers ${opts.workers}: each count must be an integer in 1..256`);
+        return n;
+      });
+      const resolved = resolveConfig((opts.config as string | undefined) ?? null, [...envOverrides(process.env), ...overridesFrom(opts, ['run.workers'])]);
+      const c = resolved.config;
+      process.stdout.write(`bptt bench: H=${c.model.hidden} B=${c.data.batch} T=${c.data.steps} ${c.data.sampler}, ` +
+        `${positiveInt(String(opts.minibatches), '--minibatches')} minibatches after ${nonNegInt(String(opts.warmup), '--warmup')} warm-up, workers ${workers.join(',')}\n`);
+      const report = await runScaling({
+        config: c, workers, warmup: Number(opts.warmup), minibatches: Number(opts.minibatches), repeat: positiveInt(String(opts.repeat), '--repeat'), kernels: opts.kernels as KernelPreference,
+        onResult: (r) => process.stdout.write(`  ${r.workers} worker(s): ${Math.round(r.tokens_per_s).toLocaleString('en-US')} tokens/s (median of ` +
+          `${r.runs_tokens_per_s.map((x) => Math.round(x)).join(', ')}), speedup ${r.speedup.toFixed(2)}x, efficiency ${(100 * r.efficiency).toFixed(0)}%\n`),
+      });
+      process.stdout.write(`\n${JSON.stringify(report.machine)}, kernels ${report.kernels}, ${(report.config.flops_per_token / 1e6).toFixed(2)} MFLOP/token\n${scalingTable(report)}\n`);
+      if (opts.json) writeFileAtomic(String(opts.json), JSON.stringify(report, null, 2) + '\n');
+      if (opts.svg) {
+        const xs = report.results.map((r) => r.workers);
+        writeFileAtomic(String(opts.svg), lineChart([
+          { name: 'measured', points: report.results.map((r) => [r.workers, r.speedup]) },
+          { name: 'ideal', points: xs.map((x) => [x, x]), dashed: true },
+        ], { title: `bptt speedup, H=${c.model.hidden} B=${c.data.batch} T=${c.data.steps} (${report.machine.cores} cores)`, xLabel: 'workers', yLabel: 'speedup over 1 worker' }));
+      }
     });
 
   return program;

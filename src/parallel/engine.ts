@@ -12,6 +12,8 @@ export interface Engine {
   /** the coordinator's kernels over the shared memory (checkpoints, eval, sampling) */
   readonly blas: WasmBlas;
   readonly plan: MemoryPlan;
+  /** forward + BPTT time of the slowest worker in the last gradients() call (ms) */
+  readonly lastBpttMs: number;
   /** phase 1 over all shards; `step` is the global minibatch counter (fault injection in tests) */
   gradients(carry: boolean, gradScale: number, step: number): Promise<number>;
   /** phase 2: returns ||g||^2 of the summed gradient */
@@ -32,6 +34,7 @@ export class InlineEngine implements Engine {
   readonly blas: WasmBlas;
   readonly plan: MemoryPlan;
   private readonly ctx: StepContext;
+  lastBpttMs = 0;
 
   constructor(opts: EngineOptions) {
     this.plan = makePlan({ ...opts.plan, workers: 1 });
@@ -40,8 +43,10 @@ export class InlineEngine implements Engine {
   }
 
   async gradients(carry: boolean, gradScale: number): Promise<number> {
+    const t0 = performance.now();
     let loss = 0;
     for (let s = 0; s < this.plan.shards.length; s++) loss += computeShard(this.ctx, s, carry, gradScale);
+    this.lastBpttMs = performance.now() - t0;
     return loss;
   }
 

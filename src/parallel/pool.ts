@@ -40,6 +40,7 @@ export class PoolEngine implements Engine {
   private readonly chunkRanges;
   private readonly paramRanges;
   private closed = false;
+  lastBpttMs = 0;
 
   constructor(opts: EngineOptions) {
     this.workers = opts.plan.workers;
@@ -79,7 +80,12 @@ export class PoolEngine implements Engine {
     const results = await this.all(tasks);
     // losses summed in shard order, independent of completion order
     let loss = 0;
-    for (const r of results) for (const l of (r as { losses: number[] }).losses) loss += l;
+    this.lastBpttMs = 0;
+    for (const r of results) {
+      const g = r as { losses: number[]; computeMs: number };
+      for (const l of g.losses) loss += l;
+      this.lastBpttMs = Math.max(this.lastBpttMs, g.computeMs);
+    }
     return loss;
   }
 

@@ -21,4 +21,4 @@ export type Task =
   /** phase 3: params[lo, hi) -= scale * grad[lo, hi) */
   | { kind: 'update'; lo: number; hi: number; scale: number; grad: number };
 
-export type TaskResult = { losses: number[] } | { sums: number[] } | { done: true };
+export type TaskResult = { losses: number[]; computeMs: number } | { sums: number[] } | { done: true };

@@ -1,0 +1,76 @@
+// A small dependency-free SVG line chart (speedup plots, perplexity curves). Linear or log y axis.
+
+export interface Series {
+  name: string;
+  points: Array<[number, number]>;
+  dashed?: boolean;
+}
+
+export interface ChartOptions {
+  title: string;
+  xLabel: string;
+  yLabel: string;
+  logY?: boolean;
+  width?: number;
+  height?: number;
+}
+
+const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#e377c2', '#17becf'];
+
+function niceTicks(lo: number, hi: number, count = 5): number[] {
+  if (hi <= lo) return [lo];
+  const step0 = (hi - lo) / count;
+  const mag = 10 ** Math.floor(Math.log10(step0));
+  const step = [1, 2, 5, 10].map((m) => m * mag).find((s) => s >= step0)!;
+  const ticks: number[] = [];
+  for (let v = Math.ceil(lo / step) * step; v <= hi + 1e-9 * step; v += step) ticks.push(Number(v.toPrecision(12)));
+  return ticks;
+}
+
+function esc(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+export function lineChart(series: Series[], o: ChartOptions): string {
+  const W = o.width ?? 640, H = o.height ?? 400;
+  const m = { l: 64, r: 160, t: 40, b: 52 };
+  const pts = series.flatMap((s) => s.points).filter(([, y]) => Number.isFinite(y) && (!o.logY || y > 0));
+  const xs = pts.map((p) => p[0]), ys = pts.map((p) => p[1]);
+  const xMin = Math.min(...xs), xMax = Math.max(...xs);
+  const ty = (y: number) => (o.logY ? Math.log10(y) : y);
+  let yMin = Math.min(...ys.map(ty)), yMax = Math.max(...ys.map(ty));
+  if (!o.logY) yMin = Math.min(0, yMin);
+  if (yMax === yMin) yMax = yMin + 1;
+  const X = (x: number) => m.l + ((x - xMin) / (xMax - xMin || 1)) * (W - m.l - m.r);
+  const Y = (y: number) => H - m.b - ((ty(y) - yMin) / (yMax - yMin)) * (H - m.t - m.b);
+  const out: string[] = [];
+  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`);
+  out.push(`<rect width="${W}" height="${H}" fill="white"/>`);
+  out.push(`<text x="${W / 2 - m.r / 2}" y="22" text-anchor="middle" font-size="14">${esc(o.title)}</text>`);
+  const yTicks = o.logY
+    ? niceTicks(Math.floor(yMin), Math.ceil(yMax), Math.max(1, Math.ceil(yMax) - Math.floor(yMin))).map((e) => 10 ** e).filter((v) => ty(v) >= yMin - 1e-9 && ty(v) <= yMax + 1e-9)
+    : niceTicks(yMin, yMax);
+  for (const v of yTicks) {
+    out.push(`<line x1="${m.l}" x2="${W - m.r}" y1="${Y(v)}" y2="${Y(v)}" stroke="#ddd"/>`);
+    out.push(`<text x="${m.l - 6}" y="${Y(v) + 4}" text-anchor="end">${v}</text>`);
+  }
+  for (const v of niceTicks(xMin, xMax, Math.min(10, xMax - xMin || 1))) {
+    out.push(`<line x1="${X(v)}" x2="${X(v)}" y1="${m.t}" y2="${H - m.b}" stroke="#eee"/>`);
+    out.push(`<text x="${X(v)}" y="${H - m.b + 16}" text-anchor="middle">${v}</text>`);
+  }
+  out.push(`<rect x="${m.l}" y="${m.t}" width="${W - m.l - m.r}" height="${H - m.t - m.b}" fill="none" stroke="#333"/>`);
+  out.push(`<text x="${(m.l + W - m.r) / 2}" y="${H - 12}" text-anchor="middle">${esc(o.xLabel)}</text>`);
+  out.push(`<text transform="translate(16 ${(m.t + H - m.b) / 2}) rotate(-90)" text-anchor="middle">${esc(o.yLabel)}${o.logY ? ' (log)' : ''}</text>`);
+  series.forEach((s, k) => {
+    const color = COLORS[k % COLORS.length];
+    const p = s.points.filter(([, y]) => Number.isFinite(y) && (!o.logY || y > 0));
+    if (p.length === 0) return;
+    const d = p.map(([x, y], i) => `${i ? 'L' : 'M'}${X(x).toFixed(1)},${Y(y).toFixed(1)}`).join(' ');
+    out.push(`<path d="${d}" fill="none" stroke="${color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ''}/>`);
+    if (p.length <= 32) for (const [x, y] of p) out.push(`<circle cx="${X(x).toFixed(1)}" cy="${Y(y).toFixed(1)}" r="3" fill="${color}"/>`);
+    out.push(`<line x1="${W - m.r + 12}" x2="${W - m.r + 36}" y1="${m.t + 10 + k * 18}" y2="${m.t + 10 + k * 18}" stroke="${color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ''}/>`);
+    out.push(`<text x="${W - m.r + 42}" y="${m.t + 14 + k * 18}">${esc(s.name)}</text>`);
+  });
+  out.push('</svg>');
+  return out.join('\n') + '\n';
+}
