@@ -10,13 +10,13 @@ import type { TrainConfig } from '../config/schema.js';
 import { InlineEngine, type Engine } from '../parallel/engine.js';
 import { PoolEngine } from '../parallel/pool.js';
 import { loadCheckpoint, saveCheckpoint, type Checkpoint, type TrainingState } from '../train/checkpoint.js';
-import { prepareData } from '../train/data.js';
+import { checkSamplePrefixes, prepareData } from '../train/data.js';
 import { evalRows } from '../train/evaluate.js';
 import { RunDir } from '../train/rundir.js';
 import { Trainer } from '../train/trainer.js';
 import { trainFlopsPerToken } from '../model/params.js';
 import { InputError } from '../util/errors.js';
-import { formatDuration, Output, type OutputMode } from './output.js';
+import { fmtNum, formatDuration, Output, type OutputMode } from './output.js';
 
 export interface TrainOptions {
   force: boolean;
@@ -53,6 +53,7 @@ export async function trainCommand(resolved: ResolvedConfig, opts: TrainOptions,
   }
   const config = resolved.config;
   const data = prepareData(config, resumeFrom?.vocab);
+  checkSamplePrefixes(config, data);
   const runDir = new RunDir(config.run.out);
   if (resumeFrom) runDir.truncateMetrics(resumeFrom.training!.epoch);
   else runDir.createFresh(opts.force);
@@ -101,11 +102,17 @@ export async function trainCommand(resolved: ResolvedConfig, opts: TrainOptions,
       },
       onCheckpoint: (state) => save(state, 'last'),
     });
+    const outcome = !done ? 'interrupted' : trainer.stoppedEarly ? 'early_stop' : 'completed';
+    const summary = runDir.writeSummary(outcome, { kernels: engine.blas.name, workers: engine.workers });
     if (!done) {
       out.info(`bptt: interrupted; checkpoint written to ${runDir.path('last')}; continue with "bptt resume ${config.run.out}"`);
       return stopSignal === 'SIGTERM' ? 143 : 130;
     }
-    out.info(`bptt: done in ${formatDuration(trainer.state.elapsedS)}; checkpoint ${runDir.path('last')}, metrics ${runDir.path('metrics')}`);
+    out.info(`bptt: ${outcome === 'early_stop' ? `stopped early (no better validation perplexity in ${config.run.early_stop} evaluations)` : 'done'} ` +
+      `after ${summary.epochs} epochs in ${formatDuration(trainer.state.elapsedS)}: train ppl ${fmtNum(summary.final_train_ppl, 4)}` +
+      `${summary.best_val_ppl !== null ? `, best val ppl ${fmtNum(summary.best_val_ppl, 4)} (epoch ${summary.best_val_epoch})` : ''}, ` +
+      `${fmtNum(summary.median_tokens_per_s)} tokens/s median`);
+    out.info(`bptt: run directory ${config.run.out}: last.safetensors${summary.best_val_ppl !== null ? ', best.safetensors' : ''}, metrics.jsonl, curves.svg, summary.json`);
     return 0;
   } finally {
     process.off('SIGINT', onSignal);

@@ -66,7 +66,7 @@ function setPath(obj: Record<string, unknown>, path: string[], value: unknown): 
   o[path[path.length - 1]] = value;
 }
 
-function merge(base: unknown, over: unknown): unknown {
+export function merge(base: unknown, over: unknown): unknown {
   if (over === null || typeof over !== 'object' || Array.isArray(over) || base === null || typeof base !== 'object' || Array.isArray(base)) return over;
   const out: Record<string, unknown> = { ...(base as Record<string, unknown>) };
   for (const [k, v] of Object.entries(over as Record<string, unknown>)) out[k] = k in out ? merge(out[k], v) : v;

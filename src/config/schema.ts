@@ -29,9 +29,17 @@ export const DataSchema = z.strictObject({
   val_fraction: z.number().min(0).max(0.5).describe('held-out tail of the corpus for validation perplexity'),
 });
 
+export const ScheduleSchema = z.strictObject({
+  kind: z.enum(['constant', 'step', 'cosine']).describe('learning-rate schedule over epochs'),
+  step_epochs: positiveInt.describe('step: multiply the rate by gamma every step_epochs epochs'),
+  gamma: z.number().positive().max(1).describe('step: decay factor'),
+  min_lr: z.number().nonnegative().describe('cosine: the rate at the last epoch'),
+});
+
 export const OptimSchema = z.strictObject({
   lr: z.number().positive().describe('SGD learning rate (D2L: 100, the loss being a mean over B*T)'),
   clip: z.number().positive().describe('clip theta: g <- min(theta/||g||, 1) g over all parameters'),
+  schedule: ScheduleSchema,
 });
 
 export const RunSchema = z.strictObject({
@@ -42,8 +50,9 @@ export const RunSchema = z.strictObject({
   eval_every: nonNegInt.describe('validation perplexity every N epochs (0 = only at the end)'),
   sample_every: nonNegInt.describe('print samples every N epochs (0 = never)'),
   sample_length: positiveInt.max(100_000).describe('characters generated per sample'),
-  sample_prefixes: z.array(z.string().min(1)).describe('prefixes for the periodic samples'),
+  sample_prefixes: z.array(z.string().min(1)).describe('prefixes for the periodic samples ([] = the first character of the corpus)'),
   checkpoint_every: nonNegInt.describe('write the last checkpoint every N epochs (0 = only at the end)'),
+  early_stop: nonNegInt.describe('stop after N evaluations without a better validation perplexity (0 = never)'),
   out: z.string().min(1).describe('run directory'),
 });
 
@@ -55,6 +64,16 @@ export const ConfigSchema = z.strictObject({
 });
 
 export type TrainConfig = z.infer<typeof ConfigSchema>;
+
+/** The learning rate of (0-based) epoch `e` of `epochs`. */
+export function learningRate(optim: TrainConfig['optim'], e: number, epochs: number): number {
+  const s = optim.schedule;
+  switch (s.kind) {
+    case 'constant': return optim.lr;
+    case 'step': return optim.lr * s.gamma ** Math.floor(e / s.step_epochs);
+    case 'cosine': return s.min_lr + ((optim.lr - s.min_lr) * (1 + Math.cos((Math.PI * e) / Math.max(1, epochs - 1)))) / 2;
+  }
+}
 
 export const DEFAULTS: TrainConfig = {
   model: { cell: 'rnn', hidden: 256, activation: 'tanh', init_scale: 0.01 },
@@ -68,7 +87,7 @@ export const DEFAULTS: TrainConfig = {
     batch: 32,
     val_fraction: 0.1, // not in D2L (which has no validation split); the D2L presets set 0
   },
-  optim: { lr: 100, clip: 0.01 },
+  optim: { lr: 100, clip: 0.01, schedule: { kind: 'constant', step_epochs: 50, gamma: 0.5, min_lr: 0 } },
   run: {
     epochs: 250,
     seed: 0,
@@ -77,8 +96,9 @@ export const DEFAULTS: TrainConfig = {
     eval_every: 1,
     sample_every: 50,
     sample_length: 50,
-    sample_prefixes: ['分开', '不分开'],
+    sample_prefixes: [],
     checkpoint_every: 10,
+    early_stop: 0,
     out: 'runs/latest',
   },
 };

@@ -27,6 +27,22 @@ function niceTicks(lo: number, hi: number, count = 5): number[] {
   return ticks;
 }
 
+/** 1-2-5 ticks per decade inside [10^lo, 10^hi]; every integer multiple when that gives too few. */
+function logTicks(lo: number, hi: number): number[] {
+  const pick = (mults: number[]) => {
+    const out: number[] = [];
+    for (let e = Math.floor(lo); e <= Math.ceil(hi); e++) {
+      for (const m of mults) {
+        const v = Number((m * 10 ** e).toPrecision(6));
+        if (Math.log10(v) >= lo - 1e-9 && Math.log10(v) <= hi + 1e-9) out.push(v);
+      }
+    }
+    return out;
+  };
+  const coarse = pick([1, 2, 5]);
+  return coarse.length >= 3 ? coarse : pick([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+}
+
 function esc(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
@@ -47,9 +63,7 @@ export function lineChart(series: Series[], o: ChartOptions): string {
   out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`);
   out.push(`<rect width="${W}" height="${H}" fill="white"/>`);
   out.push(`<text x="${W / 2 - m.r / 2}" y="22" text-anchor="middle" font-size="14">${esc(o.title)}</text>`);
-  const yTicks = o.logY
-    ? niceTicks(Math.floor(yMin), Math.ceil(yMax), Math.max(1, Math.ceil(yMax) - Math.floor(yMin))).map((e) => 10 ** e).filter((v) => ty(v) >= yMin - 1e-9 && ty(v) <= yMax + 1e-9)
-    : niceTicks(yMin, yMax);
+  const yTicks = o.logY ? logTicks(yMin, yMax) : niceTicks(yMin, yMax);
   for (const v of yTicks) {
     out.push(`<line x1="${m.l}" x2="${W - m.r}" y1="${Y(v)}" y2="${Y(v)}" stroke="#ddd"/>`);
     out.push(`<text x="${m.l - 6}" y="${Y(v) + 4}" text-anchor="end">${v}</text>`);

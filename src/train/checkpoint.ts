@@ -4,7 +4,8 @@
 // RNG state, epoch accumulators). Consecutive sampling also stores the carried hidden state as
 // the tensor "state.h" (B, H). Loading validates everything and names the file in every error.
 
-import { ConfigSchema, type TrainConfig } from '../config/schema.js';
+import { merge } from '../config/load.js';
+import { ConfigSchema, DEFAULTS, type TrainConfig } from '../config/schema.js';
 import { Vocab } from '../data/corpus.js';
 import { readSafetensors, writeSafetensors, type Tensor } from '../io/safetensors.js';
 import { paramLayout, shapeOf, TENSOR_NAMES, type ParamLayout } from '../model/params.js';
@@ -28,6 +29,8 @@ export interface TrainingState {
   /** run time before this process, seconds */
   elapsedS: number;
   bestValPpl: number | null;
+  /** evaluations since bestValPpl improved (early stopping) */
+  evalsSinceBest: number;
   /** global minibatch counter */
   step: number;
 }
@@ -76,7 +79,8 @@ export function loadCheckpoint(path: string): Checkpoint {
     throw bad('metadata is not valid JSON');
   }
   if (!Array.isArray(chars) || chars.some((c) => typeof c !== 'string')) throw bad('metadata.vocab is not an array of characters');
-  const parsed = ConfigSchema.safeParse(rawConfig);
+  // merged over today's defaults, so checkpoints written before a key existed still load
+  const parsed = ConfigSchema.safeParse(merge(DEFAULTS, rawConfig));
   if (!parsed.success) throw bad(`metadata.config is invalid: ${parsed.error.issues[0]?.message}`);
   const config = parsed.data;
   const vocab = new Vocab(chars as string[]);

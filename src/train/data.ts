@@ -17,6 +17,16 @@ export interface PreparedData {
   chars: number;
 }
 
+/** Every configured sample prefix must be spelled in the vocabulary (checked before anything is written). */
+export function checkSamplePrefixes(config: TrainConfig, data: PreparedData): void {
+  for (const p of config.run.sample_prefixes) {
+    const missing = data.vocab.missing(p);
+    if (missing.length > 0) {
+      throw new InputError(`run.sample_prefixes: ${JSON.stringify(p)} has characters not in the vocabulary of ${data.source}: ${missing.map((c) => JSON.stringify(c)).join(', ')}`);
+    }
+  }
+}
+
 export function prepareData(config: TrainConfig, vocab?: Vocab): PreparedData {
   const d = config.data;
   const source = d.path ? `data file ${d.path}` : `built-in corpus ${d.builtin}`;

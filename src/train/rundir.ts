@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import type { TrainConfig } from '../config/schema.js';
 import { writeFileAtomic } from '../io/safetensors.js';
+import { lineChart } from '../io/svg.js';
 import { InputError } from '../util/errors.js';
 
 export const RUN_FILES = {
@@ -18,6 +19,18 @@ export const RUN_FILES = {
   curves: 'curves.svg',
   summary: 'summary.json',
 } as const;
+
+export interface RunSummary {
+  outcome: 'completed' | 'early_stop' | 'interrupted';
+  epochs: number;
+  final_train_ppl: number | null;
+  final_val_ppl: number | null;
+  best_val_ppl: number | null;
+  best_val_epoch: number | null;
+  median_tokens_per_s: number | null;
+  elapsed_s: number;
+  [extra: string]: unknown;
+}
 
 export class RunDir {
   constructor(readonly dir: string) {}
@@ -61,6 +74,34 @@ export class RunDir {
   readMetrics(): Record<string, number | null>[] {
     if (!existsSync(this.path('metrics'))) return [];
     return readFileSync(this.path('metrics'), 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as Record<string, number | null>);
+  }
+
+  /** summary.json and curves.svg from metrics.jsonl; returns the summary. */
+  writeSummary(outcome: 'completed' | 'early_stop' | 'interrupted', extra: Record<string, unknown>): RunSummary {
+    const m = this.readMetrics();
+    const last = m[m.length - 1];
+    const withVal = m.filter((x) => x.val_ppl !== null && x.val_ppl !== undefined);
+    const best = withVal.reduce<Record<string, number | null> | null>((b, x) => (b === null || (x.val_ppl as number) < (b.val_ppl as number) ? x : b), null);
+    const tps = m.map((x) => x.tokens_per_s as number).sort((a, b) => a - b);
+    const summary: RunSummary = {
+      outcome,
+      epochs: (last?.epoch as number) ?? 0,
+      final_train_ppl: (last?.train_ppl as number) ?? null,
+      final_val_ppl: (withVal[withVal.length - 1]?.val_ppl as number) ?? null,
+      best_val_ppl: (best?.val_ppl as number) ?? null,
+      best_val_epoch: (best?.epoch as number) ?? null,
+      median_tokens_per_s: tps.length ? tps[Math.floor(tps.length / 2)] : null,
+      elapsed_s: (last?.elapsed_s as number) ?? 0,
+      ...extra,
+    };
+    writeFileAtomic(this.path('summary'), JSON.stringify(summary, null, 2) + '\n');
+    if (m.length > 0) {
+      writeFileAtomic(this.path('curves'), lineChart([
+        { name: 'train', points: m.map((x) => [x.epoch as number, x.train_ppl as number]) },
+        ...(withVal.length ? [{ name: 'validation', points: withVal.map((x) => [x.epoch as number, x.val_ppl as number] as [number, number]) }] : []),
+      ], { title: `perplexity, ${this.dir}`, xLabel: 'epoch', yLabel: 'perplexity', logY: true }));
+    }
+    return summary;
   }
 
   /** On resume: drop metric lines past the checkpoint (written after it, before a crash). */

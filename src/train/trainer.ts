@@ -5,7 +5,7 @@
 // checkpoints. Stops at a minibatch boundary when asked (signals), leaving a checkpoint to resume.
 
 import type { Activation } from '../blas/types.js';
-import type { TrainConfig } from '../config/schema.js';
+import { learningRate, type TrainConfig } from '../config/schema.js';
 import { makeSampler, type Sampler } from '../data/samplers.js';
 import { generate } from '../model/generate.js';
 import { initParams, trainFlopsPerToken } from '../model/params.js';
@@ -14,7 +14,7 @@ import { InputError } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
 import type { Checkpoint, TrainingState } from './checkpoint.js';
 import { loadParamsInto } from './checkpoint.js';
-import type { PreparedData } from './data.js';
+import { checkSamplePrefixes, type PreparedData } from './data.js';
 import { evaluatePerplexity } from './evaluate.js';
 
 export interface EpochMetrics {
@@ -51,6 +51,8 @@ export class Trainer {
   readonly sampler: Sampler;
   private readonly act: Activation;
   state: TrainingState;
+  /** set when run.early_stop ended the run before run.epochs */
+  stoppedEarly = false;
   /** the sampler RNG; its state at each epoch start goes into the checkpoint */
   private rng: Rng;
 
@@ -59,11 +61,12 @@ export class Trainer {
     this.sampler = makeSampler(config.data.sampler, data.train, config.data.batch, config.data.steps);
     const heap = engine.blas.f;
     const plan = engine.plan;
+    checkSamplePrefixes(config, data);
     if (resume) {
       if (!resume.training) throw new InputError(`checkpoint ${resume.path}: has no training state to resume from`);
       loadParamsInto(resume, heap, plan.params);
       if (resume.stateH) heap.set(resume.stateH, plan.state);
-      this.state = { ...resume.training };
+      this.state = { ...resume.training, evalsSinceBest: resume.training.evalsSinceBest ?? 0 };
       this.rng = new Rng(this.state.epochRng);
     } else {
       const init = new Rng(config.run.seed);
@@ -71,7 +74,7 @@ export class Trainer {
       this.rng = new Rng(samplerSeed(config.run.seed));
       this.state = {
         epoch: 0, minibatch: 0, epochRng: this.rng.state(), epochLossSum: 0, epochTokens: 0,
-        epochNormSum: 0, epochClipped: 0, elapsedS: 0, bestValPpl: null, step: 0,
+        epochNormSum: 0, epochClipped: 0, elapsedS: 0, bestValPpl: null, evalsSinceBest: 0, step: 0,
       };
     }
   }
@@ -94,7 +97,7 @@ export class Trainer {
     const r = this.config.run;
     const prefixes = r.sample_prefixes.length > 0 ? r.sample_prefixes : [this.data.vocab.decode(this.data.train.subarray(0, 1))];
     const { sampleWs, P } = this.engine.plan;
-    return prefixes.filter((p) => this.data.vocab.missing(p).length === 0).map((p) =>
+    return prefixes.map((p) =>
       generate(this.engine.blas, this.act, P, sampleWs, this.data.vocab, p, { length: r.sample_length, temperature: 0, topK: 0, rng: new Rng(0) }));
   }
 
@@ -102,7 +105,7 @@ export class Trainer {
   async run(hooks: TrainHooks = {}): Promise<boolean> {
     const { config, engine, sampler, state } = this;
     const { T, B } = { T: config.data.steps, B: config.data.batch };
-    const { lr, clip } = config.optim;
+    const { clip } = config.optim;
     const run = config.run;
     const heapI = engine.blas.i;
     const plan = engine.plan;
@@ -112,6 +115,7 @@ export class Trainer {
     const runStart = performance.now() - state.elapsedS * 1000;
 
     while (state.epoch < run.epochs) {
+      const lr = learningRate(config.optim, state.epoch, run.epochs);
       const epochStart = performance.now();
       const resumedTokens = state.epochTokens;
       if (state.minibatch === 0) {
@@ -155,7 +159,10 @@ export class Trainer {
       const tokensPerS = (state.epochTokens - resumedTokens) / epochS;
       const evalNow = run.eval_every > 0 ? epoch % run.eval_every === 0 || epoch === run.epochs : epoch === run.epochs;
       const valPpl = evalNow ? this.validationPerplexity() : null;
-      if (valPpl !== null && (state.bestValPpl === null || valPpl < state.bestValPpl)) state.bestValPpl = valPpl;
+      if (valPpl !== null) {
+        if (state.bestValPpl === null || valPpl < state.bestValPpl) { state.bestValPpl = valPpl; state.evalsSinceBest = 0; }
+        else state.evalsSinceBest = (state.evalsSinceBest ?? 0) + 1;
+      }
       const metrics: EpochMetrics = {
         epoch,
         train_ppl: Math.exp(state.epochLossSum / state.epochTokens),
@@ -173,8 +180,13 @@ export class Trainer {
       state.elapsedS = metrics.elapsed_s;
       hooks.onEpoch?.(metrics);
       if (run.sample_every > 0 && epoch % run.sample_every === 0) hooks.onSamples?.(epoch, this.samples());
-      if (epoch === run.epochs) hooks.onCheckpoint?.(state, 'final');
+      const stopEarly = run.early_stop > 0 && (state.evalsSinceBest ?? 0) >= run.early_stop;
+      if (epoch === run.epochs || stopEarly) hooks.onCheckpoint?.(state, 'final');
       else if (run.checkpoint_every > 0 && epoch % run.checkpoint_every === 0) hooks.onCheckpoint?.(state, 'periodic');
+      if (stopEarly) {
+        this.stoppedEarly = true;
+        return true;
+      }
     }
     return true;
   }
