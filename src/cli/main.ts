@@ -3,6 +3,7 @@
 // This file wires commands to their modules and owns the exit codes:
 //   0 success, 2 bad input or usage, 130/143 interrupted (SIGINT/SIGTERM), 1 internal error.
 
+import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { Command, CommanderError, Option } from 'commander';
 import { runScaling, scalingTable } from '../bench/scaling.js';
@@ -17,6 +18,8 @@ import { loadCheckpoint, loadParamsInto } from '../train/checkpoint.js';
 import { Arena } from '../util/arena.js';
 import { InputError } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
+import { exportTorch } from '../io/export_torch.js';
+import { compareRuns, parseGridArg, readSweepFile, runSweep, type SweepSpec } from './experiments.js';
 import { formatInspect, inspectCheckpoint } from './inspect.js';
 import { loadRunForResume, trainCommand } from './train.js';
 
@@ -138,6 +141,45 @@ export function buildProgram(): Command {
     .action((opts: Record<string, string | boolean>) => {
       const r = inspectCheckpoint(opts.checkpoint as string, opts.text as string, opts.gradsOut as string | undefined);
       process.stdout.write((opts.json ? JSON.stringify(r, null, 2) : formatInspect(r)) + '\n');
+    });
+
+  program.command('sweep <file>')
+    .description('train every point of a grid of config overrides; summary table sorted by validation perplexity')
+    .option('--grid <key=v1,v2...>', 'a grid axis (repeatable); with a config FILE, or on top of a sweep file', (v: string, prev: string[] = []) => [...prev, v])
+    .option('--parallel <k>', 'runs at a time (they split the cores)')
+    .option('--out <dir>', 'directory for the runs and summary.md / summary.csv')
+    .option('--epochs <n>', 'override run.epochs for every run')
+    .addHelpText('after', '\nFILE is a config (then --grid gives the axes) or a sweep file {config, grid, parallel, out}.\nExamples:\n  bptt sweep examples/d2l-random.yaml --grid optim.lr=10,100 --grid data.sampler=random,consecutive --parallel 2 --out runs/sweep-lr\n  bptt sweep examples/sweep.yaml')
+    .action(async (file: string, opts: Record<string, unknown>) => {
+      const isSweepFile = /^\s*grid\s*:/m.test(existsSync(file) ? readFileSync(file, 'utf8') : '');
+      const spec: SweepSpec = isSweepFile ? readSweepFile(file) : { config: file, grid: [], parallel: 1, out: 'runs/sweep' };
+      spec.grid.push(...((opts.grid as string[] | undefined) ?? []).map(parseGridArg));
+      if (spec.grid.length === 0) throw new InputError('sweep: no grid; give --grid KEY=V1,V2 or a sweep file with a grid');
+      if (opts.parallel !== undefined) spec.parallel = positiveInt(String(opts.parallel), '--parallel');
+      if (opts.out) spec.out = String(opts.out);
+      if (opts.epochs !== undefined) spec.epochs = positiveInt(String(opts.epochs), '--epochs');
+      process.exitCode = await runSweep(spec, (s) => process.stdout.write(s + '\n'));
+    });
+
+  program.command('compare <dirs...>')
+    .description('runs side by side: config differences, final and best perplexity, tokens/s; one SVG of their curves')
+    .option('--svg <file>', 'where to write the overlaid curves', 'compare.svg')
+    .addHelpText('after', '\nExample:\n  bptt compare runs/d2l-random runs/d2l-consecutive --svg compare.svg')
+    .action((dirs: string[], opts: Record<string, string>) => {
+      process.stdout.write(compareRuns(dirs, opts.svg) + '\n');
+    });
+
+  program.command('export')
+    .description('write a checkpoint in another framework\'s naming: --format torch (torch.nn.RNN + nn.Linear)')
+    .requiredOption('--checkpoint <file>', 'a .safetensors checkpoint')
+    .addOption(new Option('--format <name>', 'target framework').choices(['torch']).default('torch'))
+    .option('--out <file>', 'output file (default: next to the checkpoint, *.torch.safetensors)')
+    .addHelpText('after', '\nExample:\n  bptt export --checkpoint runs/d2l-random/last.safetensors --format torch --out model.torch.safetensors\n  python examples/load_in_torch.py model.torch.safetensors 分开')
+    .action((opts: Record<string, string>) => {
+      const ck = loadCheckpoint(opts.checkpoint);
+      const out = opts.out ?? opts.checkpoint.replace(/(\.safetensors)?$/, '.torch.safetensors');
+      exportTorch(ck, out);
+      process.stdout.write(`bptt export: ${out} (torch.nn.RNN nonlinearity=${ck.config.model.activation}, hidden ${ck.layout.dims.H}, vocabulary ${ck.layout.dims.V})\n`);
     });
 
   program.command('bench')

@@ -4,6 +4,8 @@ export interface Series {
   name: string;
   points: Array<[number, number]>;
   dashed?: boolean;
+  /** series sharing an index share a color (e.g. a run's train and validation curves) */
+  colorIndex?: number;
 }
 
 export interface ChartOptions {
@@ -49,7 +51,8 @@ function esc(s: string): string {
 
 export function lineChart(series: Series[], o: ChartOptions): string {
   const W = o.width ?? 640, H = o.height ?? 400;
-  const m = { l: 64, r: 160, t: 40, b: 52 };
+  const longest = Math.max(8, ...series.map((s) => s.name.length));
+  const m = { l: 64, r: Math.min(360, 52 + 7 * longest), t: 40, b: 52 };
   const pts = series.flatMap((s) => s.points).filter(([, y]) => Number.isFinite(y) && (!o.logY || y > 0));
   const xs = pts.map((p) => p[0]), ys = pts.map((p) => p[1]);
   const xMin = Math.min(...xs), xMax = Math.max(...xs);
@@ -76,7 +79,7 @@ export function lineChart(series: Series[], o: ChartOptions): string {
   out.push(`<text x="${(m.l + W - m.r) / 2}" y="${H - 12}" text-anchor="middle">${esc(o.xLabel)}</text>`);
   out.push(`<text transform="translate(16 ${(m.t + H - m.b) / 2}) rotate(-90)" text-anchor="middle">${esc(o.yLabel)}${o.logY ? ' (log)' : ''}</text>`);
   series.forEach((s, k) => {
-    const color = COLORS[k % COLORS.length];
+    const color = COLORS[(s.colorIndex ?? k) % COLORS.length];
     const p = s.points.filter(([, y]) => Number.isFinite(y) && (!o.logY || y > 0));
     if (p.length === 0) return;
     const d = p.map(([x, y], i) => `${i ? 'L' : 'M'}${X(x).toFixed(1)},${Y(y).toFixed(1)}`).join(' ');
