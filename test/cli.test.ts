@@ -2,7 +2,8 @@
 // run directory; SIGINT stops at a minibatch boundary with a checkpoint and exit 130, and resume
 // gives bitwise the parameters of an uninterrupted run; a failing worker or a diverging loss stops
 // the run with one line and a non-zero exit, leaving the last good checkpoint intact.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import { bptt, CLI } from './cli_helpers.js';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,14 +11,9 @@ import { describe, expect, it } from 'vitest';
 import { loadCheckpoint } from '../src/train/checkpoint.js';
 import { TENSOR_NAMES } from '../src/model/params.js';
 
-const CLI = join(import.meta.dirname, '../dist/src/cli/main.js');
 const tmp = () => mkdtempSync(join(tmpdir(), 'bptt-cli-'));
 const SMALL = ['--builtin', 'counting', '--hidden', '32', '--batch', '8', '--steps', '16', '--lr', '2', '--clip', '1', '--set', 'run.sample_every=0', '--set', 'run.checkpoint_every=1'];
 
-export function bptt(args: string[], env: Record<string, string> = {}) {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: { ...process.env, ...env } });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
 
 function paramsOf(path: string): Buffer {
   const ck = loadCheckpoint(path);

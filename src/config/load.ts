@@ -124,20 +124,25 @@ function parseConfigFile(path: string): ParsedFile {
   return { data, doc, lines };
 }
 
-function locate(parsed: ParsedFile | null, path: (string | number)[]): string {
+/** line:col of a key path in the parsed file: the key itself for unknown keys, else its value. */
+function locate(parsed: ParsedFile | null, path: string[], atKey: boolean): string {
   if (!parsed?.doc) return '';
+  const at = (range: [number, number, number] | undefined) => {
+    if (!range) return '';
+    const pos = parsed.lines.linePos(range[0]);
+    return `:${pos.line}:${pos.col}`;
+  };
   for (let n = path.length; n > 0; n--) {
-    const node = parsed.doc.getIn(path.slice(0, n), true) as { range?: [number, number, number] } | undefined;
-    if (node && node.range) {
-      const pos = parsed.lines.linePos(node.range[0]);
-      return `:${pos.line}:${pos.col}`;
-    }
-    // an unknown key: find the key node itself in its parent map
-    const parent = n > 1 ? parsed.doc.getIn(path.slice(0, n - 1), true) : parsed.doc.contents;
-    if (isMap(parent)) {
-      const pair = parent.items.find((it) => (it.key as { value?: unknown })?.value === path[n - 1]);
-      const r = (pair?.key as { range?: [number, number, number] } | undefined)?.range;
-      if (r) { const pos = parsed.lines.linePos(r[0]); return `:${pos.line}:${pos.col}`; }
+    if (atKey || n < path.length) {
+      const parent = n > 1 ? parsed.doc.getIn(path.slice(0, n - 1), true) : parsed.doc.contents;
+      if (isMap(parent)) {
+        const pair = parent.items.find((it) => (it.key as { value?: unknown })?.value === path[n - 1]);
+        const found = at((pair?.key as { range?: [number, number, number] } | undefined)?.range);
+        if (found) return found;
+      }
+    } else {
+      const found = at((parsed.doc.getIn(path, true) as { range?: [number, number, number] } | undefined)?.range);
+      if (found) return found;
     }
   }
   return '';
@@ -170,7 +175,8 @@ export function resolveConfig(file: string | null, overrides: Override[]): Resol
     const fullKey = issue.code === 'unrecognized_keys' ? `${keyPath ? keyPath + '.' : ''}${issue.keys[0]}` : keyPath;
     const origin = originOf.get(fullKey);
     if (origin) throw new InputError(`${origin}: ${describeIssue(issue, keyPath)}`);
-    const where = file ? `config ${file}${locate(parsed, issue.code === 'unrecognized_keys' ? [...issue.path.map(String), issue.keys[0]] : issue.path.map(String))}: ` : 'config: ';
+    const unknownKey = issue.code === 'unrecognized_keys';
+    const where = file ? `config ${file}${locate(parsed, unknownKey ? [...issue.path.map(String), issue.keys[0]] : issue.path.map(String), unknownKey)}: ` : 'config: ';
     throw new InputError(where + describeIssue(issue, keyPath));
   }
   for (const key of known) sources[key] = originOf.has(key) ? overrides.filter((o) => o.key === key).pop()!.source : fileKeys.has(key) ? 'file' : 'default';

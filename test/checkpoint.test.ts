@@ -1,0 +1,178 @@
+// Checkpoints and the commands that read them: sample, inspect, export --format torch; and every
+// way a checkpoint can be bad (missing, truncated, wrong shapes, another vocabulary).
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { decodeSafetensors, encodeSafetensors, readSafetensors } from '../src/io/safetensors.js';
+import { loadCheckpoint } from '../src/train/checkpoint.js';
+import { torchTensors } from '../src/io/export_torch.js';
+import { bptt } from './cli_helpers.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'bptt-ck-'));
+const run = join(dir, 'run');
+const ck = join(run, 'last.safetensors');
+
+beforeAll(() => {
+  const r = bptt(['train', '--builtin', 'counting', '--hidden', '24', '--batch', '8', '--steps', '12', '--lr', '2', '--clip', '1',
+    '--epochs', '2', '--workers', '1', '--set', 'run.sample_every=0', '--set', 'data.preprocess.newlines_to_spaces=false', '--out', run]);
+  expect(r.code).toBe(0);
+});
+
+describe('a written checkpoint', () => {
+  it('holds the five tensors with D2L shapes, the vocabulary and the resolved config', () => {
+    const c = loadCheckpoint(ck);
+    expect(c.tensors.get('W_xh')!.shape).toEqual([c.vocab.size, 24]);
+    expect(c.tensors.get('W_hh')!.shape).toEqual([24, 24]);
+    expect(c.tensors.get('b_h')!.shape).toEqual([24]);
+    expect(c.tensors.get('W_hq')!.shape).toEqual([24, c.vocab.size]);
+    expect(c.tensors.get('b_q')!.shape).toEqual([c.vocab.size]);
+    expect(c.vocab.chars).toContain('\n');
+    expect(c.config.model.hidden).toBe(24);
+    expect(c.training!.epoch).toBe(2);
+  });
+
+  it('safetensors round-trip and the header is valid JSON with 8-byte aligned data', () => {
+    const buf = readFileSync(ck);
+    const n = Number(buf.readBigUInt64LE(0));
+    expect(n % 8).toBe(0);
+    const header = JSON.parse(buf.subarray(8, 8 + n).toString());
+    expect(header.W_hh.dtype).toBe('F32');
+    const again = decodeSafetensors(encodeSafetensors(readSafetensors(ck).tensors, readSafetensors(ck).metadata), 'x');
+    expect(Buffer.from(again.tensors.get('W_hq')!.data.buffer).equals(Buffer.from(readSafetensors(ck).tensors.get('W_hq')!.data.buffer))).toBe(true);
+  });
+});
+
+describe('sample', () => {
+  it('greedy generation is deterministic and starts with the prefix', () => {
+    const a = bptt(['sample', '--checkpoint', ck, '--prefix', 'twenty', '--length', '30']);
+    expect(a.code).toBe(0);
+    expect(a.stdout.startsWith('twenty')).toBe(true);
+    expect(Array.from(a.stdout.trimEnd())).toHaveLength(36);
+    expect(bptt(['sample', '--checkpoint', ck, '--prefix', 'twenty', '--length', '30']).stdout).toBe(a.stdout);
+  });
+
+  it('temperature sampling is seeded', () => {
+    const args = ['sample', '--checkpoint', ck, '--prefix', 'one', '--length', '40', '--temperature', '1', '--top-k', '5'];
+    expect(bptt([...args, '--seed', '1']).stdout).toBe(bptt([...args, '--seed', '1']).stdout);
+  });
+
+  it('a prefix with characters not in the vocabulary says which', () => {
+    const r = bptt(['sample', '--checkpoint', ck, '--prefix', 'oneÆ分']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(`bptt: error: prefix "oneÆ分": "Æ", "分" not in the model's vocabulary\n`);
+  });
+});
+
+describe('inspect', () => {
+  it('prints loss, per-tensor gradient norms and ||dL/dh_t|| per step as JSON, and writes the gradients', () => {
+    const grads = join(dir, 'grads.safetensors');
+    const r = bptt(['inspect', '--checkpoint', ck, '--text', 'twenty-one\ntwenty-two', '--json', '--grads-out', grads]);
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.stdout);
+    expect(j.dh_norms).toHaveLength(20);
+    expect(Object.keys(j.grad_norms)).toEqual(['W_xh', 'W_hh', 'b_h', 'W_hq', 'b_q']);
+    expect(j.loss).toBeGreaterThan(0);
+    const g = readSafetensors(grads);
+    for (const name of ['W_xh', 'W_hh', 'b_h', 'W_hq', 'b_q']) {
+      const t = g.tensors.get(name)!;
+      const norm = Math.sqrt(t.data.reduce((s, v) => s + v * v, 0));
+      expect(norm).toBeCloseTo(j.grad_norms[name], 4);
+    }
+    const table = bptt(['inspect', '--checkpoint', ck, '--text', 'twenty-one']);
+    expect(table.stdout).toMatch(/\|\|dL\/dh_t\|\|/);
+  });
+});
+
+describe('export --format torch', () => {
+  it('torch.nn.RNN + nn.Linear with the exported tensors computes our logits', () => {
+    const c = loadCheckpoint(ck);
+    const t = torchTensors(c);
+    const V = c.vocab.size, H = 24;
+    // torch: h = tanh(W_ih x + b_ih + W_hh h + b_hh), o = W h + b; one-hot x
+    const text = c.vocab.encode(Array.from('twenty'));
+    let h = new Float64Array(H);
+    let logits = new Float64Array(V);
+    for (const id of text) {
+      const next = new Float64Array(H);
+      for (let i = 0; i < H; i++) {
+        let a = t.get('rnn.weight_ih_l0')!.data[i * V + id] + t.get('rnn.bias_ih_l0')!.data[i] + t.get('rnn.bias_hh_l0')!.data[i];
+        for (let j = 0; j < H; j++) a += t.get('rnn.weight_hh_l0')!.data[i * H + j] * h[j];
+        next[i] = Math.tanh(a);
+      }
+      h = next;
+      logits = new Float64Array(V);
+      for (let v = 0; v < V; v++) {
+        let o = t.get('dense.bias')!.data[v];
+        for (let j = 0; j < H; j++) o += t.get('dense.weight')!.data[v * H + j] * h[j];
+        logits[v] = o;
+      }
+    }
+    // ours: greedy next character after 'twenty' must be the torch argmax
+    let best = 0;
+    for (let v = 1; v < V; v++) if (logits[v] > logits[best]) best = v;
+    const r = bptt(['sample', '--checkpoint', ck, '--prefix', 'twenty', '--length', '1']);
+    expect(r.stdout.trimEnd()).toBe('twenty' + c.vocab.chars[best]);
+    const out = join(dir, 'm.torch.safetensors');
+    const e = bptt(['export', '--checkpoint', ck, '--format', 'torch', '--out', out]);
+    expect(e.code).toBe(0);
+    const f = readSafetensors(out);
+    expect([...f.tensors.keys()]).toEqual(['rnn.weight_ih_l0', 'rnn.weight_hh_l0', 'rnn.bias_ih_l0', 'rnn.bias_hh_l0', 'dense.weight', 'dense.bias']);
+    expect(f.tensors.get('rnn.weight_ih_l0')!.shape).toEqual([H, V]);
+    expect(JSON.parse(f.metadata.vocab)).toEqual(c.vocab.chars);
+  });
+});
+
+describe('bad checkpoints get one line naming the file and the problem', () => {
+  const bad = (name: string, bytes: Buffer) => { const p = join(dir, name); writeFileSync(p, bytes); return p; };
+  const good = () => readFileSync(ck);
+  const withTensor = (fn: (t: ReturnType<typeof readSafetensors>) => void) => {
+    const f = readSafetensors(ck);
+    fn(f);
+    return encodeSafetensors(f.tensors, f.metadata);
+  };
+
+  it.each([
+    ['missing', () => join(dir, 'nope.safetensors'), /checkpoint .*nope\.safetensors: no such file/],
+    ['truncated', () => bad('trunc.safetensors', good().subarray(0, good().length - 100)), /trunc\.safetensors: file is truncated \(tensor \w+ ends past the end of the file\)/],
+    ['tiny', () => bad('tiny.safetensors', Buffer.from([1, 2, 3])), /tiny\.safetensors: file is truncated/],
+    ['not safetensors', () => bad('text.safetensors', Buffer.from('hello world, this is text')), /text\.safetensors: file is truncated \(header says/],
+    ['wrong shape', () => bad('shape.safetensors', withTensor((f) => { f.tensors.get('W_hh')!.shape = [12, 48]; })), /shape\.safetensors: tensor W_hh has shape \[12,48\], expected \[24,24\]/],
+    ['missing tensor', () => bad('miss.safetensors', withTensor((f) => { f.tensors.delete('b_q'); })), /miss\.safetensors: missing tensor b_q/],
+    ['vocabulary size mismatch', () => bad('vocab.safetensors', withTensor((f) => { f.metadata.vocab = JSON.stringify(['a', 'b']); })), /vocab\.safetensors: tensor W_xh has shape \[\d+,24\], expected \[2,24\] for vocabulary size 2/],
+  ])('%s', (_, path, message) => {
+    const r = bptt(['sample', '--checkpoint', path(), '--prefix', 'one']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(message);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+  });
+
+  it('resuming on a corpus with characters outside the checkpoint vocabulary', () => {
+    const copy = join(dir, 'other');
+    const r0 = bptt(['train', '--builtin', 'counting', '--hidden', '8', '--batch', '4', '--steps', '8', '--epochs', '1', '--workers', '1', '--set', 'run.sample_every=0', '--out', copy]);
+    expect(r0.code).toBe(0);
+    const text = join(dir, 'other.txt');
+    writeFileSync(text, 'zebra quartz 分开 '.repeat(200));
+    // point the run at another corpus: resume must refuse and leave the checkpoint untouched
+    const f = readSafetensors(join(copy, 'last.safetensors'));
+    const cfg = JSON.parse(f.metadata.config);
+    cfg.data.path = text;
+    cfg.run.epochs = 2;
+    f.metadata.config = JSON.stringify(cfg);
+    writeFileSync(join(copy, 'last.safetensors'), encodeSafetensors(f.tensors, f.metadata));
+    const edited = readFileSync(join(copy, 'last.safetensors'));
+    const r = bptt(['resume', copy]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/data file .*other\.txt: \d+ character\(s\) not in the checkpoint's vocabulary, e\.g\. "z"/);
+    expect(readFileSync(join(copy, 'last.safetensors')).equals(edited)).toBe(true);
+  });
+});
+
+it('an output path that cannot be a directory is refused before anything is written', () => {
+  const fileAsDir = join(dir, 'plainfile');
+  writeFileSync(fileAsDir, 'x');
+  const r = bptt(['train', '--builtin', 'counting', '--epochs', '1', '--out', join(fileAsDir, 'run')]);
+  expect(r.code).toBe(2);
+  expect(r.stderr).toMatch(/^bptt: error: output .*plainfile\/run: /);
+  expect(statSync(fileAsDir).isFile()).toBe(true);
+});

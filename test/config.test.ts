@@ -1,0 +1,85 @@
+// Config resolution: precedence defaults < file < environment < flags, and every config error
+// names the file, line:column and key path (each message asserted).
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { envOverrides, parseSet, resolveConfig } from '../src/config/load.js';
+import { DEFAULTS, learningRate } from '../src/config/schema.js';
+import { configReference } from '../src/config/docs.js';
+import { readFileSync } from 'node:fs';
+
+const dir = mkdtempSync(join(tmpdir(), 'bptt-config-'));
+function file(name: string, text: string): string {
+  const p = join(dir, name);
+  writeFileSync(p, text);
+  return p;
+}
+
+describe('precedence', () => {
+  it('defaults < file < environment < flags, with the source of each value', () => {
+    const f = file('p.yaml', 'optim:\n  lr: 10\n  clip: 0.5\nrun:\n  epochs: 7\n');
+    const r = resolveConfig(f, [...envOverrides({ BPTT_OPTIM_LR: '20', BPTT_RUN_SEED: '3' }), parseSet('optim.lr=30')]);
+    expect(r.config.optim.lr).toBe(30);
+    expect(r.sources['optim.lr']).toBe('flag');
+    expect(r.config.run.seed).toBe(3);
+    expect(r.sources['run.seed']).toBe('env');
+    expect(r.config.optim.clip).toBe(0.5);
+    expect(r.sources['optim.clip']).toBe('file');
+    expect(r.config.model.hidden).toBe(DEFAULTS.model.hidden);
+    expect(r.sources['model.hidden']).toBe('default');
+  });
+
+  it('JSON files work too', () => {
+    expect(resolveConfig(file('c.json', '{"data": {"batch": 4}}'), []).config.data.batch).toBe(4);
+  });
+
+  it('--set parses YAML scalars and lists', () => {
+    expect(parseSet('run.sample_prefixes=[a, b]').value).toEqual(['a', 'b']);
+    expect(parseSet('data.path=null').value).toBe(null);
+    expect(parseSet('run.deterministic=true').value).toBe(true);
+  });
+});
+
+describe('errors name the file, position and key', () => {
+  it.each([
+    ['YAML syntax error', 'optim:\n  lr: [10\n', /^config .*bad1\.yaml:3:1: YAML syntax error: /],
+    ['unknown key with a hint', 'optim:\n  lrr: 10\n', /^config .*bad2\.yaml:2:3: unknown key optim\.lrr \(did you mean optim\.lr\?\)$/],
+    ['unknown section', 'modle:\n  hidden: 3\n', /^config .*bad3\.yaml:1:1: unknown key modle \(did you mean model\?\)$/],
+    ['wrong type', 'data:\n  batch: "32"\n', /^config .*bad4\.yaml:2:10: data\.batch: Invalid input: expected number, received string$/],
+    ['lr <= 0', 'optim:\n  lr: 0\n', /^config .*bad5\.yaml:2:7: optim\.lr: Too small: expected number to be >0$/],
+    ['batch 0', 'data:\n  batch: 0\n', /^config .*bad6\.yaml:2:10: data\.batch: Too small: expected number to be >0$/],
+    ['workers 0', 'run:\n  workers: 0\n', /^config .*bad7\.yaml:2:12: run\.workers: Too small: expected number to be >=1$/],
+    ['workers above 256', 'run:\n  workers: 300\n', /^config .*bad8\.yaml:2:12: run\.workers: Too big: expected number to be <=256$/],
+    ['not a mapping', '- 1\n- 2\n', /^config .*bad9\.yaml: the top level must be a mapping/],
+  ])('%s', (_, text, message) => {
+    const n = `bad${['YAML syntax error', 'unknown key with a hint', 'unknown section', 'wrong type', 'lr <= 0', 'batch 0', 'workers 0', 'workers above 256', 'not a mapping'].indexOf(_) + 1}.yaml`;
+    expect(() => resolveConfig(file(n, text), [])).toThrow(message);
+  });
+
+  it('a missing config file', () => {
+    expect(() => resolveConfig(join(dir, 'nope.yaml'), [])).toThrow(/^config .*nope\.yaml: no such file$/);
+  });
+
+  it('flags and environment name themselves', () => {
+    expect(() => resolveConfig(null, [parseSet('optim.lrr=3')])).toThrow(/^--set optim\.lrr=3: unknown key optim\.lrr \(did you mean optim\.lr\?\)$/);
+    expect(() => resolveConfig(null, envOverrides({ BPTT_DATA_BATCH: 'many' }))).toThrow(/^BPTT_DATA_BATCH: data\.batch: Invalid input: expected number, received string$/);
+  });
+});
+
+describe('learning-rate schedules', () => {
+  const optim = (kind: 'constant' | 'step' | 'cosine') => ({ ...DEFAULTS.optim, lr: 8, schedule: { kind, step_epochs: 2, gamma: 0.5, min_lr: 1 } });
+  it('constant, step decay and cosine', () => {
+    expect([0, 1, 2, 3, 4].map((e) => learningRate(optim('constant'), e, 5))).toEqual([8, 8, 8, 8, 8]);
+    expect([0, 1, 2, 3, 4].map((e) => learningRate(optim('step'), e, 5))).toEqual([8, 8, 4, 4, 2]);
+    const cos = [0, 2, 4].map((e) => learningRate(optim('cosine'), e, 5));
+    expect(cos[0]).toBeCloseTo(8);
+    expect(cos[1]).toBeCloseTo(4.5);
+    expect(cos[2]).toBeCloseTo(1);
+  });
+});
+
+it('the README config reference is the one generated from the schema (npm run docs)', () => {
+  const readme = readFileSync(join(import.meta.dirname, '../README.md'), 'utf8');
+  expect(readme).toContain(configReference());
+});
