@@ -43,7 +43,7 @@ export class Output {
     if (this.mode.quiet) return;
     this.clearLive();
     if (this.mode.json) { process.stdout.write(JSON.stringify({ event: 'samples', epoch, samples }) + '\n'); return; }
-    for (const s of samples) process.stdout.write(` - ${s}\n`);
+    for (const s of samples) process.stdout.write(` - ${oneLine(s)}\n`);
   }
 
   progress(epoch: number, i: number, n: number, ppl: number, tokensPerS: number, etaS: number): void {
@@ -56,6 +56,11 @@ export class Output {
   private clearLive(): void {
     if (this.live) { process.stdout.write('\r\x1b[K'); this.live = false; }
   }
+}
+
+/** A sample on one line: newlines shown as ↵ so each sample stays one line of the log. */
+export function oneLine(s: string): string {
+  return s.replace(/\r?\n/g, '↵');
 }
 
 export function formatDuration(s: number): string {

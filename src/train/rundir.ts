@@ -68,7 +68,7 @@ export class RunDir {
   }
 
   appendSamples(epoch: number, samples: string[]): void {
-    appendFileSync(this.path('samples'), samples.map((s) => `epoch ${epoch}: ${s}\n`).join(''));
+    appendFileSync(this.path('samples'), samples.map((s) => `epoch ${epoch}: ${s.replace(/\r?\n/g, '↵')}\n`).join(''));
   }
 
   readMetrics(): Record<string, number | null>[] {
