@@ -47,9 +47,9 @@ describe('train', () => {
 });
 
 describe('interrupt and resume', () => {
-  it('SIGINT: checkpoint at a minibatch boundary, exit 130; resume equals an uninterrupted run bitwise', async () => {
+  it.each(['random', 'consecutive'])('%s sampling: SIGINT writes a checkpoint at a minibatch boundary, exit 130; resume equals an uninterrupted run bitwise', async (sampler) => {
     const dir = tmp();
-    const args = [...SMALL, '--epochs', '3', '--workers', '2'];
+    const args = [...SMALL, '--epochs', '3', '--workers', '2', '--sampler', sampler];
     expect(bptt(['train', ...args, '--out', join(dir, 'straight')]).code).toBe(0);
 
     const child = spawn(process.execPath, [CLI, 'train', ...args, '--out', join(dir, 'cut')], { stdio: ['ignore', 'pipe', 'pipe'] });

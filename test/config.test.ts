@@ -30,6 +30,12 @@ describe('precedence', () => {
     expect(r.sources['model.hidden']).toBe('default');
   });
 
+  it('overrides never leak into DEFAULTS or into the next resolution', () => {
+    resolveConfig(null, [parseSet('optim.lr=3'), parseSet('run.epochs=2')]);
+    expect(DEFAULTS.optim.lr).toBe(100);
+    expect(resolveConfig(null, []).config.run.epochs).toBe(250);
+  });
+
   it('JSON files work too', () => {
     expect(resolveConfig(file('c.json', '{"data": {"batch": 4}}'), []).config.data.batch).toBe(4);
   });

@@ -14,7 +14,7 @@ function config(sampler: 'random' | 'consecutive', deterministic = false): Train
     ...DEFAULTS,
     model: { ...DEFAULTS.model, hidden: 48, init_scale: 0.1 },
     data: { ...DEFAULTS.data, sampler, steps: 9, batch: 7, val_fraction: 0.05 },
-    optim: { lr: 1, clip: 1 },
+    optim: { ...DEFAULTS.optim, lr: 1, clip: 1 },
     run: { ...DEFAULTS.run, epochs: 1, deterministic, sample_every: 0, checkpoint_every: 0 },
   };
 }

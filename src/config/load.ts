@@ -158,7 +158,8 @@ function describeIssue(issue: z.core.$ZodIssue, keyPath: string): string {
 
 export function resolveConfig(file: string | null, overrides: Override[]): ResolvedConfig {
   const parsed = file ? parseConfigFile(file) : null;
-  let merged: unknown = merge(DEFAULTS, parsed?.data ?? {});
+  // a deep copy: overrides below write into it, and must never write into DEFAULTS
+  let merged: unknown = merge(structuredClone(DEFAULTS), parsed?.data ?? {});
   const sources: Record<string, Source> = {};
   const fileKeys = parsed ? new Set(leafKeys(parsed.data as Record<string, unknown>)) : new Set<string>();
   const known = new Set(leafKeys());

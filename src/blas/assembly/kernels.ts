@@ -664,9 +664,10 @@ export function peak_madd(iters: i32, seed: f32): f32 {
     for (let i = 0; i < iters; i++) {
       // unrolled x4 so the loop's interrupt check and branch are noise
       for (let u = 0; u < 4; u++) {
-        c0 = madd(c0, m, a); c1 = madd(c1, m, a); c2 = madd(c2, m, a); c3 = madd(c3, m, a);
-        c4 = madd(c4, m, a); c5 = madd(c5, m, a); c6 = madd(c6, m, a); c7 = madd(c7, m, a);
-        c8 = madd(c8, m, a); c9 = madd(c9, m, a); c10 = madd(c10, m, a); c11 = madd(c11, m, a);
+        // accumulator form c += m * a, as in the GEMM micro-kernel (x64 FMA writes its addend)
+        c0 = madd(m, a, c0); c1 = madd(m, a, c1); c2 = madd(m, a, c2); c3 = madd(m, a, c3);
+        c4 = madd(m, a, c4); c5 = madd(m, a, c5); c6 = madd(m, a, c6); c7 = madd(m, a, c7);
+        c8 = madd(m, a, c8); c9 = madd(m, a, c9); c10 = madd(m, a, c10); c11 = madd(m, a, c11);
       }
     }
   } else {
