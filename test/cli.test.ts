@@ -46,8 +46,26 @@ describe('train', () => {
   });
 });
 
+describe('output modes', () => {
+  it('--log-json prints one JSON object per line; --quiet prints nothing', () => {
+    const dir = tmp();
+    const r = bptt(['train', ...SMALL, '--epochs', '2', '--workers', '1', '--set', 'run.sample_every=1', '--log-json', '--out', join(dir, 'a')]);
+    expect(r.code).toBe(0);
+    const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    expect(events.filter((e) => e.event === 'epoch').map((e) => e.epoch)).toEqual([1, 2]);
+    expect(events.filter((e) => e.event === 'samples')).toHaveLength(2);
+    const q = bptt(['train', ...SMALL, '--epochs', '1', '--workers', '1', '--quiet', '--out', join(dir, 'b')]);
+    expect(q.code).toBe(0);
+    expect(q.stdout).toBe('');
+  });
+});
+
 describe('interrupt and resume', () => {
-  it.each(['random', 'consecutive'])('%s sampling: SIGINT writes a checkpoint at a minibatch boundary, exit 130; resume equals an uninterrupted run bitwise', async (sampler) => {
+  it.each([
+    ['random', 'SIGINT', 130],
+    ['consecutive', 'SIGINT', 130],
+    ['random', 'SIGTERM', 143],
+  ] as const)('%s sampling, %s: checkpoint at a minibatch boundary, exit %i; resume equals an uninterrupted run bitwise', async (sampler, signal, exitCode) => {
     const dir = tmp();
     const args = [...SMALL, '--epochs', '3', '--workers', '2', '--sampler', sampler];
     expect(bptt(['train', ...args, '--out', join(dir, 'straight')]).code).toBe(0);
@@ -57,10 +75,10 @@ describe('interrupt and resume', () => {
     let sent = false; // one signal only: a second one means "quit at once"
     child.stdout.on('data', (d: Buffer) => {
       stdout += d.toString();
-      if (!sent && stdout.includes('epoch 1/3')) { sent = true; child.kill('SIGINT'); }
+      if (!sent && stdout.includes('epoch 1/3')) { sent = true; child.kill(signal); }
     });
     const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
-    expect(code).toBe(130);
+    expect(code).toBe(exitCode);
     expect(stdout).toMatch(/interrupted; checkpoint written/);
     const cut = loadCheckpoint(join(dir, 'cut', 'last.safetensors'));
     expect(cut.training!.epoch).toBeGreaterThanOrEqual(1);

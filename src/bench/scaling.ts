@@ -10,6 +10,7 @@ import type { KernelPreference } from '../blas/loader.js';
 import type { TrainConfig } from '../config/schema.js';
 import { makeSampler } from '../data/samplers.js';
 import { initParams, trainFlopsPerToken } from '../model/params.js';
+import { clipFactor } from '../optim/clip.js';
 import { PoolEngine } from '../parallel/pool.js';
 import { prepareData, type PreparedData } from '../train/data.js';
 import { Rng } from '../util/rng.js';
@@ -87,7 +88,7 @@ async function measure(o: ScalingOptions, data: PreparedData, workers: number): 
       await engine.gradients(carry, 1 / (T * B), k);
       const bptt = engine.lastBpttMs;
       const norm = Math.sqrt(await engine.reduce());
-      await engine.update(c.optim.lr * Math.min(1, c.optim.clip / norm));
+      await engine.update(c.optim.lr * clipFactor(norm, c.optim.clip));
       if (k >= o.warmup) { stepMs += performance.now() - t0; bpttMs += bptt; }
     }
     return { m: { tokensPerS: (o.minibatches * T * B) / (stepMs / 1000), stepMs, bpttMs }, kernels: engine.blas.name };

@@ -8,7 +8,7 @@ import { merge } from '../config/load.js';
 import { ConfigSchema, DEFAULTS, type TrainConfig } from '../config/schema.js';
 import { Vocab } from '../data/corpus.js';
 import { readSafetensors, writeSafetensors, type Tensor } from '../io/safetensors.js';
-import { paramLayout, shapeOf, TENSOR_NAMES, type ParamLayout } from '../model/params.js';
+import { paramLayout, shapeOf, TENSOR_NAMES, viewsOf, type ParamLayout } from '../model/params.js';
 import { InputError } from '../util/errors.js';
 import type { RngState } from '../util/rng.js';
 
@@ -51,9 +51,10 @@ export function saveCheckpoint(path: string, args: {
   training: TrainingState | null; stateH: Float32Array | null; kernels: string;
 }): void {
   const tensors = new Map<string, Tensor>();
+  const views = viewsOf(args.layout, args.heap, args.params);
   for (const name of TENSOR_NAMES) {
-    const t = args.layout.tensors[name];
-    tensors.set(name, { shape: t.shape, data: args.heap.slice(args.params + t.offset, args.params + t.offset + t.size) });
+    const v = views[name];
+    tensors.set(name, { shape: v.shape.slice(), data: Float32Array.from(v.data) }); // a copy: training goes on
   }
   if (args.stateH) tensors.set('state.h', { shape: [args.config.data.batch, args.config.model.hidden], data: args.stateH });
   writeSafetensors(path, tensors, {

@@ -8,6 +8,7 @@ import type { Activation } from '../blas/types.js';
 import { learningRate, type TrainConfig } from '../config/schema.js';
 import { makeSampler, type Sampler } from '../data/samplers.js';
 import { generate } from '../model/generate.js';
+import { clipFactor } from '../optim/clip.js';
 import { initParams, trainFlopsPerToken } from '../model/params.js';
 import type { Engine } from '../parallel/engine.js';
 import { InputError } from '../util/errors.js';
@@ -139,7 +140,7 @@ export class Trainer {
             `${Number.isFinite(lossSum) ? 'gradient norm' : 'loss'} is ${Number.isFinite(lossSum) ? norm : lossSum}; ` +
             `lower optim.lr (now ${lr}) or optim.clip (now ${clip}); the last checkpoint is kept`, 1);
         }
-        const factor = norm > clip ? clip / norm : 1;
+        const factor = clipFactor(norm, clip);
         await engine.update(lr * factor);
         state.epochLossSum += lossSum;
         state.epochTokens += T * B;
