@@ -53,7 +53,7 @@ describe('parameter layout and views', () => {
 });
 
 describe('clipping by global L2 norm', () => {
-  it.each([[0.01, 'large gradient: clipped to theta'], [1e6, 'small gradient: unchanged']] as const)('theta %s (%s)', (theta) => {
+  it.each([[0.01, 'large gradient: clipped to theta'], [1e6, 'small gradient: unchanged']] as const)('theta %s (%s)', (theta, _label) => {
     const n = 1000;
     const blas = createWasmBlas(n * 8 + RESERVED_LOW_BYTES);
     const g = RESERVED_LOW_BYTES / 4, orig = g + n;
