@@ -8,7 +8,7 @@ import { writeFileSync } from 'node:fs';
 import { compileKernels, createSharedMemory, GEMM_SCRATCH_ELEMS, RESERVED_LOW_BYTES, WasmBlas, type KernelVariant } from '../src/blas/loader.js';
 import { RefBlas } from '../src/blas/ref.js';
 import type { Blas } from '../src/blas/types.js';
-import { machineInfo } from './machine.js';
+import { machineInfo } from '../src/bench/scaling.js';
 
 interface GemmCase { label: string; tA: boolean; tB: boolean; M: number; N: number; K: number }
 

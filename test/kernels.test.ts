@@ -64,11 +64,20 @@ describe.each(variants)('wasm %s vs reference', (variant) => {
     }
   });
 
-  it.each(gemmShapes)('packed sgemm (GotoBLAS blocking) NN/NT/TN at M=%i N=%i K=%i', (M, N, K) => {
+  /** runs `body` with the packed kernel forced on for every product size */
+  function packed(body: () => void): void {
     const wasm = w as WasmBlas;
     wasm.setScratch(HEAP - GEMM_SCRATCH_ELEMS);
     wasm.packMinMNK = 0;
     try {
+      body();
+    } finally {
+      wasm.setScratch(null);
+    }
+  }
+
+  it.each(gemmShapes)('packed sgemm (GotoBLAS blocking) NN/NT/TN at M=%i N=%i K=%i', (M, N, K) => {
+    packed(() => {
       for (const [tA, tB] of [[false, false], [false, true], [true, false]] as const) {
         const lda = (tA ? M : K) + 5, ldb = (tB ? K : N) + 1, ldc = N + 7;
         const a = BASE + 16, b = a + (tA ? K : M) * lda + 16, c = b + (tB ? N : K) * ldb + 16;
@@ -79,16 +88,11 @@ describe.each(variants)('wasm %s vs reference', (variant) => {
         r.sgemm(tA, tB, M, N, K, 0.75, a, lda, b, ldb, 0.5, c, ldc);
         expectClose(w, r, c, M * ldc, 1e-5 * Math.sqrt(K), 1e-5);
       }
-    } finally {
-      wasm.setScratch(null);
-    }
+    });
   });
 
   it('packed sgemm across several k, row and column blocks (K > 256, M > 128, N > 2048)', () => {
-    const wasm = w as WasmBlas;
-    wasm.setScratch(HEAP - GEMM_SCRATCH_ELEMS);
-    wasm.packMinMNK = 0;
-    try {
+    packed(() => {
       const M = 133, N = 2061, K = 517;
       const a = BASE + 16, b = a + M * K + 16, c = b + K * N + 16;
       randomize(w, r, a, M * K, rng);
@@ -96,9 +100,7 @@ describe.each(variants)('wasm %s vs reference', (variant) => {
       w.sgemm(false, false, M, N, K, 1, a, K, b, N, 0, c, N);
       r.sgemm(false, false, M, N, K, 1, a, K, b, N, 0, c, N);
       expectClose(w, r, c, M * N, 1e-5 * Math.sqrt(K), 1e-5);
-    } finally {
-      wasm.setScratch(null);
-    }
+    });
   });
 
   it.each([1, 3, 17, 255, 1027])('vector ops at n=%i', (n) => {
