@@ -3,6 +3,7 @@
 // as `bptt bench`.
 //
 //   node dist/bench/scaling.js [--workers 1,2,4,8,16] [--minibatches 20] [--repeat 3] [--out bench/results]
+//                              [--data FILE]   (the corpus, where ../shared/data is not beside the checkout)
 
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -25,7 +26,8 @@ const configs = arg('--configs', 'examples/d2l-random.yaml,examples/scaling.yaml
 mkdirSync(outDir, { recursive: true });
 const date = new Date().toISOString().slice(0, 10);
 for (const file of configs) {
-  const { config } = resolveConfig(file, []);
+  const data = arg('--data', '');
+  const { config } = resolveConfig(file, data ? [{ key: 'data.path', value: data, source: 'flag', origin: `--data ${data}` }] : []);
   const report = await runScaling({
     config, workers, warmup: 3, minibatches: Number(arg('--minibatches', '20')), repeat: Number(arg('--repeat', '3')), kernels: 'auto',
     onResult: (r) => console.log(`${file}: ${r.workers} workers: ${Math.round(r.tokens_per_s)} tokens/s, speedup ${r.speedup.toFixed(2)}x`),

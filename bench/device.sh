@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Prepares the scaling benchmark for the 16-core device machine, which has no Node.js and does not
+# get ../shared: builds, bundles node + production dependencies + dist/ + examples/ into .devnode/
+# (git-ignored), and puts a copy of the corpus inside the bundle (never into the repository).
+# Then, through the device tool, with carry [".devnode"]:
+#   bash .devnode/run.sh node dist/bench/scaling.js --data data/jaychou_lyrics.txt --out "$OUT" --minibatches 10 --repeat 2
+set -euo pipefail
+cd "$(dirname "$0")/.."
+npm run build >/dev/null
+../shared/tools/devnode.sh dist examples
+mkdir -p .devnode/app/data
+cp ../shared/data/jaychou_lyrics.txt .devnode/app/data/
+du -sh .devnode
