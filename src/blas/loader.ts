@@ -11,6 +11,7 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
+import { InputError } from '../util/errors.js';
 import type { Activation, Blas } from './types.js';
 
 export type KernelVariant = 'relaxed-simd' | 'simd';
@@ -67,7 +68,10 @@ export function compileKernels(prefer: KernelPreference = 'auto'): CompiledKerne
 /** A shared, fixed-size memory: never grown during a run, so views stay valid in every thread. */
 export function createSharedMemory(bytes: number): WebAssembly.Memory {
   const pages = Math.ceil((bytes + RESERVED_LOW_BYTES) / WASM_PAGE_BYTES);
-  if (pages > 65536) throw new Error(`the run needs ${(bytes / 2 ** 30).toFixed(2)} GiB of kernel memory; wasm32 allows 4 GiB`);
+  if (pages > 65536) {
+    throw new InputError(`the run needs ${(bytes / 2 ** 30).toFixed(2)} GiB of kernel memory and WebAssembly allows 4 GiB: ` +
+      'use fewer workers (each has its own gradient block and activations) or a smaller data.batch, data.steps or model.hidden');
+  }
   return new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
 }
 

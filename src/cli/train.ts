@@ -55,9 +55,7 @@ export async function trainCommand(resolved: ResolvedConfig, opts: TrainOptions,
   const data = prepareData(config, resumeFrom?.vocab);
   checkSamplePrefixes(config, data);
   const runDir = new RunDir(config.run.out);
-  if (resumeFrom) runDir.truncateMetrics(resumeFrom.training!.epoch);
-  else runDir.createFresh(opts.force);
-
+  // the engine first: if the run cannot fit in memory, nothing has been written or removed yet
   const engine = createEngine(config, data.vocab.size, data.val?.length ?? 0, opts.kernels);
   let stopSignal: NodeJS.Signals | null = null;
   const onSignal = (sig: NodeJS.Signals) => {
@@ -68,6 +66,8 @@ export async function trainCommand(resolved: ResolvedConfig, opts: TrainOptions,
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
+    if (resumeFrom) runDir.truncateMetrics(resumeFrom.training!.epoch);
+    else runDir.createFresh(opts.force);
     const trainer = new Trainer(config, data, engine, resumeFrom);
     if (!resumeFrom) runDir.writeConfig(config);
     const flops = trainFlopsPerToken({ V: data.vocab.size, H: config.model.hidden });
