@@ -18,7 +18,8 @@ describe('parameter layout and views', () => {
       expect(t.offset).toBeGreaterThanOrEqual(end);
       end = t.offset + t.size;
     }
-    expect(layout.numParams).toBeGreaterThanOrEqual(end);
+    const total = layout.numParams;
+    expect(total).toBeGreaterThanOrEqual(end);
     expect(layout.numParams % 16).toBe(0);
   });
 
