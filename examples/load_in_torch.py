@@ -1,15 +1,29 @@
 """Load a model exported by `bptt export --format torch` into PyTorch and generate text greedily,
-as D2L's predict_rnn does. Needs: pip install torch safetensors
+as D2L's predict_rnn does. Needs only torch (the safetensors file is read here, without the
+safetensors package: an 8-byte header length, a JSON header, then little-endian float32 data).
 
     bptt export --checkpoint runs/d2l-random/last.safetensors --format torch --out model.torch.safetensors
     python examples/load_in_torch.py model.torch.safetensors 分开
 """
 import json
+import struct
 import sys
 
 import torch
-from safetensors import safe_open
-from safetensors.torch import load_file
+
+
+def read_safetensors(path: str) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    with open(path, "rb") as f:
+        (n,) = struct.unpack("<Q", f.read(8))
+        header = json.loads(f.read(n))
+        data = f.read()
+    meta = header.pop("__metadata__", {})
+    tensors = {}
+    for name, t in header.items():
+        assert t["dtype"] == "F32", f"{name}: only F32 is exported"
+        start, end = t["data_offsets"]
+        tensors[name] = torch.frombuffer(bytearray(data[start:end]), dtype=torch.float32).reshape(t["shape"])
+    return tensors, meta
 
 
 class CharRNN(torch.nn.Module):
@@ -19,18 +33,17 @@ class CharRNN(torch.nn.Module):
         self.dense = torch.nn.Linear(hidden_size, vocab_size)
         self.vocab_size = vocab_size
 
-    def forward(self, ids: torch.Tensor, state: torch.Tensor | None = None):
+    def forward(self, ids: torch.Tensor, state=None):
         x = torch.nn.functional.one_hot(ids, self.vocab_size).float()  # (T, B, V), time-major
         y, state = self.rnn(x, state)
         return self.dense(y), state
 
 
 def load(path: str) -> tuple[CharRNN, list[str]]:
-    with safe_open(path, "pt") as f:
-        meta = f.metadata()
+    tensors, meta = read_safetensors(path)
     vocab = json.loads(meta["vocab"])
     model = CharRNN(len(vocab), int(meta["hidden_size"]), meta["nonlinearity"])
-    model.load_state_dict(load_file(path))
+    model.load_state_dict(tensors)  # rnn.weight_ih_l0, rnn.weight_hh_l0, rnn.bias_*, dense.weight, dense.bias
     return model.eval(), vocab
 
 
@@ -39,7 +52,8 @@ def generate(model: CharRNN, vocab: list[str], prefix: str, length: int = 50) ->
     out = [index[c] for c in prefix]
     state = None
     with torch.no_grad():
-        logits, state = model(torch.tensor(out[:-1]).view(-1, 1), state) if len(out) > 1 else (None, None)
+        if len(out) > 1:  # read the prefix, all but its last character
+            _, state = model(torch.tensor(out[:-1]).view(-1, 1), state)
         for _ in range(length):
             logits, state = model(torch.tensor([[out[-1]]]), state)
             out.append(int(logits[-1, 0].argmax()))

@@ -1,5 +1,6 @@
 // Checkpoints and the commands that read them: sample, inspect, export --format torch; and every
 // way a checkpoint can be bad (missing, truncated, wrong shapes, another vocabulary).
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -122,6 +123,19 @@ describe('export --format torch', () => {
     expect(JSON.parse(f.metadata.vocab)).toEqual(c.vocab.chars);
   });
 });
+
+const torchPython = ['python3', '/usr/bin/python3'].find((py) => spawnSync(py, ['-c', 'import torch'], { encoding: 'utf8' }).status === 0);
+describe.skipIf(!torchPython)('examples/load_in_torch.py with a real PyTorch', () => {
+  it('generates exactly what bptt sample generates', () => {
+    const out = join(dir, 'py.torch.safetensors');
+    expect(bptt(['export', '--checkpoint', ck, '--format', 'torch', '--out', out]).code).toBe(0);
+    const py = spawnSync(torchPython!, [join(import.meta.dirname, '../examples/load_in_torch.py'), out, 'twenty'], { encoding: 'utf8' });
+    expect(py.stderr).toBe('');
+    const ours = bptt(['sample', '--checkpoint', ck, '--prefix', 'twenty', '--length', '50']);
+    expect(py.stdout).toBe(ours.stdout);
+  });
+});
+if (!torchPython) console.warn('SKIPPED: no python3 with torch here; examples/load_in_torch.py was not run');
 
 describe('bad checkpoints get one line naming the file and the problem', () => {
   const bad = (name: string, bytes: Buffer) => { const p = join(dir, name); writeFileSync(p, bytes); return p; };
