@@ -187,6 +187,6 @@ it('an output path that cannot be a directory is refused before anything is writ
   writeFileSync(fileAsDir, 'x');
   const r = bptt(['train', '--builtin', 'counting', '--epochs', '1', '--out', join(fileAsDir, 'run')]);
   expect(r.code).toBe(2);
-  expect(r.stderr).toMatch(/^bptt: error: output .*plainfile\/run: /);
+  expect(r.stderr).toMatch(/^bptt: error: output .*plainfile\/run: a part of the path is a file, not a directory\n$/);
   expect(statSync(fileAsDir).isFile()).toBe(true);
 });

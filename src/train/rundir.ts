@@ -55,7 +55,10 @@ export class RunDir {
       accessSync(this.dir, constants.W_OK);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      throw new InputError(`output ${this.dir}: ${code === 'EACCES' || code === 'EROFS' ? 'not writable' : (err as Error).message}`);
+      const why = code === 'EACCES' || code === 'EROFS' ? 'not writable'
+        : code === 'ENOTDIR' || code === 'EEXIST' ? 'a part of the path is a file, not a directory'
+        : (err as Error).message;
+      throw new InputError(`output ${this.dir}: ${why}`);
     }
   }
 
