@@ -24,8 +24,4 @@ export class Arena {
     }
     return off;
   }
-
-  get used(): number {
-    return this.next - this.base;
-  }
 }
