@@ -9,7 +9,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { runScaling, scalingTable } from '../bench/scaling.js';
 import { writeFileAtomic } from '../io/safetensors.js';
 import { lineChart } from '../io/svg.js';
-import { envOverrides, parseSet, parseValue, resolveConfig, type Override } from '../config/load.js';
+import { envOverrides, getPath, leafKeys, parseSet, parseValue, resolveConfig, type Override } from '../config/load.js';
 import { createWasmBlas, RESERVED_LOW_BYTES, type KernelPreference } from '../blas/loader.js';
 import { allocWorkspace, workspaceElems } from '../model/bptt.js';
 import { generate } from '../model/generate.js';
@@ -237,17 +237,8 @@ async function resumeRun(dir: string, overrides: Override[], opts: Record<string
 }
 
 function resolveConfigFrom(base: object, overrides: Override[]) {
-  const asSets = Object.entries(flatten(base)).map(([key, value]) => ({ key, value, source: 'file' as const, origin: 'checkpoint' }));
-  return resolveConfig(null, [...asSets, ...overrides]);
-}
-
-function flatten(obj: object, prefix = ''): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(obj)) {
-    if (v !== null && typeof v === 'object' && !Array.isArray(v)) Object.assign(out, flatten(v as object, `${prefix}${k}.`));
-    else out[`${prefix}${k}`] = v;
-  }
-  return out;
+  const fromCheckpoint = leafKeys().map((key) => ({ key, value: getPath(base, key), source: 'file' as const, origin: 'checkpoint' }));
+  return resolveConfig(null, [...fromCheckpoint, ...overrides]);
 }
 
 function positiveInt(s: string, name: string): number {

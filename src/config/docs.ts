@@ -14,7 +14,7 @@ function typeOf(s: z.ZodType): string {
     case 'nullable': return `${typeOf(def.innerType!)} \\| null`;
     case 'enum': return Object.values(def.entries!).map((v) => `\`${v}\``).join(' \\| ');
     case 'array': return `list of ${typeOf(def.element!)}`;
-    case 'number': return (s as z.ZodNumber).format?.includes('int') || (s as unknown as { isInt?: boolean }).isInt ? 'integer' : 'number';
+    case 'number': return (s as z.ZodNumber).isInt ? 'integer' : 'number';
     default: return def.type;
   }
 }

@@ -5,7 +5,7 @@
 import { compileKernels, createSharedMemory, WasmBlas, type KernelPreference } from '../blas/loader.js';
 import type { Activation } from '../blas/types.js';
 import { makePlan, type MemoryPlan, type PlanInput } from '../train/plan.js';
-import { activeBlocks, computeShard, reduceChunks, updateRange, type StepContext } from '../train/step.js';
+import { computeShard, reduceChunks, updateRange, type StepContext } from '../train/step.js';
 
 export interface Engine {
   readonly workers: number;
@@ -51,11 +51,11 @@ export class InlineEngine implements Engine {
   }
 
   async reduce(): Promise<number> {
-    return reduceChunks(this.ctx, 0, this.plan.numChunks, activeBlocks(this.plan)).reduce((a, b) => a + b, 0);
+    return reduceChunks(this.ctx, 0, this.plan.numChunks, this.plan.activeBlocks).reduce((a, b) => a + b, 0);
   }
 
   async update(scale: number): Promise<void> {
-    updateRange(this.ctx, 0, this.plan.numParams, scale, activeBlocks(this.plan)[0]);
+    updateRange(this.ctx, 0, this.plan.numParams, scale, this.plan.activeBlocks[0]);
   }
 
   async close(): Promise<void> {}

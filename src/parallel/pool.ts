@@ -13,7 +13,6 @@ import { existsSync } from 'node:fs';
 import { Piscina } from 'piscina';
 import { compileKernels, createSharedMemory, WasmBlas } from '../blas/loader.js';
 import { balancedRanges, makePlan, type MemoryPlan } from '../train/plan.js';
-import { activeBlocks } from '../train/step.js';
 import type { Engine, EngineOptions } from './engine.js';
 import type { Task, TaskResult, WorkerInit } from './protocol.js';
 
@@ -90,7 +89,7 @@ export class PoolEngine implements Engine {
   }
 
   async reduce(): Promise<number> {
-    const blocks = activeBlocks(this.plan);
+    const blocks = this.plan.activeBlocks;
     const results = await this.all(this.chunkRanges.filter((r) => r.hi > r.lo).map((r) => ({ kind: 'reduce', cLo: r.lo, cHi: r.hi, blocks })));
     let sumsq = 0;
     for (const r of results) for (const s of (r as { sums: number[] }).sums) sumsq += s;
@@ -98,7 +97,7 @@ export class PoolEngine implements Engine {
   }
 
   async update(scale: number): Promise<void> {
-    const grad = activeBlocks(this.plan)[0];
+    const grad = this.plan.activeBlocks[0];
     await this.all(this.paramRanges.filter((r) => r.hi > r.lo).map((r) => ({ kind: 'update', lo: r.lo, hi: r.hi, scale, grad })));
   }
 

@@ -48,6 +48,10 @@ export interface MemoryPlan {
   P: TensorOffsets;
   shards: RowRange[];
   gradBlocks: number[];
+  /** tensor offsets inside each shard's gradient block */
+  gradOffsets: TensorOffsets[];
+  /** blocks of non-empty shards, in the fixed reduction order; the sum lands in the first */
+  activeBlocks: number[];
   /** shard indices each worker runs, in order */
   shardsOfWorker: number[][];
   state: number;
@@ -98,6 +102,8 @@ export function makePlan(input: PlanInput): MemoryPlan {
   const sampleWs = allocWorkspace(arena, sampleShape);
   return {
     input, layout, numParams, params, P: offsetsAt(layout, params), shards, gradBlocks, shardsOfWorker,
+    gradOffsets: gradBlocks.map((g) => offsetsAt(layout, g)),
+    activeBlocks: gradBlocks.filter((_, k) => shards[k].hi > shards[k].lo),
     state, batchX, batchY, workspaces, evalWs, sampleWs,
     numChunks: Math.ceil(numParams / NORM_CHUNK_ELEMS),
     totalBytes: (base + elems) * 4,

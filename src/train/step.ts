@@ -7,7 +7,6 @@
 
 import type { Activation, Blas } from '../blas/types.js';
 import { rnnBackward, rnnForward, xentForwardBackward, type Workspace } from '../model/bptt.js';
-import { offsetsAt } from '../model/params.js';
 import { NORM_CHUNK_ELEMS, type MemoryPlan } from './plan.js';
 
 export interface StepContext {
@@ -44,13 +43,8 @@ export function computeShard(ctx: StepContext, s: number, carry: boolean, gradSc
   // The carried state is h_T of this minibatch, detached: BPTT below never reaches past h_0.
   if (carry) blas.copy(rows * H, ws.hs + T * rows * H, plan.state + lo * H);
   const loss = xentForwardBackward(blas, ws, gradScale, rows);
-  rnnBackward(blas, act, plan.P, offsetsAt(plan.layout, block), ws, rows);
+  rnnBackward(blas, act, plan.P, plan.gradOffsets[s], ws, rows);
   return loss;
-}
-
-/** Shards whose blocks hold gradient this step, in the fixed reduction order. */
-export function activeBlocks(plan: MemoryPlan): number[] {
-  return plan.shards.flatMap((s, k) => (s.hi > s.lo ? [plan.gradBlocks[k]] : []));
 }
 
 /** Sums blocks[1..] into blocks[0] over chunks [cLo, cHi); returns each chunk's sum of squares. */

@@ -105,7 +105,7 @@ export class Trainer {
   /** Runs to config.run.epochs or until hooks.shouldStop(); returns true when all epochs ran. */
   async run(hooks: TrainHooks = {}): Promise<boolean> {
     const { config, engine, sampler, state } = this;
-    const { T, B } = { T: config.data.steps, B: config.data.batch };
+    const { steps: T, batch: B } = config.data;
     const { clip } = config.optim;
     const run = config.run;
     const heapI = engine.blas.i;
