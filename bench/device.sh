@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Prepares the scaling benchmark for the 16-core device machine, which has no Node.js and does not
 # get ../shared: builds, bundles node + production dependencies + dist/ + examples/ into .devnode/
-# (git-ignored), and puts a copy of the corpus inside the bundle (never into the repository).
+# (git-ignored), and puts a copy of the corpus (data/) inside the bundle.
 # Then, through the device tool, with carry [".devnode"]:
 #   bash .devnode/run.sh node dist/bench/scaling.js --data data/jaychou_lyrics.txt --out "$OUT" --minibatches 10 --repeat 2
 set -euo pipefail
@@ -9,5 +9,5 @@ cd "$(dirname "$0")/.."
 npm run build >/dev/null
 ../shared/tools/devnode.sh dist examples
 mkdir -p .devnode/app/data
-cp ../shared/data/jaychou_lyrics.txt .devnode/app/data/
+cp data/jaychou_lyrics.txt .devnode/app/data/
 du -sh .devnode

@@ -3,7 +3,7 @@
 // as `bptt bench`.
 //
 //   node dist/bench/scaling.js [--workers 1,2,4,8,16] [--minibatches 20] [--repeat 3] [--out bench/results]
-//                              [--data FILE]   (the corpus, where ../shared/data is not beside the checkout)
+//                              [--data FILE]   (another corpus; the configs read data/jaychou_lyrics.txt)
 
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
