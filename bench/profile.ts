@@ -1,14 +1,13 @@
 // Where a training step's time goes, single thread: wraps the kernels in a timer keyed by
-// kernel and shape, runs minibatches of a config's shapes on random tokens, and prints tokens/s,
-// GFLOP/s and the share of each kernel call site.
+// kernel and shape, runs the trainer's own step (train/step.ts runStretch, one party) on random
+// rows of a random-token corpus, and prints tokens/s, GFLOP/s and the share of each call site.
 //
 //   node dist/bench/profile.js [--hidden 256] [--vocab 1027] [--batch 32] [--steps 35] [--minibatches 20]
 
-import { createWasmBlas, RESERVED_LOW_BYTES } from '../src/blas/loader.js';
 import type { Blas } from '../src/blas/types.js';
-import { allocWorkspace, rnnBackward, rnnForward, workspaceElems, xentForwardBackward } from '../src/model/bptt.js';
-import { initParams, offsetsAt, paramLayout, trainFlopsPerToken } from '../src/model/params.js';
-import { Arena } from '../src/util/arena.js';
+import { initParams, trainFlopsPerToken } from '../src/model/params.js';
+import { InlineEngine, resetControl } from '../src/parallel/engine.js';
+import { runStretch, type WorkerContext } from '../src/train/step.js';
 import { Rng } from '../src/util/rng.js';
 
 function arg(name: string, dflt: number): number {
@@ -18,10 +17,12 @@ function arg(name: string, dflt: number): number {
 
 const H = arg('--hidden', 256), V = arg('--vocab', 1027), B = arg('--batch', 32), T = arg('--steps', 35);
 const minibatches = arg('--minibatches', 20);
-const layout = paramLayout({ V, H });
-const shape = { V, H, T, B };
-const elems = 2 * layout.numParams + workspaceElems(shape, true) + 1024;
-const raw = createWasmBlas(elems * 4);
+const rng = new Rng(1);
+const corpus = Int32Array.from({ length: 200_000 }, () => rng.int(V));
+const engine = new InlineEngine({
+  plan: { V, H, T, B, workers: 1, deterministic: false, evalRows: 0 }, act: 'tanh', corpus, maxStretch: minibatches,
+});
+const raw = engine.blas;
 const timings = new Map<string, { ms: number; calls: number; flops: number }>();
 
 /** A Blas whose every call is timed under "method MxNxK". */
@@ -51,28 +52,22 @@ function timed(inner: Blas): Blas {
 }
 
 const blas = timed(raw);
-const arena = new Arena(RESERVED_LOW_BYTES / 4, elems);
-const pBase = arena.alloc(layout.numParams), gBase = arena.alloc(layout.numParams);
-const ws = allocWorkspace(arena, shape, true);
-const rng = new Rng(1);
-initParams(layout, raw.f, pBase, () => rng.normal(), 0.01);
-const P = offsetsAt(layout, pBase), G = offsetsAt(layout, gBase);
+initParams(engine.plan.layout, raw.f, engine.plan.params, () => rng.normal(), 0.01);
+const ctx: WorkerContext = { blas, plan: engine.plan, act: 'tanh', ws: engine.plan.workspaces[0], worker: 0, control: engine.control, corpus };
+// D2L's update: lr 100, clip 0.01 (the values only scale the update; the work is the same)
+const task = { carry: false, gradScale: 1 / (T * B), lr: 100, clipTheta: 0.01 };
 
-function step(): void {
-  for (let k = 0; k < T * B; k++) { raw.i[ws.x + k] = rng.int(V); raw.i[ws.y + k] = rng.int(V); }
-  blas.fill(layout.numParams, 0, gBase);
-  blas.fill(B * H, 0, ws.hs);
-  rnnForward(blas, 'tanh', P, ws);
-  xentForwardBackward(blas, ws, 1 / (T * B));
-  rnnBackward(blas, 'tanh', P, G, ws);
-  const norm = Math.sqrt(blas.sumsq(layout.numParams, gBase));
-  blas.axpy(layout.numParams, -Math.min(1, 0.01 / norm), gBase, pBase);
+function stretch(count: number): void {
+  const { schedule } = engine.control;
+  for (let k = 0; k < count * B; k++) schedule[k] = rng.int(corpus.length - T - 1);
+  resetControl(engine.control, 0);
+  runStretch(ctx, { k0: 0, k1: count, ...task });
 }
 
-for (let k = 0; k < 5; k++) step(); // warm-up
+stretch(5); // warm-up
 timings.clear();
 const t0 = performance.now();
-for (let k = 0; k < minibatches; k++) step();
+stretch(minibatches);
 const totalMs = performance.now() - t0;
 const tokensPerS = (minibatches * T * B) / (totalMs / 1000);
 const flopsPerToken = trainFlopsPerToken({ V, H });

@@ -11,6 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { loadCheckpoint } from '../src/train/checkpoint.js';
 import { TENSOR_NAMES } from '../src/model/params.js';
 
+const FAULT_WORKER = join(import.meta.dirname, 'fixtures/fault_worker.mjs');
 const tmp = () => mkdtempSync(join(tmpdir(), 'bptt-cli-'));
 const SMALL = ['--builtin', 'counting', '--hidden', '32', '--batch', '8', '--steps', '16', '--lr', '2', '--clip', '1', '--set', 'run.sample_every=0', '--set', 'run.checkpoint_every=1'];
 
@@ -103,7 +104,7 @@ describe('faults never hang and never lose the last checkpoint', () => {
   it.each(['throw', 'exit'])('a worker that %ss stops the run with one line and exit 1', (kind) => {
     const out = join(tmp(), 'run');
     // ~154 minibatches per epoch: step 200 falls in epoch 2, after epoch 1's checkpoint
-    const r = bptt(['train', ...SMALL, '--epochs', '3', '--workers', '2', '--out', out], { BPTT_TEST_FAULT: `${kind}:200` });
+    const r = bptt(['train', ...SMALL, '--epochs', '3', '--workers', '2', '--out', out], { BPTT_TEST_FAULT: `${kind}:200`, BPTT_WORKER_FILE: FAULT_WORKER });
     expect(r.code).toBe(1);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stderr).toMatch(/a worker thread failed/);

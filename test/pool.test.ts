@@ -26,10 +26,11 @@ async function train(cfg: TrainConfig, workers: number, steps: number): Promise<
     V: data.vocab.size, H: cfg.model.hidden, T: cfg.data.steps, B: cfg.data.batch, workers,
     deterministic: cfg.run.deterministic, evalRows: evalRows(data.val?.length ?? 0, cfg.data.steps, cfg.data.batch),
   };
-  const engine: Engine = workers === 0 ? new InlineEngine({ plan, act: 'tanh' }) : new PoolEngine({ plan, act: 'tanh' });
+  const opts = { plan, act: 'tanh' as const, corpus: data.train };
+  const engine: Engine = workers === 0 ? new InlineEngine(opts) : new PoolEngine(opts);
   try {
     const trainer = new Trainer(cfg, data, engine);
-    await trainer.run({ shouldStop: () => trainer.state.step >= steps });
+    await trainer.run({ stopAtStep: steps });
     expect(trainer.state.step).toBe(steps);
     const { params, numParams } = engine.plan;
     return engine.blas.f.slice(params, params + numParams);

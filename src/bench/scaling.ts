@@ -1,16 +1,17 @@
 // Scaling benchmark: the same training slice (same config, seed and minibatches) at each worker
-// count, after a warm-up. Reports tokens/s, GFLOP/s, speedup over 1 worker, parallel efficiency
-// (speedup / N), and the share of step time spent outside forward+BPTT: dispatch, waiting for the
-// slowest worker, the reduce and the update. Every count runs the piscina pool, 1 included, so
-// the speedup compares like with like. Counts are measured in interleaved rounds and the median
-// reported: a shared VM drifts by 10-20% within a minute.
+// count, after a warm-up, through the trainer's own step (Engine.runStretch, train/step.ts).
+// Reports tokens/s, GFLOP/s, speedup over 1 worker, parallel efficiency (speedup / N), and where a
+// step's time goes: gathering the rows, forward+BPTT (slowest worker), and outside it the barrier
+// waits, the reduce, the update and the coordinator's schedule writing. Every count runs the pool,
+// 1 included, so the speedup compares like with like. Counts are measured in interleaved rounds
+// and the median reported: a shared VM drifts by 10-20% within a minute.
 
 import { availableParallelism, cpus } from 'node:os';
 import type { KernelPreference } from '../blas/loader.js';
 import type { TrainConfig } from '../config/schema.js';
 import { makeSampler } from '../data/samplers.js';
 import { initParams, trainFlopsPerToken } from '../model/params.js';
-import { clipFactor } from '../optim/clip.js';
+import { phaseTimes } from '../parallel/engine.js';
 import { PoolEngine } from '../parallel/pool.js';
 import { prepareData, type PreparedData } from '../train/data.js';
 import { Rng } from '../util/rng.js';
@@ -22,8 +23,17 @@ export interface ScalingResult {
   speedup: number;
   efficiency: number;
   step_ms: number;
+  /** forward + BPTT of the slowest worker in each minibatch, per minibatch (the critical path; gather excluded) */
   bptt_ms: number;
+  /** 1 - bptt_ms / step_ms */
   outside_bptt_share: number;
+  /** means over workers, ms per minibatch */
+  gather_ms: number;
+  wait_ms: number;
+  reduce_ms: number;
+  update_ms: number;
+  /** the coordinator writing row offsets into the schedule, ms per minibatch */
+  schedule_ms: number;
   minibatches: number;
   /** tokens/s of every repetition; tokens_per_s is their median */
   runs_tokens_per_s: number[];
@@ -62,36 +72,60 @@ interface Measurement {
   tokensPerS: number;
   stepMs: number;
   bpttMs: number;
+  gatherMs: number;
+  waitMs: number;
+  reduceMs: number;
+  updateMs: number;
+  scheduleMs: number;
 }
 
-/** One measurement: a fresh pool of `workers`, warm-up, then `minibatches` timed full steps. */
+/** One measurement: a fresh pool of `workers`, a warm-up stretch, then `minibatches` timed steps. */
 async function measure(o: ScalingOptions, data: PreparedData, workers: number): Promise<{ m: Measurement; kernels: string }> {
   const c = o.config;
   const V = data.vocab.size;
   const { steps: T, batch: B } = c.data;
   const engine = new PoolEngine({
     plan: { V, H: c.model.hidden, T, B, workers, deterministic: c.run.deterministic, evalRows: 0 },
-    act: c.model.activation, kernels: o.kernels,
+    act: c.model.activation, kernels: o.kernels, corpus: data.train,
   });
   try {
     const init = new Rng(c.run.seed);
     initParams(engine.plan.layout, engine.blas.f, engine.plan.params, () => init.normal(), c.model.init_scale);
     const sampler = makeSampler(c.data.sampler, data.train, B, T);
     const rng = new Rng(c.run.seed + 1);
-    const carry = sampler.kind === 'consecutive';
-    let i = sampler.batchesPerEpoch;
-    let stepMs = 0, bpttMs = 0;
-    for (let k = 0; k < o.warmup + o.minibatches; k++) {
-      if (i >= sampler.batchesPerEpoch) { sampler.startEpoch(rng); i = 0; }
-      sampler.fill(i++, engine.blas.i, engine.plan.batchX, engine.blas.i, engine.plan.batchY);
-      const t0 = performance.now();
-      await engine.gradients(carry, 1 / (T * B), k);
-      const bptt = engine.lastBpttMs;
-      const norm = Math.sqrt(await engine.reduce());
-      await engine.update(c.optim.lr * clipFactor(norm, c.optim.clip));
-      if (k >= o.warmup) { stepMs += performance.now() - t0; bpttMs += bptt; }
-    }
-    return { m: { tokensPerS: (o.minibatches * T * B) / (stepMs / 1000), stepMs, bpttMs }, kernels: engine.blas.name };
+    sampler.startEpoch(rng);
+    let next = 0; // minibatch of the epoch, wrapping (the bench needs valid rows, not a whole epoch)
+    const task = { carry: sampler.kind === 'consecutive', gradScale: 1 / (T * B), lr: c.optim.lr, clipTheta: c.optim.clip };
+    const sum: Measurement = { tokensPerS: 0, stepMs: 0, bpttMs: 0, gatherMs: 0, waitMs: 0, reduceMs: 0, updateMs: 0, scheduleMs: 0 };
+    const stretches = async (total: number, timed: boolean) => {
+      for (let left = total; left > 0;) {
+        const count = Math.min(left, engine.maxStretch);
+        const t0 = performance.now();
+        for (let k = 0; k < count; k++) {
+          sampler.starts(next, engine.control.schedule, k * B);
+          next = (next + 1) % sampler.batchesPerEpoch;
+        }
+        const scheduleMs = performance.now() - t0;
+        const out = await engine.runStretch({ k0: 0, k1: count, ...task });
+        if (out.done !== count) throw new Error(`bench stretch ended after ${out.done} of ${count} minibatches (diverged: ${out.divergedAt !== null})`);
+        if (timed) {
+          const phases = phaseTimes(engine.control);
+          const mean = (f: (p: (typeof phases)[number]) => number) => phases.reduce((a, p) => a + f(p), 0) / phases.length;
+          sum.stepMs += performance.now() - t0;
+          sum.scheduleMs += scheduleMs;
+          sum.bpttMs += engine.control.critical[0];
+          sum.gatherMs += mean((p) => p.gather);
+          sum.waitMs += mean((p) => p.wait);
+          sum.reduceMs += mean((p) => p.reduce);
+          sum.updateMs += mean((p) => p.update);
+        }
+        left -= count;
+      }
+    };
+    await stretches(o.warmup, false);
+    await stretches(o.minibatches, true);
+    sum.tokensPerS = (o.minibatches * T * B) / (sum.stepMs / 1000);
+    return { m: sum, kernels: engine.blas.name };
   } finally {
     await engine.close();
   }
@@ -133,6 +167,11 @@ export async function runScaling(o: ScalingOptions): Promise<ScalingReport> {
       step_ms: mid.stepMs / o.minibatches,
       bptt_ms: mid.bpttMs / o.minibatches,
       outside_bptt_share: 1 - mid.bpttMs / mid.stepMs,
+      gather_ms: mid.gatherMs / o.minibatches,
+      wait_ms: mid.waitMs / o.minibatches,
+      reduce_ms: mid.reduceMs / o.minibatches,
+      update_ms: mid.updateMs / o.minibatches,
+      schedule_ms: mid.scheduleMs / o.minibatches,
       minibatches: o.minibatches,
       runs_tokens_per_s: ms.map((m) => m.tokensPerS),
     };
@@ -150,12 +189,15 @@ export async function runScaling(o: ScalingOptions): Promise<ScalingReport> {
 
 export function scalingTable(r: ScalingReport): string {
   const lines = [
-    '| workers | tokens/s | GFLOP/s | speedup | efficiency | step ms | BPTT ms (slowest worker) | outside BPTT |',
-    '|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| workers | tokens/s | GFLOP/s | speedup | efficiency | step ms | BPTT ms (slowest worker) | outside BPTT | wait | reduce | update | gather | schedule |',
+    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
+  const ms = (x: number) => x.toFixed(x < 0.1 ? 3 : 2);
   for (const x of r.results) {
     lines.push(`| ${x.workers} | ${Math.round(x.tokens_per_s).toLocaleString('en-US')} | ${x.gflops.toFixed(1)} | ${x.speedup.toFixed(2)}x | ` +
-      `${(100 * x.efficiency).toFixed(0)}% | ${x.step_ms.toFixed(1)} | ${x.bptt_ms.toFixed(1)} | ${(100 * x.outside_bptt_share).toFixed(1)}% |`);
+      `${(100 * x.efficiency).toFixed(0)}% | ${x.step_ms.toFixed(2)} | ${x.bptt_ms.toFixed(2)} | ${(100 * x.outside_bptt_share).toFixed(1)}% | ` +
+      `${ms(x.wait_ms)} | ${ms(x.reduce_ms)} | ${ms(x.update_ms)} | ${ms(x.gather_ms)} | ${ms(x.schedule_ms)} |`);
   }
+  lines.push('', 'wait, reduce, update, gather: ms per minibatch, mean over workers; schedule: the coordinator, ms per minibatch');
   return lines.join('\n');
 }

@@ -7,10 +7,10 @@ import { availableParallelism } from 'node:os';
 import type { KernelPreference } from '../blas/loader.js';
 import { getPath, leafKeys, type ResolvedConfig } from '../config/load.js';
 import type { TrainConfig } from '../config/schema.js';
-import { InlineEngine, type Engine } from '../parallel/engine.js';
+import type { Engine } from '../parallel/engine.js';
 import { PoolEngine } from '../parallel/pool.js';
 import { loadCheckpoint, saveCheckpoint, type Checkpoint, type TrainingState } from '../train/checkpoint.js';
-import { checkSamplePrefixes, prepareData } from '../train/data.js';
+import { checkSamplePrefixes, prepareData, type PreparedData } from '../train/data.js';
 import { evalRows } from '../train/evaluate.js';
 import { RunDir } from '../train/rundir.js';
 import { Trainer } from '../train/trainer.js';
@@ -25,14 +25,17 @@ export interface TrainOptions {
   output: OutputMode;
 }
 
-export function createEngine(config: TrainConfig, V: number, valLen: number, kernels: KernelPreference): Engine {
+/**
+ * The worker pool, for every worker count: with 1 worker the step still runs on its own thread, so
+ * this thread's event loop is free for signals and output (InlineEngine is for tests and library use).
+ */
+export function createEngine(config: TrainConfig, data: PreparedData, kernels: KernelPreference): Engine {
   const workers = config.run.workers ?? availableParallelism();
   const plan = {
-    V, H: config.model.hidden, T: config.data.steps, B: config.data.batch, workers,
-    deterministic: config.run.deterministic, evalRows: evalRows(valLen, config.data.steps, config.data.batch),
+    V: data.vocab.size, H: config.model.hidden, T: config.data.steps, B: config.data.batch, workers,
+    deterministic: config.run.deterministic, evalRows: evalRows(data.val?.length ?? 0, config.data.steps, config.data.batch),
   };
-  const opts = { plan, act: config.model.activation, kernels };
-  return workers === 1 ? new InlineEngine(opts) : new PoolEngine(opts);
+  return new PoolEngine({ plan, act: config.model.activation, kernels, corpus: data.train });
 }
 
 export function printResolvedConfig(resolved: ResolvedConfig): string {
@@ -56,7 +59,7 @@ export async function trainCommand(resolved: ResolvedConfig, opts: TrainOptions,
   checkSamplePrefixes(config, data);
   const runDir = new RunDir(config.run.out);
   // the engine first: if the run cannot fit in memory, nothing has been written or removed yet
-  const engine = createEngine(config, data.vocab.size, data.val?.length ?? 0, opts.kernels);
+  const engine = createEngine(config, data, opts.kernels);
   let stopSignal: NodeJS.Signals | null = null;
   const onSignal = (sig: NodeJS.Signals) => {
     if (stopSignal) process.exit(sig === 'SIGINT' ? 130 : 143); // second signal: stop now

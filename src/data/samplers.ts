@@ -19,8 +19,23 @@ export interface Sampler {
   readonly batchesPerEpoch: number;
   /** Draws this epoch's order (random) from rng; consecutive draws nothing. */
   startEpoch(rng: Rng): void;
+  /** Writes the B row start offsets of minibatch i: row b reads corpus[start_b .. start_b + T]. */
+  starts(i: number, out: Int32Array, off: number): void;
   /** Writes minibatch i of the current epoch: X and Y (T, B) time-major at xOff / yOff. */
   fill(i: number, X: Int32Array, xOff: number, Y: Int32Array, yOff: number): void;
+}
+
+/** X[t, b] = corpus[start_b + t], Y[t, b] = corpus[start_b + t + 1], from a sampler's starts. */
+function fillFromStarts(sampler: Sampler, corpus: Int32Array, i: number, X: Int32Array, xOff: number, Y: Int32Array, yOff: number): void {
+  const { B, T } = sampler;
+  const starts = new Int32Array(B);
+  sampler.starts(i, starts, 0);
+  for (let b = 0; b < B; b++) {
+    for (let t = 0; t < T; t++) {
+      X[xOff + t * B + b] = corpus[starts[b] + t];
+      Y[yOff + t * B + b] = corpus[starts[b] + t + 1];
+    }
+  }
 }
 
 export class RandomSampler implements Sampler {
@@ -39,15 +54,12 @@ export class RandomSampler implements Sampler {
     rng.shuffle(this.order);
   }
 
+  starts(i: number, out: Int32Array, off: number): void {
+    for (let b = 0; b < this.B; b++) out[off + b] = this.order[i * this.B + b] * this.T;
+  }
+
   fill(i: number, X: Int32Array, xOff: number, Y: Int32Array, yOff: number): void {
-    const { B, T, corpus } = this;
-    for (let b = 0; b < B; b++) {
-      const start = this.order[i * B + b] * T;
-      for (let t = 0; t < T; t++) {
-        X[xOff + t * B + b] = corpus[start + t];
-        Y[yOff + t * B + b] = corpus[start + t + 1];
-      }
-    }
+    fillFromStarts(this, this.corpus, i, X, xOff, Y, yOff);
   }
 }
 
@@ -63,15 +75,12 @@ export class ConsecutiveSampler implements Sampler {
 
   startEpoch(): void {}
 
+  starts(i: number, out: Int32Array, off: number): void {
+    for (let b = 0; b < this.B; b++) out[off + b] = b * this.rowLen + i * this.T;
+  }
+
   fill(i: number, X: Int32Array, xOff: number, Y: Int32Array, yOff: number): void {
-    const { B, T, corpus, rowLen } = this;
-    for (let b = 0; b < B; b++) {
-      const start = b * rowLen + i * T;
-      for (let t = 0; t < T; t++) {
-        X[xOff + t * B + b] = corpus[start + t];
-        Y[yOff + t * B + b] = corpus[start + t + 1];
-      }
-    }
+    fillFromStarts(this, this.corpus, i, X, xOff, Y, yOff);
   }
 }
 

@@ -10,7 +10,7 @@
 
 import { GEMM_SCRATCH_ELEMS } from '../blas/loader.js';
 import type { Activation, Blas } from '../blas/types.js';
-import type { Arena } from '../util/arena.js';
+import { Arena } from '../util/arena.js';
 import type { TensorOffsets } from './params.js';
 
 export interface SeqShape {
@@ -55,9 +55,11 @@ export function allocWorkspace(arena: Arena, shape: SeqShape, withPack = false):
   };
 }
 
-export function workspaceElems({ V, H, T, B }: SeqShape, withPack = false): number {
-  const pad = 16 * 7;
-  return 2 * T * B + (T + 1) * B * H + T * B * V + T * B * H + B * H + (withPack ? GEMM_SCRATCH_ELEMS : 0) + pad;
+/** Elements a workspace takes, alignment included: measured by placing it, not restated. */
+export function workspaceElems(shape: SeqShape, withPack = false): number {
+  const measure = new Arena(0);
+  allocWorkspace(measure, shape, withPack);
+  return measure.end;
 }
 
 /** Forward over T steps from the state in hs[0]; fills hs[1..T] and the logits. */

@@ -1,22 +1,31 @@
 // PoolEngine: the coordinator side of data-parallel BPTT over a piscina pool of N threads.
-// One shared WebAssembly.Memory holds parameters, per-shard gradient blocks, the carried state
-// table, the minibatch and per-worker workspaces (train/plan.ts). Per minibatch:
-//   grad:   N tasks, worker w runs its shards (its rows) into their own gradient blocks;
-//   reduce: N tasks, each sums a disjoint range of fixed chunks over all blocks, in block order,
-//           and returns the chunks' sums of squares; the coordinator adds them in chunk order;
-//   update: N tasks, each applies params -= lr * clip * g to a disjoint range.
-// Every sum is taken in an order fixed by indices, never by which thread finished first, so a
-// given seed and worker count give bitwise-identical runs.
+// Piscina owns the threads, their errors and their lifecycle; each worker gets ONE task per
+// stretch (up to an epoch of minibatches) and runs minibatch after minibatch by itself, meeting
+// the others at barriers in shared memory (train/step.ts). The coordinator only writes the
+// schedule, starts the stretch and sleeps on the progress counter with Atomics.waitAsync, so its
+// event loop stays free for signals, the progress line and output while the workers train.
+//
+// A worker that throws sets the abort flag; one that dies (its task rejects) makes the
+// coordinator set it: either way the others leave their barrier and the stretch rejects with one
+// WorkerFailure naming the first real error.
 
-import { fileURLToPath } from 'node:url';
 import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
-import { compileKernels, createSharedMemory, WasmBlas } from '../blas/loader.js';
-import { balancedRanges, makePlan, type MemoryPlan } from '../train/plan.js';
-import type { Engine, EngineOptions } from './engine.js';
+import type { WasmBlas } from '../blas/loader.js';
+import type { MemoryPlan } from '../train/plan.js';
+import type { StretchTask } from '../train/step.js';
+import { abortAll, Aborted, Slot, type ControlViews } from './control.js';
+import { engineSetup, outcomeOf, resetControl, type Engine, type EngineOptions, type ProgressFn, type StretchOutcome } from './engine.js';
 import type { Task, TaskResult, WorkerInit } from './protocol.js';
 
+/**
+ * The worker entry: dist/workers/bptt_worker.js next to this build. BPTT_WORKER_FILE replaces it
+ * (the fault-injection tests wrap the real entry in one that fails on purpose).
+ */
 function workerFile(): string {
+  const override = process.env.BPTT_WORKER_FILE;
+  if (override) return override;
   // dist/src/parallel/pool.js -> dist/workers/bptt_worker.js ; src/parallel/pool.ts (tests) -> the same built file
   const candidates = ['../../workers/bptt_worker.js', '../../dist/workers/bptt_worker.js'].map((rel) => fileURLToPath(new URL(rel, import.meta.url)));
   const found = candidates.find((f) => existsSync(f));
@@ -31,74 +40,79 @@ export class WorkerFailure extends Error {
   }
 }
 
+/** How often the coordinator wakes without progress, to pass on a stop request (ms). */
+const COORDINATOR_WAKE_MS = 100;
+
 export class PoolEngine implements Engine {
   readonly workers: number;
   readonly blas: WasmBlas;
   readonly plan: MemoryPlan;
+  readonly control: ControlViews;
+  readonly maxStretch: number;
   private readonly pool: Piscina;
-  private readonly chunkRanges;
-  private readonly paramRanges;
   private closed = false;
-  lastBpttMs = 0;
 
   constructor(opts: EngineOptions) {
     this.workers = opts.plan.workers;
-    this.plan = makePlan(opts.plan);
-    const kernels = compileKernels(opts.kernels);
-    const memory = createSharedMemory(this.plan.totalBytes);
-    this.blas = new WasmBlas(kernels, memory);
-    const init: WorkerInit = { memory, module: kernels.module, variant: kernels.variant, plan: opts.plan, act: opts.act };
+    const s = engineSetup(opts, this.workers);
+    this.blas = s.blas;
+    this.plan = s.plan;
+    this.control = s.control;
+    this.maxStretch = s.maxStretch;
+    const init: WorkerInit = {
+      memory: s.memory, module: s.kernels.module, variant: s.kernels.variant, plan: s.plan.input, act: opts.act,
+      control: s.control.sab, controlShape: s.control.shape, corpus: s.corpus.buffer as SharedArrayBuffer,
+    };
     this.pool = new Piscina({
       filename: workerFile(),
       minThreads: this.workers,
       maxThreads: this.workers,
-      idleTimeout: Infinity, // piscina's default lets idle workers exit between tasks
+      idleTimeout: Infinity, // piscina's default lets idle workers exit between stretches
       concurrentTasksPerWorker: 1,
       workerData: init,
-      // one task per thread at a time; an uncapped queue so all N tasks of a phase are accepted
+      // all N tasks of a stretch must run at once (they meet at barriers): never queue one behind another
       maxQueue: 'auto',
     });
-    this.chunkRanges = balancedRanges(this.plan.numChunks, this.workers);
-    // update ranges on 16-element boundaries so no two threads write the same cache line
-    this.paramRanges = balancedRanges(this.plan.numParams / 16, this.workers).map(({ lo, hi }) => ({ lo: lo * 16, hi: hi * 16 }));
   }
 
-  private async all(tasks: Task[]): Promise<TaskResult[]> {
-    try {
-      return await Promise.all(tasks.map((t) => this.pool.run(t) as Promise<TaskResult>));
-    } catch (err) {
-      throw new WorkerFailure(`a worker thread failed: ${(err as Error).message}`);
+  async runStretch(task: StretchTask, onProgress?: ProgressFn): Promise<StretchOutcome> {
+    if (this.closed) throw new Error('engine is closed');
+    const t0 = performance.now();
+    const { ctrl } = this.control;
+    resetControl(this.control, task.k0);
+    let failure: Error | null = null;
+    const tasks = Array.from({ length: this.workers }, (_, worker) =>
+      (this.pool.run({ kind: 'stretch', worker, ...task } satisfies Task) as Promise<TaskResult>).catch((err: Error) => {
+        // the first real failure wins; the others are the Aborted it caused
+        if (!failure || (failure instanceof Aborted && !(err instanceof Aborted))) failure = err;
+        abortAll(ctrl);
+        throw err;
+      }));
+    let settled = false;
+    const all = Promise.allSettled(tasks).then(() => { settled = true; });
+    let seen = task.k0;
+    while (!settled) {
+      // Atomics.waitAsync: sleep on the progress counter without blocking this thread's event loop
+      const w = Atomics.waitAsync(ctrl, Slot.DONE, seen, COORDINATOR_WAKE_MS);
+      if (w.async) await Promise.race([w.value, all]);
+      const done = Atomics.load(ctrl, Slot.DONE);
+      if (done !== seen && !failure) {
+        seen = done;
+        onProgress?.(done);
+      }
     }
-  }
-
-  async gradients(carry: boolean, gradScale: number, step: number): Promise<number> {
-    const tasks: Task[] = [];
-    this.plan.shardsOfWorker.forEach((shards, w) => {
-      if (shards.length > 0) tasks.push({ kind: 'grad', ws: w, shards, carry, gradScale, step });
-    });
-    const results = await this.all(tasks);
-    // losses summed in shard order, independent of completion order
-    let loss = 0;
-    this.lastBpttMs = 0;
-    for (const r of results) {
-      const g = r as { losses: number[]; computeMs: number };
-      for (const l of g.losses) loss += l;
-      this.lastBpttMs = Math.max(this.lastBpttMs, g.computeMs);
+    if (failure) {
+      const err = failure as Error;
+      throw new WorkerFailure(`a worker thread failed: ${err.message}`);
     }
-    return loss;
+    const done = Atomics.load(ctrl, Slot.DONE);
+    if (done !== seen) onProgress?.(done);
+    return outcomeOf(this.control, task.k0, performance.now() - t0);
   }
 
-  async reduce(): Promise<number> {
-    const blocks = this.plan.activeBlocks;
-    const results = await this.all(this.chunkRanges.filter((r) => r.hi > r.lo).map((r) => ({ kind: 'reduce', cLo: r.lo, cHi: r.hi, blocks })));
-    let sumsq = 0;
-    for (const r of results) for (const s of (r as { sums: number[] }).sums) sumsq += s;
-    return sumsq;
-  }
-
-  async update(scale: number): Promise<void> {
-    const grad = this.plan.activeBlocks[0];
-    await this.all(this.paramRanges.filter((r) => r.hi > r.lo).map((r) => ({ kind: 'update', lo: r.lo, hi: r.hi, scale, grad })));
+  requestStop(): void {
+    // Atomics.store: read by the leader at the next norm barrier, from another thread
+    Atomics.store(this.control.ctrl, Slot.STOP_REQUEST, 1);
   }
 
   async close(): Promise<void> {

@@ -1,9 +1,11 @@
 // What crosses the thread boundary. Buffers reach a worker once, in WorkerInit (workerData); a
-// task carries only indices and scalars.
+// task carries a kind, the worker's index and scalars; a result is tagged by the same kind.
 
 import type { KernelVariant } from '../blas/loader.js';
 import type { Activation } from '../blas/types.js';
+import type { StretchTask } from '../train/step.js';
 import type { PlanInput } from '../train/plan.js';
+import type { ControlShape } from './control.js';
 
 export interface WorkerInit {
   memory: WebAssembly.Memory;
@@ -11,14 +13,14 @@ export interface WorkerInit {
   variant: KernelVariant;
   plan: PlanInput;
   act: Activation;
+  /** the control block (parallel/control.ts) and its shape */
+  control: SharedArrayBuffer;
+  controlShape: ControlShape;
+  /** the training corpus as int32 token ids */
+  corpus: SharedArrayBuffer;
 }
 
-export type Task =
-  /** phase 1: run `shards` using workspace `ws` */
-  | { kind: 'grad'; ws: number; shards: number[]; carry: boolean; gradScale: number; step: number }
-  /** phase 2: reduce chunks [cLo, cHi) of the listed gradient blocks into blocks[0] */
-  | { kind: 'reduce'; cLo: number; cHi: number; blocks: number[] }
-  /** phase 3: params[lo, hi) -= scale * grad[lo, hi) */
-  | { kind: 'update'; lo: number; hi: number; scale: number; grad: number };
+/** run minibatches [k0, k1) of the schedule as worker `worker` */
+export type Task = { kind: 'stretch'; worker: number } & StretchTask;
 
-export type TaskResult = { losses: number[]; computeMs: number } | { sums: number[] } | { done: true };
+export type TaskResult = { kind: 'stretch'; worker: number };

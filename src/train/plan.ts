@@ -6,19 +6,21 @@
 //   params                        (numParams)
 //   grad blocks, one per shard    (numShards x numParams): each shard's rows accumulate here
 //   carried state                 (B, H)      consecutive sampling: row b's h_T, read as row b's h_0
-//   minibatch X, Y                (T, B) int32 each, written by the coordinator
-//   workspaces, one per worker    activation caches for up to rowsPerTask rows
+//   workspaces, one per worker    the rows' token ids and activation caches for up to rowsPerTask rows
 //   eval workspace, sampling workspace   (coordinator thread only)
 //
 // Shards: in the default mode shard w is worker w's balanced row range (a range may be empty when
 // B < workers). With `deterministic`, shards are fixed runs of DETERMINISTIC_SHARD_ROWS rows,
 // independent of the worker count, each with its own gradient block, reduced in shard order: the
 // summed gradient is then bitwise the same for any number of workers.
-
+//
+// The minibatch itself is not here: the control block (parallel/control.ts) holds each row's start
+// offset, and every worker gathers its rows' tokens from the shared corpus into its workspace.
+// Sizes come from the allocations themselves (an unbounded Arena), never from a second formula.
 import { RESERVED_LOW_BYTES } from '../blas/loader.js';
-import { allocWorkspace, workspaceElems, type Workspace } from '../model/bptt.js';
+import { allocWorkspace, type Workspace } from '../model/bptt.js';
 import { offsetsAt, paramLayout, type ParamLayout, type TensorOffsets } from '../model/params.js';
-import { Arena, alignUp } from '../util/arena.js';
+import { Arena } from '../util/arena.js';
 
 export const DETERMINISTIC_SHARD_ROWS = 4;
 /** Gradient norms are summed over fixed chunks so the result never depends on how slices are cut. */
@@ -54,9 +56,11 @@ export interface MemoryPlan {
   activeBlocks: number[];
   /** shard indices each worker runs, in order */
   shardsOfWorker: number[][];
+  /** norm chunks each worker reduces */
+  chunksOfWorker: RowRange[];
+  /** parameter range each worker updates (16-element boundaries: no two threads write one cache line) */
+  paramsOfWorker: RowRange[];
   state: number;
-  batchX: number;
-  batchY: number;
   workspaces: Workspace[];
   evalWs: Workspace | null;
   sampleWs: Workspace;
@@ -88,24 +92,21 @@ export function makePlan(input: PlanInput): MemoryPlan {
   const evalShape = { V, H, T, B: Math.max(1, evalRows) };
   const sampleShape = { V, H, T: 1, B: 1 };
   const base = RESERVED_LOW_BYTES / 4;
-  const elems =
-    alignUp(numParams) * (1 + shards.length) + alignUp(B * H) + 2 * alignUp(T * B) +
-    workers * workspaceElems(taskShape, true) + (evalRows > 0 ? workspaceElems(evalShape, true) : 0) + workspaceElems(sampleShape) + 64;
-  const arena = new Arena(base, elems);
+  const arena = new Arena(base);
   const params = arena.alloc(numParams);
   const gradBlocks = shards.map(() => arena.alloc(numParams));
   const state = arena.alloc(B * H);
-  const batchX = arena.alloc(T * B);
-  const batchY = arena.alloc(T * B);
   const workspaces = Array.from({ length: workers }, () => allocWorkspace(arena, taskShape, true));
   const evalWs = evalRows > 0 ? allocWorkspace(arena, evalShape, true) : null;
   const sampleWs = allocWorkspace(arena, sampleShape);
+  const numChunks = Math.ceil(numParams / NORM_CHUNK_ELEMS);
   return {
     input, layout, numParams, params, P: offsetsAt(layout, params), shards, gradBlocks, shardsOfWorker,
+    chunksOfWorker: balancedRanges(numChunks, workers),
+    paramsOfWorker: balancedRanges(numParams / 16, workers).map(({ lo, hi }) => ({ lo: lo * 16, hi: hi * 16 })),
     gradOffsets: gradBlocks.map((g) => offsetsAt(layout, g)),
     activeBlocks: gradBlocks.filter((_, k) => shards[k].hi > shards[k].lo),
-    state, batchX, batchY, workspaces, evalWs, sampleWs,
-    numChunks: Math.ceil(numParams / NORM_CHUNK_ELEMS),
-    totalBytes: (base + elems) * 4,
+    state, workspaces, evalWs, sampleWs, numChunks,
+    totalBytes: arena.end * 4,
   };
 }

@@ -1,12 +1,26 @@
-// The three phases of one training step, as functions of (kernels, plan, indices). The pool's
-// workers and the single-thread engine run exactly these, so both compute the same thing:
-//   1. computeShard: forward + full BPTT for one shard's rows into that shard's gradient block;
-//   2. reduceChunks: sum the gradient blocks (fixed order) into block 0, and return each chunk's
-//      sum of squares (chunks are fixed, so the global norm never depends on the slicing);
-//   3. updateRange: params -= scale * summed gradient, scale = lr * min(theta/||g||, 1).
+// One training step, written once. Every thread that trains (each pool worker, or the calling
+// thread in InlineEngine) runs `runStretch`: minibatch after minibatch from the schedule in the
+// control block, with the phases of a step separated by barriers in shared memory:
+//
+//   gather + compute   each worker: its shards' rows from the corpus, forward + full BPTT into
+//                      the shard's own gradient block, the shard's summed loss into its slot
+//   -- barrier A --    every gradient block is written (the last thread books the slowest BPTT time)
+//   reduce             each worker: its fixed chunks, blocks summed in block order into the first
+//                      active block, each chunk's sum of squares into its slot
+//   -- barrier B --    the last thread to arrive (alone) sums the loss slots in shard order and the
+//                      chunk slots in chunk order, takes the norm, the clip factor
+//                      min(theta/||g||, 1) and the step scale lr * factor, and decides whether this
+//                      is the last minibatch (stop request, divergence)
+//   update             each worker: params -= scale * g over its fixed parameter range
+//   -- barrier C --    parameters complete; the progress counter moves; the coordinator wakes
+//
+// All sums run in an order fixed by indices, never by arrival, so the results are bitwise those
+// of the same phases run one after another (test/step.test.ts checks exactly that).
 
 import type { Activation, Blas } from '../blas/types.js';
 import { rnnBackward, rnnForward, xentForwardBackward, type Workspace } from '../model/bptt.js';
+import { clipFactor } from '../optim/clip.js';
+import { barrier, checkAbort, PhaseIndex, PHASES, Result, RESULT_FIELDS, Slot, StretchStatus, type ControlViews } from '../parallel/control.js';
 import { NORM_CHUNK_ELEMS, type MemoryPlan } from './plan.js';
 
 export interface StepContext {
@@ -17,26 +31,58 @@ export interface StepContext {
   ws: Workspace;
 }
 
+/** What one thread needs to run stretches: its step context, its index and the shared tables. */
+export interface WorkerContext extends StepContext {
+  worker: number;
+  control: ControlViews;
+  /** the training corpus, token ids (shared, read-only) */
+  corpus: Int32Array;
+}
+
+/** The scalars of one stretch: minibatches [k0, k1) of the schedule. */
+export interface StretchTask {
+  k0: number;
+  k1: number;
+  /** consecutive sampling: start each row from its carried state, store h_T back */
+  carry: boolean;
+  /** 1/(T*B): the summed blocks are then the gradient of the minibatch mean loss */
+  gradScale: number;
+  lr: number;
+  clipTheta: number;
+}
+
 /**
- * Forward and BPTT for shard `s`; returns its summed loss. `carry`: start from (and then store)
- * each row's state in the shared state table (consecutive sampling); otherwise start from zeros.
- * `gradScale` is 1/(T*B_total), so the summed blocks are the gradient of the minibatch mean loss.
+ * Copies shard `s`'s rows of minibatch `k` from the corpus into the workspace, time-major:
+ * x[t, r] = corpus[start_r + t], y[t, r] = corpus[start_r + t + 1].
+ */
+export function gatherShard(ctx: WorkerContext, s: number, k: number): void {
+  const { plan, ws, corpus, control } = ctx;
+  const { lo, hi } = plan.shards[s];
+  const rows = hi - lo;
+  const { T, B } = plan.input;
+  const ints = ctx.blas.i;
+  const starts = control.schedule;
+  for (let r = 0; r < rows; r++) {
+    const start = starts[k * B + lo + r];
+    for (let t = 0; t < T; t++) {
+      ints[ws.x + t * rows + r] = corpus[start + t];
+      ints[ws.y + t * rows + r] = corpus[start + t + 1];
+    }
+  }
+}
+
+/**
+ * Forward and BPTT for shard `s`, whose rows are already in the workspace; returns the shard's
+ * summed loss. `carry`: start from (and then store) each row's state in the shared state table.
  */
 export function computeShard(ctx: StepContext, s: number, carry: boolean, gradScale: number): number {
   const { blas, plan, act, ws } = ctx;
   const { lo, hi } = plan.shards[s];
   const rows = hi - lo;
-  const { T, B, H } = plan.input;
+  const { T, H } = plan.input;
   const block = plan.gradBlocks[s];
   blas.fill(plan.numParams, 0, block);
   if (rows === 0) return 0;
-  const ints = blas.i;
-  for (let t = 0; t < T; t++) {
-    for (let r = 0; r < rows; r++) {
-      ints[ws.x + t * rows + r] = ints[plan.batchX + t * B + lo + r];
-      ints[ws.y + t * rows + r] = ints[plan.batchY + t * B + lo + r];
-    }
-  }
   if (carry) blas.copy(rows * H, plan.state + lo * H, ws.hs);
   else blas.fill(rows * H, 0, ws.hs);
   rnnForward(blas, act, plan.P, ws, rows);
@@ -64,4 +110,94 @@ export function reduceChunks(ctx: StepContext, cLo: number, cHi: number, blocks:
 export function updateRange(ctx: StepContext, lo: number, hi: number, scale: number, grad: number): void {
   const { blas, plan } = ctx;
   blas.axpy(hi - lo, -scale, grad + lo, plan.params + lo);
+}
+
+/**
+ * The serial section at barrier B (one thread, every other one parked): loss and norm of minibatch
+ * k from the fixed slots, in slot order; the clip factor and step scale; the stop decision.
+ */
+function decide(control: ControlViews, k: number, task: StretchTask): void {
+  const { ctrl, shardLoss, chunkSumsq, results } = control;
+  let loss = 0;
+  for (let s = 0; s < shardLoss.length; s++) loss += shardLoss[s];
+  let sumsq = 0;
+  for (let c = 0; c < chunkSumsq.length; c++) sumsq += chunkSumsq[c];
+  const norm = Math.sqrt(sumsq);
+  const row = k * RESULT_FIELDS;
+  results[row + Result.LOSS] = loss;
+  results[row + Result.NORM] = norm;
+  if (!Number.isFinite(loss) || !Number.isFinite(norm)) {
+    results[row + Result.FACTOR] = NaN;
+    results[row + Result.SCALE] = 0;
+    Atomics.store(ctrl, Slot.STATUS, StretchStatus.DIVERGED);
+    Atomics.store(ctrl, Slot.LAST, k);
+    return;
+  }
+  const factor = clipFactor(norm, task.clipTheta);
+  results[row + Result.FACTOR] = factor;
+  results[row + Result.SCALE] = task.lr * factor;
+  // Atomics.load: the coordinator's stop request may arrive at any time; read it once, here.
+  if (Atomics.load(ctrl, Slot.STOP_REQUEST) !== 0) Atomics.store(ctrl, Slot.LAST, k);
+}
+
+/** Marks minibatch k done and wakes the coordinator (serial section of barrier C). */
+function publishDone(ctrl: Int32Array, k: number): void {
+  Atomics.store(ctrl, Slot.DONE, k + 1);
+  // Atomics.notify: the coordinator sleeps on DONE with Atomics.waitAsync.
+  Atomics.notify(ctrl, Slot.DONE);
+}
+
+/**
+ * This thread's part of minibatches [k0, k1): returns after the last one, after a stop decided at
+ * barrier B, or (without updating) after a divergence. Throws Aborted when another thread failed.
+ */
+export function runStretch(ctx: WorkerContext, task: StretchTask): void {
+  const { plan, control, worker } = ctx;
+  const { ctrl, shardLoss, chunkSumsq, timing } = control;
+  const parties = plan.input.workers;
+  const myShards = plan.shardsOfWorker[worker];
+  const chunks = plan.chunksOfWorker[worker];
+  const params = plan.paramsOfWorker[worker];
+  const grad = plan.activeBlocks[0];
+  const tm = worker * PHASES.length;
+  const decideK = (k: number) => () => decide(control, k, task);
+  // serial section of barrier A: the step's critical path is the slowest worker's BPTT (bench)
+  const bookCritical = () => {
+    let slowest = 0;
+    for (let w = 0; w < parties; w++) slowest = Math.max(slowest, control.computeNow[w]);
+    control.critical[0] += slowest;
+  };
+  for (let k = task.k0; k < task.k1; k++) {
+    // a worker's shards share its workspace (deterministic mode): gather and compute one at a time
+    let computeMs = 0;
+    let t0 = 0, t1 = 0;
+    for (const s of myShards) {
+      t0 = performance.now();
+      gatherShard(ctx, s, k);
+      t1 = performance.now();
+      timing[tm + PhaseIndex.GATHER] += t1 - t0;
+      shardLoss[s] = computeShard(ctx, s, task.carry, task.gradScale);
+      t0 = performance.now();
+      computeMs += t0 - t1;
+    }
+    timing[tm + PhaseIndex.COMPUTE] += computeMs;
+    control.computeNow[worker] = computeMs;
+    timing[tm + PhaseIndex.WAIT] += barrier(ctrl, parties, bookCritical); // A
+    checkAbort(ctrl);
+    t0 = performance.now();
+    const sums = reduceChunks(ctx, chunks.lo, chunks.hi, plan.activeBlocks);
+    for (let c = chunks.lo; c < chunks.hi; c++) chunkSumsq[c] = sums[c - chunks.lo];
+    t1 = performance.now();
+    timing[tm + PhaseIndex.REDUCE] += t1 - t0;
+    timing[tm + PhaseIndex.WAIT] += barrier(ctrl, parties, decideK(k)); // B
+    checkAbort(ctrl);
+    if (Atomics.load(ctrl, Slot.STATUS) === StretchStatus.DIVERGED) return;
+    t0 = performance.now();
+    if (params.hi > params.lo) updateRange(ctx, params.lo, params.hi, control.results[k * RESULT_FIELDS + Result.SCALE], grad);
+    t1 = performance.now();
+    timing[tm + PhaseIndex.UPDATE] += t1 - t0;
+    timing[tm + PhaseIndex.WAIT] += barrier(ctrl, parties, () => publishDone(ctrl, k)); // C
+    checkAbort(ctrl);
+    if (Atomics.load(ctrl, Slot.LAST) === k) return;
+  }
 }

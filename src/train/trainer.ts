@@ -1,6 +1,7 @@
-// The D2L training loop over an Engine. Per minibatch: fill X, Y; reset the state (random
-// sampling) or carry it detached (consecutive); forward + full BPTT on the workers; reduce the
-// gradient and its global L2 norm; clip g <- min(theta/||g||, 1) g; SGD update. Per epoch:
+// The D2L training loop over an Engine. Per stretch (up to an epoch of minibatches): write each
+// row's start offset into the schedule and let the engine's threads run the steps (forward + full
+// BPTT, reduce, global L2 norm, clip g <- min(theta/||g||, 1) g, SGD update; train/step.ts); book
+// each completed minibatch's loss and norm from the results table, in order. Per epoch:
 // training perplexity, tokens/s, gradient norm before clipping, validation perplexity, samples,
 // checkpoints. Stops at a minibatch boundary when asked (signals), leaving a checkpoint to resume.
 
@@ -8,8 +9,8 @@ import type { Activation } from '../blas/types.js';
 import { learningRate, type TrainConfig } from '../config/schema.js';
 import { makeSampler, type Sampler } from '../data/samplers.js';
 import { generate } from '../model/generate.js';
-import { clipFactor } from '../optim/clip.js';
 import { initParams, trainFlopsPerToken } from '../model/params.js';
+import { Result, RESULT_FIELDS } from '../parallel/control.js';
 import type { Engine } from '../parallel/engine.js';
 import { InputError } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
@@ -36,8 +37,10 @@ export interface TrainHooks {
   onSamples?(epoch: number, samples: string[]): void;
   /** called with the state to persist; `reason` says why */
   onCheckpoint?(state: TrainingState, reason: 'periodic' | 'final' | 'interrupted'): void;
-  /** polled at every minibatch boundary */
+  /** polled at every minibatch boundary; the stop takes effect after the minibatch in flight */
   shouldStop?(): boolean;
+  /** stop (as if interrupted) exactly when state.step reaches this global minibatch count */
+  stopAtStep?: number;
   onMinibatch?(epoch: number, i: number, n: number, runningPpl: number, tokensPerS: number): void;
 }
 
@@ -108,8 +111,8 @@ export class Trainer {
     const { steps: T, batch: B } = config.data;
     const { clip } = config.optim;
     const run = config.run;
-    const heapI = engine.blas.i;
     const plan = engine.plan;
+    const { schedule, results } = engine.control;
     const flopsPerToken = trainFlopsPerToken({ V: this.data.vocab.size, H: config.model.hidden });
     const carry = sampler.kind === 'consecutive';
     const gradScale = 1 / (T * B);
@@ -125,33 +128,45 @@ export class Trainer {
       }
       this.rng = new Rng(state.epochRng);
       sampler.startEpoch(this.rng);
-      for (let i = state.minibatch; i < sampler.batchesPerEpoch; i++) {
-        if (hooks.shouldStop?.()) {
+      // Stretches of up to engine.maxStretch minibatches: the workers run them without the
+      // coordinator; each completed minibatch is booked here, in order, from the results table.
+      while (state.minibatch < sampler.batchesPerEpoch) {
+        if (hooks.shouldStop?.() || (hooks.stopAtStep !== undefined && state.step >= hooks.stopAtStep)) {
           state.elapsedS = (performance.now() - runStart) / 1000;
           hooks.onCheckpoint?.(state, 'interrupted');
           return false;
         }
-        sampler.fill(i, heapI, plan.batchX, heapI, plan.batchY);
-        const lossSum = await engine.gradients(carry, gradScale, state.step);
-        const sumsq = await engine.reduce();
-        const norm = Math.sqrt(sumsq);
-        if (!Number.isFinite(lossSum) || !Number.isFinite(norm)) {
-          throw new DivergenceError(`training diverged at epoch ${state.epoch + 1}, minibatch ${i + 1}: ` +
-            `${Number.isFinite(lossSum) ? 'gradient norm' : 'loss'} is ${Number.isFinite(lossSum) ? norm : lossSum}; ` +
+        const first = state.minibatch;
+        const count = Math.min(sampler.batchesPerEpoch - first, engine.maxStretch, (hooks.stopAtStep ?? Infinity) - state.step);
+        for (let k = 0; k < count; k++) sampler.starts(first + k, schedule, k * B);
+        let booked = 0;
+        const book = (done: number) => {
+          for (; booked < done; booked++) {
+            const row = booked * RESULT_FIELDS;
+            const norm = results[row + Result.NORM];
+            state.epochLossSum += results[row + Result.LOSS];
+            state.epochTokens += T * B;
+            state.epochNormSum += norm;
+            state.epochClipped += results[row + Result.FACTOR] < 1 ? 1 : 0;
+            state.minibatch = first + booked + 1;
+            state.step++;
+          }
+          if (hooks.onMinibatch) {
+            const dt = (performance.now() - epochStart) / 1000;
+            hooks.onMinibatch(state.epoch + 1, state.minibatch, sampler.batchesPerEpoch, Math.exp(state.epochLossSum / state.epochTokens),
+              (state.epochTokens - resumedTokens) / dt);
+          }
+          if (hooks.shouldStop?.()) engine.requestStop();
+        };
+        const outcome = await engine.runStretch({ k0: 0, k1: count, carry, gradScale, lr, clipTheta: clip }, book);
+        book(outcome.done);
+        if (outcome.divergedAt !== null) {
+          const k = outcome.divergedAt;
+          const loss = results[k * RESULT_FIELDS + Result.LOSS];
+          const norm = results[k * RESULT_FIELDS + Result.NORM];
+          throw new DivergenceError(`training diverged at epoch ${state.epoch + 1}, minibatch ${first + k + 1}: ` +
+            `${Number.isFinite(loss) ? 'gradient norm' : 'loss'} is ${Number.isFinite(loss) ? norm : loss}; ` +
             `lower optim.lr (now ${lr}) or optim.clip (now ${clip}); the last checkpoint is kept`, 1);
-        }
-        const factor = clipFactor(norm, clip);
-        await engine.update(lr * factor);
-        state.epochLossSum += lossSum;
-        state.epochTokens += T * B;
-        state.epochNormSum += norm;
-        state.epochClipped += factor < 1 ? 1 : 0;
-        state.minibatch = i + 1;
-        state.step++;
-        if (hooks.onMinibatch) {
-          const dt = (performance.now() - epochStart) / 1000;
-          hooks.onMinibatch(state.epoch + 1, i + 1, sampler.batchesPerEpoch, Math.exp(state.epochLossSum / state.epochTokens),
-            (state.epochTokens - resumedTokens) / dt);
         }
       }
       const epochS = (performance.now() - epochStart) / 1000;

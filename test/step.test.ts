@@ -1,0 +1,166 @@
+// The persistent-worker step (barriers in shared memory) against the step as it was before it:
+// three phases run one after another by the coordinator (gradients of every shard, reduce of every
+// chunk, norm summed in chunk order, clip, update). Same plan, same kernels, same trainer: after
+// several minibatches, across an epoch boundary, the parameters must be BITWISE equal.
+// Also: a stop request ends a stretch after the minibatch in flight, and a diverging minibatch
+// reports itself without applying its update.
+import { describe, expect, it } from 'vitest';
+import { DEFAULTS, type TrainConfig } from '../src/config/schema.js';
+import { clipFactor } from '../src/optim/clip.js';
+import { Result, RESULT_FIELDS, Slot } from '../src/parallel/control.js';
+import { engineSetup, outcomeOf, resetControl, type Engine, type EngineOptions, type StretchOutcome } from '../src/parallel/engine.js';
+import { PoolEngine } from '../src/parallel/pool.js';
+import { prepareData } from '../src/train/data.js';
+import { evalRows } from '../src/train/evaluate.js';
+import { computeShard, reduceChunks, updateRange, type StepContext, type StretchTask } from '../src/train/step.js';
+import { Trainer } from '../src/train/trainer.js';
+import { initParams } from '../src/model/params.js';
+import { Rng } from '../src/util/rng.js';
+
+/** The pre-barrier step, phase by phase on one thread, over an N-worker plan (independent of runStretch). */
+class RoundTripEngine implements Engine {
+  readonly workers: number;
+  readonly blas;
+  readonly plan;
+  readonly control;
+  readonly maxStretch;
+  private readonly s;
+
+  constructor(opts: EngineOptions) {
+    this.workers = opts.plan.workers;
+    this.s = engineSetup(opts, this.workers);
+    Object.assign(this, { blas: this.s.blas, plan: this.s.plan, control: this.s.control, maxStretch: this.s.maxStretch });
+    this.blas = this.s.blas;
+    this.plan = this.s.plan;
+    this.control = this.s.control;
+    this.maxStretch = this.s.maxStretch;
+  }
+
+  async runStretch(task: StretchTask): Promise<StretchOutcome> {
+    const { plan, blas, control } = this;
+    const { T, B } = plan.input;
+    resetControl(control, task.k0);
+    for (let k = task.k0; k < task.k1; k++) {
+      let loss = 0;
+      plan.shards.forEach((shard, s) => {
+        const ws = plan.workspaces[plan.shardsOfWorker.findIndex((list) => list.includes(s))];
+        const rows = shard.hi - shard.lo;
+        for (let r = 0; r < rows; r++) {
+          const start = control.schedule[k * B + shard.lo + r];
+          for (let t = 0; t < T; t++) {
+            blas.i[ws.x + t * rows + r] = this.s.corpus[start + t];
+            blas.i[ws.y + t * rows + r] = this.s.corpus[start + t + 1];
+          }
+        }
+        const ctx: StepContext = { blas, plan, act: 'tanh', ws };
+        loss += computeShard(ctx, s, task.carry, task.gradScale);
+      });
+      const ctx: StepContext = { blas, plan, act: 'tanh', ws: plan.workspaces[0] };
+      let sumsq = 0;
+      for (const x of reduceChunks(ctx, 0, plan.numChunks, plan.activeBlocks)) sumsq += x;
+      const norm = Math.sqrt(sumsq);
+      const factor = clipFactor(norm, task.clipTheta);
+      updateRange(ctx, 0, plan.numParams, task.lr * factor, plan.activeBlocks[0]);
+      const row = k * RESULT_FIELDS;
+      control.results[row + Result.LOSS] = loss;
+      control.results[row + Result.NORM] = norm;
+      control.results[row + Result.FACTOR] = factor;
+      Atomics.store(control.ctrl, Slot.DONE, k + 1);
+    }
+    return outcomeOf(control, task.k0, 0);
+  }
+
+  requestStop(): void {}
+  async close(): Promise<void> {}
+}
+
+function config(sampler: 'random' | 'consecutive', deterministic: boolean): TrainConfig {
+  return {
+    ...DEFAULTS,
+    model: { ...DEFAULTS.model, hidden: 40, init_scale: 0.1 },
+    data: { ...DEFAULTS.data, sampler, steps: 11, batch: 9, val_fraction: 0.05, max_chars: 4000 },
+    optim: { ...DEFAULTS.optim, lr: 1, clip: 0.5 },
+    run: { ...DEFAULTS.run, epochs: 3, deterministic, sample_every: 0, checkpoint_every: 0 },
+  };
+}
+
+async function paramsAfter(cfg: TrainConfig, workers: number, steps: number, kind: 'pool' | 'roundtrip') {
+  const data = prepareData(cfg);
+  const plan = {
+    V: data.vocab.size, H: cfg.model.hidden, T: cfg.data.steps, B: cfg.data.batch, workers,
+    deterministic: cfg.run.deterministic, evalRows: evalRows(data.val?.length ?? 0, cfg.data.steps, cfg.data.batch),
+  };
+  const opts = { plan, act: 'tanh' as const, corpus: data.train, maxStretch: 16 };
+  const engine: Engine = kind === 'pool' ? new PoolEngine(opts) : new RoundTripEngine(opts);
+  try {
+    const trainer = new Trainer(cfg, data, engine);
+    await trainer.run({ stopAtStep: steps });
+    expect(trainer.state.step).toBe(steps);
+    return { params: Buffer.from(engine.blas.f.slice(engine.plan.params, engine.plan.params + engine.plan.numParams).buffer), state: { ...trainer.state }, perEpoch: trainer.sampler.batchesPerEpoch };
+  } finally {
+    await engine.close();
+  }
+}
+
+describe.each([
+  ['random', false, 2], ['random', false, 3], ['consecutive', false, 3], ['random', true, 3], ['consecutive', true, 2],
+] as const)('%s sampling, deterministic %s, %i workers', (sampler, deterministic, workers) => {
+  it('barrier step == round-trip step, bitwise, over 40 minibatches (stretches of 16, an epoch boundary)', async () => {
+    const pool = await paramsAfter(config(sampler, deterministic), workers, 40, 'pool');
+    const ref = await paramsAfter(config(sampler, deterministic), workers, 40, 'roundtrip');
+    expect(pool.perEpoch).toBeLessThan(40); // the run crossed an epoch boundary
+    expect(pool.params.equals(ref.params)).toBe(true);
+    // the booked metrics are the same numbers, summed in the same order
+    expect(pool.state.epochLossSum).toBe(ref.state.epochLossSum);
+    expect(pool.state.epochNormSum).toBe(ref.state.epochNormSum);
+    expect(pool.state.epochClipped).toBe(ref.state.epochClipped);
+  });
+});
+
+describe('stretch control', () => {
+  async function engineFor(workers: number, lr: number) {
+    const cfg = config('random', false);
+    const data = prepareData(cfg);
+    const engine = new PoolEngine({
+      plan: { V: data.vocab.size, H: 40, T: 11, B: 9, workers, deterministic: false, evalRows: 0 },
+      act: 'tanh', corpus: data.train,
+    });
+    const rng = new Rng(1);
+    initParams(engine.plan.layout, engine.blas.f, engine.plan.params, () => rng.normal(), 0.1);
+    for (let k = 0; k < engine.maxStretch * 9; k++) engine.control.schedule[k] = (k * 37) % (data.train.length - 12);
+    return { engine, task: { k0: 0, k1: 200, carry: false, gradScale: 1 / 99, lr, clipTheta: 1e30 } };
+  }
+
+  it.each([1, 3])('a stop request ends the stretch right after the minibatch in flight (%i workers)', async (workers) => {
+    const { engine, task } = await engineFor(workers, 0.1);
+    try {
+      let requestedAt = -1;
+      const out = await engine.runStretch(task, (done) => {
+        if (done >= 5 && requestedAt < 0) { requestedAt = done; engine.requestStop(); }
+      });
+      expect(requestedAt).toBeGreaterThanOrEqual(5);
+      // the workers may already be inside the next minibatch when the request lands: at most one more
+      expect(out.done).toBeGreaterThanOrEqual(requestedAt);
+      expect(out.done).toBeLessThanOrEqual(requestedAt + 1);
+      expect(out.divergedAt).toBeNull();
+    } finally {
+      await engine.close();
+    }
+  });
+
+  it('a non-finite loss stops the stretch at that minibatch and its update is not applied', async () => {
+    const { engine, task } = await engineFor(2, 0.1);
+    try {
+      const { params, numParams, P } = engine.plan;
+      engine.blas.f[P.b_q] = NaN; // every logit row has a NaN: the first loss is NaN
+      const before = Buffer.from(engine.blas.f.slice(params, params + numParams).buffer);
+      const out = await engine.runStretch(task, () => {});
+      expect(out.divergedAt).toBe(0);
+      expect(out.done).toBe(0);
+      expect(Number.isNaN(engine.control.results[Result.LOSS])).toBe(true);
+      expect(Buffer.from(engine.blas.f.slice(params, params + numParams).buffer).equals(before)).toBe(true);
+    } finally {
+      await engine.close();
+    }
+  });
+});
