@@ -1,56 +1,131 @@
 """The same training step in PyTorch, for comparison with `bptt bench` (not part of the build or
-the tests). D2L's RNN from scratch with the input layer as a row gather (as bptt does), full BPTT
-by autograd, clipping by global norm, SGD; random tokens, so only speed is measured.
+the tests); random tokens, so only speed is measured. Two models:
+  scratch  D2L's RNN from scratch with the input layer as a row gather (as bptt does), full BPTT by
+           autograd, clipping by global norm, SGD
+  nn       D2L's concise model: nn.RNN(V, H) on one-hot inputs + nn.Linear(H, V), same loss, clip, SGD
+Shapes: d2l (V=1027 H=256 T=35 B=32), scaling (V=2582 H=512 T=64 B=256), quickstart (V=20, H=256,
+T=35, B=32), or --V/--H/--T/--B.
 
-    python3 bench/pytorch_d2l.py [threads] [minibatches]     # needs torch (Debian: python3-torch)
+    python3 bench/pytorch_d2l.py [--threads 1,2] [--minibatches 40] [--shape d2l] [--model scratch,nn] [--json FILE]
+    python3 bench/pytorch_d2l.py 2 40      # the old form: threads, minibatches (scratch model, d2l shape)
 """
+import argparse
+import json
 import os
+import platform
+import subprocess
 import sys
 import time
 
-import torch
+SHAPES = {"d2l": (1027, 256, 35, 32), "scaling": (2582, 512, 64, 256), "quickstart": (20, 256, 35, 32)}
 
-threads = int(sys.argv[1]) if len(sys.argv) > 1 else 1
-minibatches = int(sys.argv[2]) if len(sys.argv) > 2 else 40
-torch.set_num_threads(threads)
-torch.manual_seed(0)
-V, H, T, B = 1027, 256, 35, 32
+ap = argparse.ArgumentParser()
+ap.add_argument("pos", nargs="*", help="threads minibatches (old form)")
+ap.add_argument("--threads", default="1")
+ap.add_argument("--minibatches", type=int, default=40)
+ap.add_argument("--shape", default="d2l", choices=sorted(SHAPES))
+ap.add_argument("--model", default="scratch")
+ap.add_argument("--rounds", type=int, default=3)
+ap.add_argument("--json", default=None)
+ap.add_argument("--one", default=None, help=argparse.SUPPRESS)  # MODEL:THREADS, in a child process
+for k in "VHTB":
+    ap.add_argument(f"--{k}", type=int, default=None)
+a = ap.parse_args()
+if a.pos:
+    a.threads = a.pos[0]
+    if len(a.pos) > 1:
+        a.minibatches = int(a.pos[1])
+V, H, T, B = SHAPES[a.shape]
+V, H, T, B = a.V or V, a.H or H, a.T or T, a.B or B
 lr, theta = 100.0, 0.01
-params = [torch.randn(V, H) * 0.01, torch.randn(H, H) * 0.01, torch.zeros(H), torch.randn(H, V) * 0.01, torch.zeros(V)]
-for p in params:
-    p.requires_grad_(True)
-W_xh, W_hh, b_h, W_hq, b_q = params
-
-
-def step(X: torch.Tensor, Y: torch.Tensor) -> float:
-    h = torch.zeros(B, H)
-    hs = []
-    for t in range(T):
-        h = torch.tanh(W_xh[X[t]] + h @ W_hh + b_h)
-        hs.append(h)
-    logits = torch.cat(hs) @ W_hq + b_q
-    loss = torch.nn.functional.cross_entropy(logits, Y.reshape(-1))
-    for p in params:
-        p.grad = None
-    loss.backward()
-    with torch.no_grad():
-        norm = torch.sqrt(sum((p.grad ** 2).sum() for p in params))
-        scale = lr * min(1.0, theta / float(norm))
-        for p in params:
-            p -= scale * p.grad
-    return float(loss)
-
-
-batches = [(torch.randint(0, V, (T, B)), torch.randint(0, V, (T, B))) for _ in range(8)]
-for k in range(5):
-    step(*batches[k % 8])
-rates = []
-for r in range(3):
-    t0 = time.perf_counter()
-    for k in range(minibatches):
-        step(*batches[k % 8])
-    rates.append(minibatches * T * B / (time.perf_counter() - t0))
-rates.sort()
 flops = 6 * H * V + 6 * H * H
-print(f"torch {torch.__version__} (OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}), {threads} torch thread(s): {rates[1]:,.0f} tokens/s median of {[round(x) for x in rates]}, "
-      f"{rates[1] * flops / 1e9:.1f} GFLOP/s")
+
+
+def make_scratch():
+    import torch
+    params = [torch.randn(V, H) * 0.01, torch.randn(H, H) * 0.01, torch.zeros(H), torch.randn(H, V) * 0.01, torch.zeros(V)]
+    for p in params:
+        p.requires_grad_(True)
+    W_xh, W_hh, b_h, W_hq, b_q = params
+
+    def loss_of(X, Y):
+        h = torch.zeros(B, H)
+        hs = []
+        for t in range(T):
+            h = torch.tanh(W_xh[X[t]] + h @ W_hh + b_h)
+            hs.append(h)
+        logits = torch.cat(hs) @ W_hq + b_q
+        return torch.nn.functional.cross_entropy(logits, Y.reshape(-1))
+    return params, loss_of
+
+
+def make_nn():
+    import torch
+    rnn, out = torch.nn.RNN(V, H), torch.nn.Linear(H, V)
+    params = list(rnn.parameters()) + list(out.parameters())
+
+    def loss_of(X, Y):
+        x = torch.nn.functional.one_hot(X, V).float()  # (T, B, V), as D2L 6.5
+        hs, _ = rnn(x, torch.zeros(1, B, H))
+        return torch.nn.functional.cross_entropy(out(hs.reshape(-1, H)), Y.reshape(-1))
+    return params, loss_of
+
+
+def measure(model, threads):
+    import torch
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    params, loss_of = make_scratch() if model == "scratch" else make_nn()
+
+    def step(X, Y):
+        loss = loss_of(X, Y)
+        for p in params:
+            p.grad = None
+        loss.backward()
+        with torch.no_grad():
+            norm = torch.sqrt(sum((p.grad ** 2).sum() for p in params))
+            scale = lr * min(1.0, theta / float(norm))
+            for p in params:
+                p -= scale * p.grad
+        return float(loss)
+
+    batches = [(torch.randint(0, V, (T, B)), torch.randint(0, V, (T, B))) for _ in range(8)]
+    for k in range(3):
+        step(*batches[k % 8])
+    rates = []
+    for _ in range(a.rounds):
+        t0 = time.perf_counter()
+        for k in range(a.minibatches):
+            step(*batches[k % 8])
+        rates.append(a.minibatches * T * B / (time.perf_counter() - t0))
+    med = sorted(rates)[len(rates) // 2]
+    return {"model": model, "threads": threads, "tokens_per_s": med, "gflops": med * flops / 1e9, "runs_tokens_per_s": rates}
+
+
+if a.one:
+    # the child: one measurement, its BLAS already limited to the thread count by the environment
+    import torch
+    model, threads = a.one.split(":")
+    print(json.dumps(measure(model, int(threads))))
+    sys.exit(0)
+
+# Each thread count runs in its own process with OPENBLAS/OMP/MKL_NUM_THREADS set before torch
+# loads: torch.set_num_threads alone leaves an OpenBLAS build's own pool at every core, and the two
+# pools then fight (measured on 2 cores: 13,000 tokens/s at "2 threads" against 52,000 at 1).
+import torch  # noqa: E402  (the version for the report)
+
+results = []
+argv = [a2 for a2 in sys.argv[1:] if a2 not in a.pos]
+for model in a.model.split(","):
+    for threads in [int(x) for x in a.threads.split(",")]:
+        env = {**os.environ, "OPENBLAS_NUM_THREADS": str(threads), "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+        child = subprocess.run([sys.executable, __file__, *argv, "--one", f"{model}:{threads}"] + (["--threads", a.threads] if a.pos else []),
+                               env=env, capture_output=True, text=True, check=True)
+        r = json.loads(child.stdout.strip().splitlines()[-1])
+        results.append(r)
+        print(f"torch {torch.__version__} {model} V={V} H={H} T={T} B={B}, {threads} thread(s): {r['tokens_per_s']:,.0f} tokens/s median of "
+              f"{[round(x) for x in r['runs_tokens_per_s']]}, {r['gflops']:.1f} GFLOP/s", flush=True)
+if a.json:
+    with open(a.json, "w") as f:
+        json.dump({"torch": torch.__version__, "python": sys.version.split()[0], "cpu": platform.processor() or platform.machine(),
+                   "cores": os.cpu_count(), "shape": {"V": V, "H": H, "T": T, "B": B}, "flops_per_token": flops, "results": results}, f, indent=2)
