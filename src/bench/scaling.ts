@@ -194,8 +194,11 @@ export function scalingTable(r: ScalingReport): string {
   ];
   const ms = (x: number) => x.toFixed(x < 0.1 ? 3 : 2);
   for (const x of r.results) {
-    lines.push(`| ${x.workers} | ${Math.round(x.tokens_per_s).toLocaleString('en-US')} | ${x.gflops.toFixed(1)} | ${x.speedup.toFixed(2)}x | ` +
-      `${(100 * x.efficiency).toFixed(0)}% | ${x.step_ms.toFixed(2)} | ${x.bptt_ms.toFixed(2)} | ${(100 * x.outside_bptt_share).toFixed(1)}% | ` +
+    // without a 1-worker measurement there is no speedup to show
+    const speedup = Number.isFinite(x.speedup) ? `${x.speedup.toFixed(2)}x` : '—';
+    const efficiency = Number.isFinite(x.efficiency) ? `${(100 * x.efficiency).toFixed(0)}%` : '—';
+    lines.push(`| ${x.workers} | ${Math.round(x.tokens_per_s).toLocaleString('en-US')} | ${x.gflops.toFixed(1)} | ${speedup} | ` +
+      `${efficiency} | ${x.step_ms.toFixed(2)} | ${x.bptt_ms.toFixed(2)} | ${(100 * x.outside_bptt_share).toFixed(1)}% | ` +
       `${ms(x.wait_ms)} | ${ms(x.reduce_ms)} | ${ms(x.update_ms)} | ${ms(x.gather_ms)} | ${ms(x.schedule_ms)} |`);
   }
   lines.push('', 'wait, reduce, update, gather: ms per minibatch, mean over workers; schedule: the coordinator, ms per minibatch');

@@ -208,7 +208,8 @@ export function buildProgram(): Command {
       const report = await runScaling({
         config: c, workers, warmup: Number(opts.warmup), minibatches: Number(opts.minibatches), repeat: positiveInt(String(opts.repeat), '--repeat'), kernels: opts.kernels as KernelPreference,
         onResult: (r) => process.stdout.write(`  ${r.workers} worker(s): ${Math.round(r.tokens_per_s).toLocaleString('en-US')} tokens/s (median of ` +
-          `${r.runs_tokens_per_s.map((x) => Math.round(x)).join(', ')}), speedup ${r.speedup.toFixed(2)}x, efficiency ${(100 * r.efficiency).toFixed(0)}%\n`),
+          `${r.runs_tokens_per_s.map((x) => Math.round(x)).join(', ')})` +
+          `${Number.isFinite(r.speedup) ? `, speedup ${r.speedup.toFixed(2)}x, efficiency ${(100 * r.efficiency).toFixed(0)}%` : ''}\n`),
       });
       process.stdout.write(`\n${JSON.stringify(report.machine)}, kernels ${report.kernels}, ${(report.config.flops_per_token / 1e6).toFixed(2)} MFLOP/token\n${scalingTable(report)}\n`);
       if (opts.json) writeFileAtomic(String(opts.json), JSON.stringify(report, null, 2) + '\n');

@@ -2,8 +2,9 @@
 // Piscina owns the threads, their errors and their lifecycle; each worker gets ONE task per
 // stretch (up to an epoch of minibatches) and runs minibatch after minibatch by itself, meeting
 // the others at barriers in shared memory (train/step.ts). The coordinator only writes the
-// schedule, starts the stretch and sleeps on the progress counter with Atomics.waitAsync, so its
-// event loop stays free for signals, the progress line and output while the workers train.
+// schedule, starts the stretch and sleeps on the progress counter with Atomics.waitAsync (waking
+// every PROGRESS_MS), so its event loop stays free for signals, the progress line and output
+// while the workers train, and its thread takes no core from them.
 //
 // A worker that throws sets the abort flag; one that dies (its task rejects) makes the
 // coordinator set it: either way the others leave their barrier and the stretch rejects with one
@@ -40,8 +41,11 @@ export class WorkerFailure extends Error {
   }
 }
 
-/** How often the coordinator wakes without progress, to pass on a stop request (ms). */
-const COORDINATOR_WAKE_MS = 100;
+/**
+ * How often the coordinator wakes during a stretch to report progress and pass on a stop request
+ * (ms). The workers do not wake it per minibatch (train/step.ts publishDone says why).
+ */
+export const PROGRESS_MS = 100;
 
 export class PoolEngine implements Engine {
   readonly workers: number;
@@ -93,7 +97,7 @@ export class PoolEngine implements Engine {
     let seen = task.k0;
     while (!settled) {
       // Atomics.waitAsync: sleep on the progress counter without blocking this thread's event loop
-      const w = Atomics.waitAsync(ctrl, Slot.DONE, seen, COORDINATOR_WAKE_MS);
+      const w = Atomics.waitAsync(ctrl, Slot.DONE, seen, PROGRESS_MS);
       if (w.async) await Promise.race([w.value, all]);
       const done = Atomics.load(ctrl, Slot.DONE);
       if (done !== seen && !failure) {
