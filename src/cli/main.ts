@@ -22,6 +22,7 @@ import { exportTorch } from '../io/export_torch.js';
 import { compareRuns, parseGridArg, readSweepFile, runSweep, type SweepSpec } from './experiments.js';
 import { formatInspect, inspectCheckpoint } from './inspect.js';
 import { loadRunForResume, trainCommand } from './train.js';
+import { guardStdio, out as stdout, err as stderr } from './stdio.js';
 
 /** Plain flags and the config key each one sets (the rest go through --set). */
 const FLAG_KEYS: Array<[flag: string, key: string, help: string]> = [
@@ -128,7 +129,7 @@ export function buildProgram(): Command {
       loadParamsInto(ck, blas.f, pBase);
       const text = generate(blas, ck.config.model.activation, offsetsAt(ck.layout, pBase), ws, ck.vocab, opts.prefix,
         { length, temperature, topK, rng: new Rng(nonNegInt(opts.seed, '--seed')) });
-      process.stdout.write(text + '\n');
+      stdout(text + '\n');
     });
 
   program.command('inspect')
@@ -140,7 +141,7 @@ export function buildProgram(): Command {
     .addHelpText('after', '\nExample:\n  bptt inspect --checkpoint runs/d2l-random/last.safetensors --text 分开我不能再想你')
     .action((opts: Record<string, string | boolean>) => {
       const r = inspectCheckpoint(opts.checkpoint as string, opts.text as string, opts.gradsOut as string | undefined);
-      process.stdout.write((opts.json ? JSON.stringify(r, null, 2) : formatInspect(r)) + '\n');
+      stdout((opts.json ? JSON.stringify(r, null, 2) : formatInspect(r)) + '\n');
     });
 
   program.command('sweep <file>')
@@ -158,7 +159,7 @@ export function buildProgram(): Command {
       if (opts.parallel !== undefined) spec.parallel = positiveInt(String(opts.parallel), '--parallel');
       if (opts.out) spec.out = String(opts.out);
       if (opts.epochs !== undefined) spec.epochs = positiveInt(String(opts.epochs), '--epochs');
-      process.exitCode = await runSweep(spec, (s) => process.stdout.write(s + '\n'));
+      process.exitCode = await runSweep(spec, (s) => stdout(s + '\n'));
     });
 
   program.command('compare <dirs...>')
@@ -166,7 +167,7 @@ export function buildProgram(): Command {
     .option('--svg <file>', 'where to write the overlaid curves', 'compare.svg')
     .addHelpText('after', '\nExample:\n  bptt compare runs/d2l-random runs/d2l-consecutive --svg compare.svg')
     .action((dirs: string[], opts: Record<string, string>) => {
-      process.stdout.write(compareRuns(dirs, opts.svg) + '\n');
+      stdout(compareRuns(dirs, opts.svg) + '\n');
     });
 
   program.command('export')
@@ -179,7 +180,7 @@ export function buildProgram(): Command {
       const ck = loadCheckpoint(opts.checkpoint);
       const out = opts.out ?? opts.checkpoint.replace(/(\.safetensors)?$/, '.torch.safetensors');
       exportTorch(ck, out);
-      process.stdout.write(`bptt export: ${out} (torch.nn.RNN nonlinearity=${ck.config.model.activation}, hidden ${ck.layout.dims.H}, vocabulary ${ck.layout.dims.V})\n`);
+      stdout(`bptt export: ${out} (torch.nn.RNN nonlinearity=${ck.config.model.activation}, hidden ${ck.layout.dims.H}, vocabulary ${ck.layout.dims.V})\n`);
     });
 
   program.command('bench')
@@ -203,15 +204,15 @@ export function buildProgram(): Command {
       });
       const resolved = resolveConfig((opts.config as string | undefined) ?? null, [...envOverrides(process.env), ...overridesFrom(opts, ['run.workers'])]);
       const c = resolved.config;
-      process.stdout.write(`bptt bench: H=${c.model.hidden} B=${c.data.batch} T=${c.data.steps} ${c.data.sampler}, ` +
+      stdout(`bptt bench: H=${c.model.hidden} B=${c.data.batch} T=${c.data.steps} ${c.data.sampler}, ` +
         `${positiveInt(String(opts.minibatches), '--minibatches')} minibatches after ${nonNegInt(String(opts.warmup), '--warmup')} warm-up, workers ${workers.join(',')}\n`);
       const report = await runScaling({
         config: c, workers, warmup: Number(opts.warmup), minibatches: Number(opts.minibatches), repeat: positiveInt(String(opts.repeat), '--repeat'), kernels: opts.kernels as KernelPreference,
-        onResult: (r) => process.stdout.write(`  ${r.workers} worker(s): ${Math.round(r.tokens_per_s).toLocaleString('en-US')} tokens/s (median of ` +
+        onResult: (r) => stdout(`  ${r.workers} worker(s): ${Math.round(r.tokens_per_s).toLocaleString('en-US')} tokens/s (median of ` +
           `${r.runs_tokens_per_s.map((x) => Math.round(x)).join(', ')})` +
           `${Number.isFinite(r.speedup) ? `, speedup ${r.speedup.toFixed(2)}x, efficiency ${(100 * r.efficiency).toFixed(0)}%` : ''}\n`),
       });
-      process.stdout.write(`\n${JSON.stringify(report.machine)}, kernels ${report.kernels}, ${(report.config.flops_per_token / 1e6).toFixed(2)} MFLOP/token\n${scalingTable(report)}\n`);
+      stdout(`\n${JSON.stringify(report.machine)}, kernels ${report.kernels}, ${(report.config.flops_per_token / 1e6).toFixed(2)} MFLOP/token\n${scalingTable(report)}\n`);
       if (opts.json) writeFileAtomic(String(opts.json), JSON.stringify(report, null, 2) + '\n');
       if (opts.svg) {
         const xs = report.results.map((r) => r.workers);
@@ -255,6 +256,7 @@ function nonNegInt(s: string, name: string): number {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  guardStdio();
   try {
     await buildProgram().parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
@@ -264,12 +266,12 @@ export async function main(argv: string[]): Promise<number> {
       return err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help' ? 0 : 2;
     }
     if (err instanceof InputError) {
-      process.stderr.write(`bptt: error: ${err.message}\n`);
+      stderr(`bptt: error: ${err.message}\n`);
       return err.exitCode;
     }
     const e = err as Error;
-    process.stderr.write(`bptt: internal error: ${e.message}\n`);
-    if (process.env.BPTT_DEBUG) process.stderr.write(`${e.stack}\n`);
+    stderr(`bptt: internal error: ${e.message}\n`);
+    if (process.env.BPTT_DEBUG) stderr(`${e.stack}\n`);
     return 1;
   }
 }

@@ -2,6 +2,7 @@
 // when it is, JSON lines with --log-json, nothing but errors with --quiet.
 
 import type { EpochMetrics } from '../train/trainer.js';
+import { out as stdout, err as stderr } from './stdio.js';
 
 export interface OutputMode {
   quiet: boolean;
@@ -23,16 +24,22 @@ export class Output {
   info(line: string): void {
     if (this.mode.quiet) return;
     this.clearLive();
-    if (this.mode.json) process.stdout.write(JSON.stringify({ event: 'info', message: line }) + '\n');
-    else process.stdout.write(line + '\n');
+    if (this.mode.json) stdout(JSON.stringify({ event: 'info', message: line }) + '\n');
+    else stdout(line + '\n');
+  }
+
+  /** a warning: always shown (stderr), even with --quiet */
+  warn(line: string): void {
+    this.clearLive();
+    stderr(`bptt: warning: ${line}\n`);
   }
 
   epoch(m: EpochMetrics, total: number): void {
     if (this.mode.quiet) return;
     this.clearLive();
-    if (this.mode.json) { process.stdout.write(JSON.stringify({ event: 'epoch', ...m }) + '\n'); return; }
+    if (this.mode.json) { stdout(JSON.stringify({ event: 'epoch', ...m }) + '\n'); return; }
     const w = String(total).length;
-    process.stdout.write(
+    stdout(
       `epoch ${String(m.epoch).padStart(w)}/${total}  ppl ${fmtNum(m.train_ppl, 4).padStart(7)}` +
       `${m.val_ppl !== null ? `  val ${fmtNum(m.val_ppl, 4).padStart(7)}` : ''}` +
       `  ${fmtNum(m.tokens_per_s).padStart(7)} tok/s  ${m.gflops.toFixed(1).padStart(5)} GFLOP/s` +
@@ -42,19 +49,19 @@ export class Output {
   samples(epoch: number, samples: string[]): void {
     if (this.mode.quiet) return;
     this.clearLive();
-    if (this.mode.json) { process.stdout.write(JSON.stringify({ event: 'samples', epoch, samples }) + '\n'); return; }
-    for (const s of samples) process.stdout.write(` - ${oneLine(s)}\n`);
+    if (this.mode.json) { stdout(JSON.stringify({ event: 'samples', epoch, samples }) + '\n'); return; }
+    for (const s of samples) stdout(` - ${oneLine(s)}\n`);
   }
 
   progress(epoch: number, i: number, n: number, ppl: number, tokensPerS: number, etaS: number): void {
     if (this.mode.quiet || this.mode.json || !this.mode.tty) return;
     const line = `epoch ${epoch}  minibatch ${i}/${n}  ppl ${fmtNum(ppl, 4)}  ${fmtNum(tokensPerS)} tok/s  ETA ${formatDuration(etaS)}`;
-    process.stdout.write(`\r${line.slice(0, (process.stdout.columns || 100) - 1)}\x1b[K`);
+    stdout(`\r${line.slice(0, (process.stdout.columns || 100) - 1)}\x1b[K`);
     this.live = true;
   }
 
   private clearLive(): void {
-    if (this.live) { process.stdout.write('\r\x1b[K'); this.live = false; }
+    if (this.live) { stdout('\r\x1b[K'); this.live = false; }
   }
 }
 

@@ -17,6 +17,7 @@ import { Trainer } from '../train/trainer.js';
 import { trainFlopsPerToken } from '../model/params.js';
 import { InputError } from '../util/errors.js';
 import { fmtNum, formatDuration, Output, type OutputMode } from './output.js';
+import { out as stdout } from './stdio.js';
 
 export interface TrainOptions {
   force: boolean;
@@ -51,7 +52,7 @@ export function printResolvedConfig(resolved: ResolvedConfig): string {
 export async function trainCommand(resolved: ResolvedConfig, opts: TrainOptions, resumeFrom?: Checkpoint): Promise<number> {
   const out = new Output(opts.output);
   if (opts.printConfig) {
-    process.stdout.write(printResolvedConfig(resolved) + '\n');
+    stdout(printResolvedConfig(resolved) + '\n');
     return 0;
   }
   const config = resolved.config;
@@ -62,13 +63,17 @@ export async function trainCommand(resolved: ResolvedConfig, opts: TrainOptions,
   const engine = createEngine(config, data, opts.kernels);
   let stopSignal: NodeJS.Signals | null = null;
   const onSignal = (sig: NodeJS.Signals) => {
-    if (stopSignal) process.exit(sig === 'SIGINT' ? 130 : 143); // second signal: stop now
+    if (stopSignal) { // second signal: stop now (the checkpoint files are atomic, the lock is released)
+      runDir.unlock();
+      process.exit(sig === 'SIGINT' ? 130 : 143);
+    }
     stopSignal = sig;
     out.info(`\n${sig}: stopping at the next minibatch boundary and writing a checkpoint (again to quit at once)`);
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
+    runDir.lock((msg) => out.warn(msg));
     if (resumeFrom) runDir.truncateMetrics(resumeFrom.training!.epoch);
     else runDir.createFresh(opts.force);
     const trainer = new Trainer(config, data, engine, resumeFrom);
@@ -94,7 +99,8 @@ export async function trainCommand(resolved: ResolvedConfig, opts: TrainOptions,
       onEpoch: (m) => {
         runDir.appendMetrics(m);
         out.epoch(m, config.run.epochs);
-        if (m.val_ppl !== null && (lastBest === null || m.val_ppl <= lastBest)) {
+        // best is judged on finite perplexities only
+        if (m.val_ppl !== null && Number.isFinite(m.val_ppl) && (lastBest === null || m.val_ppl <= lastBest)) {
           lastBest = m.val_ppl;
           save(trainer.state, 'best');
         }
@@ -120,6 +126,7 @@ export async function trainCommand(resolved: ResolvedConfig, opts: TrainOptions,
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    runDir.unlock();
     await engine.close();
   }
 }

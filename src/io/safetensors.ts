@@ -1,12 +1,15 @@
 // safetensors read/write (https://huggingface.co/docs/safetensors): an 8-byte little-endian header
 // length, a JSON header {name: {dtype, shape, data_offsets}, "__metadata__": {string: string}},
-// then the raw little-endian tensor bytes. Writes are atomic: a temporary file in the same
-// directory is written, fsynced and renamed over the target, so a crash never leaves a torn file
-// and the previous checkpoint survives until the new one is complete.
+// then the raw little-endian tensor bytes. Writes are atomic and verified (io/safe_write.ts): a
+// temporary file is written in full, fsynced, read back and decoded, then renamed over the target,
+// so neither a crash nor a full disk leaves a torn file, and the previous checkpoint survives
+// until the new one is complete.
 
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { InputError } from '../util/errors.js';
+import { writeFileAtomic } from './safe_write.js';
+
+export { writeFileAtomic } from './safe_write.js';
 
 export interface Tensor {
   shape: number[];
@@ -81,30 +84,17 @@ export function readSafetensors(path: string): SafeTensorsFile {
   return decodeSafetensors(buf, path);
 }
 
-/** Writes `bytes` to `path` atomically (temp file in the same directory, fsync, rename, fsync dir). */
-export function writeFileAtomic(path: string, bytes: Buffer | string): void {
-  const tmp = `${path}.${process.pid}.tmp`;
-  let fd = -1;
-  try {
-    fd = openSync(tmp, 'w');
-    writeSync(fd, typeof bytes === 'string' ? Buffer.from(bytes) : bytes);
-    fsyncSync(fd);
-    closeSync(fd);
-    fd = -1;
-    renameSync(tmp, path);
-  } catch (err) {
-    if (fd >= 0) closeSync(fd);
-    try { unlinkSync(tmp); } catch { /* nothing to clean */ }
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new InputError(`cannot write ${path}: ${code === 'EACCES' ? 'permission denied' : code === 'ENOENT' ? 'directory does not exist' : (err as Error).message}`);
-  }
-  try {
-    const dfd = openSync(dirname(path), 'r');
-    fsyncSync(dfd);
-    closeSync(dfd);
-  } catch { /* directory fsync is best effort (not supported everywhere) */ }
-}
-
+/**
+ * Writes atomically, and before the rename reads the temporary file back and decodes it in full
+ * (header parses, every tensor's bytes present): a checkpoint is replaced only by a whole one.
+ */
 export function writeSafetensors(path: string, tensors: Map<string, Tensor>, metadata: Record<string, string>): void {
-  writeFileAtomic(path, encodeSafetensors(tensors, metadata));
+  const bytes = encodeSafetensors(tensors, metadata);
+  writeFileAtomic(path, bytes, {
+    verify: (tmp) => {
+      const back = readFileSync(tmp);
+      if (!back.equals(bytes)) throw new InputError('the written file does not read back as written');
+      decodeSafetensors(back, tmp);
+    },
+  });
 }

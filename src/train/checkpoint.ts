@@ -54,7 +54,11 @@ export function saveCheckpoint(path: string, args: {
   const views = viewsOf(args.layout, args.heap, args.params);
   for (const name of TENSOR_NAMES) {
     const v = views[name];
-    tensors.set(name, { shape: v.shape.slice(), data: Float32Array.from(v.data) }); // a copy: training goes on
+    const data = Float32Array.from(v.data); // a copy: training goes on
+    // a model that has blown up is never saved: the previous checkpoint stays the last good one
+    const bad = firstNonFinite(data);
+    if (bad >= 0) throw new InputError(`refusing to write ${path}: tensor ${name} holds a non-finite value (${data[bad]} at index ${bad}); the previous checkpoint is kept`, 1);
+    tensors.set(name, { shape: v.shape.slice(), data });
   }
   if (args.stateH) tensors.set('state.h', { shape: [args.config.data.batch, args.config.model.hidden], data: args.stateH });
   writeSafetensors(path, tensors, {
@@ -93,12 +97,20 @@ export function loadCheckpoint(path: string): Checkpoint {
     if (t.shape.join(',') !== want.join(',')) {
       throw bad(`tensor ${name} has shape [${t.shape}], expected [${want}] for vocabulary size ${dims.V} and hidden ${dims.H}`);
     }
+    const nf = firstNonFinite(t.data);
+    if (nf >= 0) throw bad(`tensor ${name} holds a non-finite value (${t.data[nf]} at index ${nf}); the model is unusable`);
   }
   const stateH = file.tensors.get('state.h')?.data ?? null;
   return {
     path, vocab, config, layout: paramLayout(dims), tensors: file.tensors,
     training: training as TrainingState | null, stateH, kernels: meta.kernels ?? 'unknown',
   };
+}
+
+/** Index of the first NaN or infinity, or -1. */
+export function firstNonFinite(x: Float32Array): number {
+  for (let k = 0; k < x.length; k++) if (!Number.isFinite(x[k])) return k;
+  return -1;
 }
 
 /** Copies a checkpoint's tensors into a parameter block. */

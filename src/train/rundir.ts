@@ -2,13 +2,23 @@
 // last.safetensors (latest checkpoint) and best.safetensors (best validation perplexity).
 // An existing run is never overwritten without --force, and --force removes only these files.
 
-import { accessSync, appendFileSync, constants, existsSync, mkdirSync, readFileSync, statSync, unlinkSync } from 'node:fs';
+import { accessSync, closeSync, constants, existsSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import type { TrainConfig } from '../config/schema.js';
-import { writeFileAtomic } from '../io/safetensors.js';
+import { appendWhole, describeFsError, pidAlive, writeAllSync, writeFileAtomic } from '../io/safe_write.js';
 import { lineChart } from '../io/svg.js';
 import { InputError } from '../util/errors.js';
+
+/** The run directory's single-writer lock (not one of RUN_FILES: --force never removes it). */
+export const LOCK_FILE = '.lock';
+
+interface LockInfo {
+  pid: number;
+  host: string;
+  started: string;
+}
 
 export const RUN_FILES = {
   config: 'config.yaml',
@@ -32,6 +42,27 @@ export interface RunSummary {
   [extra: string]: unknown;
 }
 
+/** Parses a JSON-lines file; tolerates a torn last line (dropped, with a warning). */
+export function readJsonLines(path: string, warn: (msg: string) => void): unknown[] {
+  if (!existsSync(path)) return [];
+  const text = readFileSync(path, 'utf8');
+  const lines = text.split('\n');
+  const out: unknown[] = [];
+  lines.forEach((line, k) => {
+    if (!line.trim()) return;
+    try {
+      const v = JSON.parse(line) as unknown;
+      if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new Error('not an object');
+      out.push(v);
+    } catch {
+      const isLast = lines.slice(k + 1).every((l) => !l.trim());
+      if (!isLast) throw new InputError(`${path}:${k + 1}: not a JSON object; the file is damaged`);
+      warn(`${path}:${k + 1}: dropped a torn last line (the run was stopped mid-write)`);
+    }
+  });
+  return out;
+}
+
 export class RunDir {
   constructor(readonly dir: string) {}
 
@@ -43,13 +74,57 @@ export class RunDir {
     return existsSync(this.path('last')) || existsSync(this.path('metrics')) || existsSync(this.path('config'));
   }
 
-  /** Creates (or with force, clears) the directory for a new run; checks that it is writable. */
-  createFresh(force: boolean): void {
-    if (existsSync(this.dir) && !statSync(this.dir).isDirectory()) throw new InputError(`output ${this.dir}: exists and is not a directory`);
-    if (this.exists()) {
-      if (!force) throw new InputError(`output ${this.dir}: a run already exists there; pass --force to overwrite it, or resume it with "bptt resume ${this.dir}"`);
-      for (const f of Object.keys(RUN_FILES) as (keyof typeof RUN_FILES)[]) if (existsSync(this.path(f))) unlinkSync(this.path(f));
+  private lockHeld = false;
+
+  /**
+   * Makes this process the directory's one writer: creates .lock exclusively (O_EXCL) with our pid,
+   * host and start time. A lock whose process is gone (same host) is taken over with a warning; a
+   * live one is an error (exit 2) naming its holder. Creates the directory if needed.
+   */
+  lock(warn: (msg: string) => void): void {
+    this.ensureDir();
+    const path = join(this.dir, LOCK_FILE);
+    const mine: LockInfo = { pid: process.pid, host: hostname(), started: new Date().toISOString() };
+    for (let attempt = 0; attempt < 3; attempt++) {
+      try {
+        const fd = openSync(path, 'wx');
+        try { writeAllSync(fd, Buffer.from(JSON.stringify(mine) + '\n')); } finally { closeSync(fd); }
+        this.lockHeld = true;
+        return;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new InputError(`output ${this.dir}: cannot create ${LOCK_FILE}: ${describeFsError(err)}`);
+      }
+      let holder: LockInfo | null = null;
+      try {
+        holder = JSON.parse(readFileSync(path, 'utf8')) as LockInfo;
+      } catch { /* unreadable or torn: its writer died while writing it */ }
+      if (holder && holder.host !== mine.host) {
+        throw new InputError(`output ${this.dir}: in use by pid ${holder.pid} on host ${holder.host} since ${holder.started}; ` +
+          `if that run is gone, remove ${path}`);
+      }
+      if (holder && pidAlive(holder.pid)) {
+        throw new InputError(`output ${this.dir}: another bptt (pid ${holder.pid}, started ${holder.started}) is writing this run directory; ` +
+          'wait for it, stop it, or choose another --out');
+      }
+      warn(`output ${this.dir}: taking over a stale lock (${holder ? `pid ${holder.pid}, started ${holder.started}, is gone` : 'unreadable lock file'})`);
+      try { unlinkSync(path); } catch { /* another process took it over first: retry decides */ }
     }
+    throw new InputError(`output ${this.dir}: could not take the lock ${path}`);
+  }
+
+  /** Removes our lock (only if it is still ours). */
+  unlock(): void {
+    if (!this.lockHeld) return;
+    this.lockHeld = false;
+    const path = join(this.dir, LOCK_FILE);
+    try {
+      const holder = JSON.parse(readFileSync(path, 'utf8')) as LockInfo;
+      if (holder.pid === process.pid) unlinkSync(path);
+    } catch { /* gone already */ }
+  }
+
+  private ensureDir(): void {
+    if (existsSync(this.dir) && !statSync(this.dir).isDirectory()) throw new InputError(`output ${this.dir}: exists and is not a directory`);
     try {
       mkdirSync(this.dir, { recursive: true });
       accessSync(this.dir, constants.W_OK);
@@ -57,8 +132,17 @@ export class RunDir {
       const code = (err as NodeJS.ErrnoException).code;
       const why = code === 'EACCES' || code === 'EROFS' ? 'not writable'
         : code === 'ENOTDIR' || code === 'EEXIST' ? 'a part of the path is a file, not a directory'
-        : (err as Error).message;
+        : describeFsError(err);
       throw new InputError(`output ${this.dir}: ${why}`);
+    }
+  }
+
+  /** Clears (with force) the directory for a new run; call after lock(). */
+  createFresh(force: boolean): void {
+    this.ensureDir();
+    if (this.exists()) {
+      if (!force) throw new InputError(`output ${this.dir}: a run already exists there; pass --force to overwrite it, or resume it with "bptt resume ${this.dir}"`);
+      for (const f of Object.keys(RUN_FILES) as (keyof typeof RUN_FILES)[]) if (existsSync(this.path(f))) unlinkSync(this.path(f));
     }
   }
 
@@ -67,16 +151,16 @@ export class RunDir {
   }
 
   appendMetrics(m: object): void {
-    appendFileSync(this.path('metrics'), JSON.stringify(m) + '\n');
+    appendWhole(this.path('metrics'), JSON.stringify(m) + '\n');
   }
 
   appendSamples(epoch: number, samples: string[]): void {
-    appendFileSync(this.path('samples'), samples.map((s) => `epoch ${epoch}: ${s.replace(/\r?\n/g, '↵')}\n`).join(''));
+    appendWhole(this.path('samples'), samples.map((s) => `epoch ${epoch}: ${s.replace(/\r?\n/g, '↵')}\n`).join(''));
   }
 
-  readMetrics(): Record<string, number | null>[] {
-    if (!existsSync(this.path('metrics'))) return [];
-    return readFileSync(this.path('metrics'), 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as Record<string, number | null>);
+  /** metrics.jsonl; a torn last line (a crash mid-append) is dropped with a warning, a bad line elsewhere is an error */
+  readMetrics(warn: (msg: string) => void = (msg) => process.stderr.write(`bptt: warning: ${msg}\n`)): Record<string, number | null>[] {
+    return readJsonLines(this.path('metrics'), warn) as Record<string, number | null>[];
   }
 
   /** summary.json and curves.svg from metrics.jsonl; returns the summary. */

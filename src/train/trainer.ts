@@ -164,9 +164,13 @@ export class Trainer {
           const k = outcome.divergedAt;
           const loss = results[k * RESULT_FIELDS + Result.LOSS];
           const norm = results[k * RESULT_FIELDS + Result.NORM];
-          throw new DivergenceError(`training diverged at epoch ${state.epoch + 1}, minibatch ${first + k + 1}: ` +
-            `${Number.isFinite(loss) ? 'gradient norm' : 'loss'} is ${Number.isFinite(loss) ? norm : loss}; ` +
-            `lower optim.lr (now ${lr}) or optim.clip (now ${clip}); the last checkpoint is kept`, 1);
+          const what = `${Number.isFinite(loss) ? 'gradient norm' : 'loss'} is ${Number.isFinite(loss) ? norm : loss}`;
+          // before any update the only cause is the initialization; after, the step size
+          const cause = state.step === 0
+            ? `the initial parameters already overflow: lower model.init_scale (now ${config.model.init_scale})`
+            : `an update of size lr x clip = ${lr * clip} pushed the parameters out of range: lower optim.lr (now ${lr}) or optim.clip (now ${clip})`;
+          throw new DivergenceError(`training diverged at epoch ${state.epoch + 1}, minibatch ${first + k + 1}: ${what}; ${cause}; ` +
+            'the last checkpoint is kept', 1);
         }
       }
       const epochS = (performance.now() - epochStart) / 1000;
@@ -176,7 +180,7 @@ export class Trainer {
       const evalNow = run.eval_every > 0 ? epoch % run.eval_every === 0 || epoch === run.epochs : epoch === run.epochs;
       const valPpl = evalNow ? this.validationPerplexity() : null;
       if (valPpl !== null) {
-        if (state.bestValPpl === null || valPpl < state.bestValPpl) { state.bestValPpl = valPpl; state.evalsSinceBest = 0; }
+        if (Number.isFinite(valPpl) && (state.bestValPpl === null || valPpl < state.bestValPpl)) { state.bestValPpl = valPpl; state.evalsSinceBest = 0; }
         else state.evalsSinceBest = (state.evalsSinceBest ?? 0) + 1;
       }
       const metrics: EpochMetrics = {

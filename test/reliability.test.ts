@@ -1,0 +1,227 @@
+// The promises "nothing lost, nothing hung", attacked one class at a time (issue 7):
+//   full disk (a real tiny tmpfs where we may mount one, and short writes always), torn log lines,
+//   one writer per run directory, Ctrl-C/SIGTERM with ONE worker mid-epoch, a closed stdout,
+//   and models that blew up (never saved, never loaded).
+import { spawn, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { appendWhole, removeStaleTemps, writeAllSync, writeFileAtomic } from '../src/io/safe_write.js';
+import { encodeSafetensors, readSafetensors } from '../src/io/safetensors.js';
+import { loadCheckpoint } from '../src/train/checkpoint.js';
+import { RunDir } from '../src/train/rundir.js';
+import { bptt, CLI } from './cli_helpers.js';
+
+const tmp = () => mkdtempSync(join(tmpdir(), 'bptt-rel-'));
+const SMALL = ['--builtin', 'counting', '--hidden', '32', '--batch', '8', '--steps', '16', '--lr', '2', '--clip', '1', '--set', 'run.sample_every=0'];
+
+describe('writes check every byte', () => {
+  it('writeAllSync loops over short writes, and a write that makes no progress is ENOSPC', () => {
+    const path = join(tmp(), 'f');
+    const fd = fs.openSync(path, 'w');
+    const data = Buffer.from(Array.from({ length: 1000 }, (_, k) => String.fromCharCode(65 + (k % 26))).join(''));
+    // a device that takes at most 100 bytes a call, as a nearly full disk does
+    let calls = 0;
+    writeAllSync(fd, data, (f, b, off, len) => { calls++; return fs.writeSync(f, b, off, Math.min(len, 100)); });
+    fs.closeSync(fd);
+    expect(calls).toBe(10);
+    expect(readFileSync(path).equals(data)).toBe(true);
+    let zeroCalls = 0;
+    expect(() => writeAllSync(-1, data, () => (zeroCalls++ === 0 ? 400 : 0))).toThrow(/no space left on device/);
+  });
+
+  it('/dev/full: ENOSPC becomes one line naming the file, nothing left behind', () => {
+    expect(() => writeAllSync(fs.openSync('/dev/full', 'w'), Buffer.from('x'))).toThrow(expect.objectContaining({ code: 'ENOSPC' }));
+  });
+
+  it('a failed write keeps the previous file and leaves no temporary behind', () => {
+    const dir = tmp();
+    const target = join(dir, 'ck.safetensors');
+    writeFileAtomic(target, 'old contents');
+    expect(() => writeFileAtomic(target, 'new', { verify: () => { throw new Error('refused by the check'); } })).toThrow(/cannot write .*ck\.safetensors: refused by the check/);
+    expect(readFileSync(target, 'utf8')).toBe('old contents');
+    expect(readdirSync(dir)).toEqual(['ck.safetensors']);
+  });
+
+  it('temporaries of a killed writer (dead pid) are removed by the next writer; a live writer\'s are not', () => {
+    const dir = tmp();
+    const target = join(dir, 'last.safetensors');
+    writeFileSync(`${target}.999999.tmp`, 'torn');
+    writeFileSync(`${target}.${process.ppid}.tmp`, 'in progress');
+    writeFileAtomic(target, 'x');
+    expect(existsSync(`${target}.999999.tmp`)).toBe(false);
+    expect(existsSync(`${target}.${process.ppid}.tmp`)).toBe(true);
+    expect(removeStaleTemps(target)).toEqual([]);
+  });
+
+  it('appendWhole: a log never gains half a line', () => {
+    const dir = tmp();
+    const log = join(dir, 'metrics.jsonl');
+    appendWhole(log, '{"epoch":1}\n');
+    expect(() => appendWhole(join(dir, 'no', 'such'), 'x')).toThrow(/cannot append to .*: directory does not exist/);
+    expect(readFileSync(log, 'utf8')).toBe('{"epoch":1}\n');
+  });
+});
+
+describe('a full disk', () => {
+  // a real filesystem that runs out: a 700 KiB tmpfs (needs root and mount(2); where that is not
+  // allowed the test says so and the unit tests above still cover the code path)
+  const mnt = mkdtempSync(join(tmpdir(), 'bptt-full-'));
+  const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=700k', 'tmpfs', mnt]).status === 0;
+  if (!mounted) console.warn(`SKIPPED: cannot mount a tmpfs at ${mnt} here (needs root); the full-disk test did not run`);
+  afterAll(() => { if (mounted) spawnSync('umount', [mnt]); });
+
+  it.skipIf(!mounted)('train exits non-zero with one line, the last checkpoint stays whole and loadable, resume continues', () => {
+    const run = join(mnt, 'run');
+    // H=256 over V=19: each checkpoint is ~290 KB: epoch 1 writes best and last, epoch 2 runs out
+    const args = ['train', ...SMALL, '--hidden', '256', '--epochs', '4', '--set', 'run.checkpoint_every=1', '--workers', '1', '--out', run];
+    const r = bptt(args);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/^bptt: error: cannot write .*: no space left on device/);
+    // whatever checkpoint is there is complete
+    const ck = loadCheckpoint(join(run, 'last.safetensors'));
+    expect(statSync(join(run, 'last.safetensors')).size).toBe(encodeSafetensors(readSafetensors(join(run, 'last.safetensors')).tensors, readSafetensors(join(run, 'last.safetensors')).metadata).length);
+    expect(ck.training!.epoch).toBeGreaterThanOrEqual(1);
+    expect(readdirSync(run).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+    // every metrics line parses
+    for (const line of readFileSync(join(run, 'metrics.jsonl'), 'utf8').trim().split('\n')) JSON.parse(line);
+    // with space again, the run resumes from that checkpoint and completes
+    expect(spawnSync('mount', ['-o', 'remount,size=4m', mnt]).status).toBe(0);
+    const resumed = bptt(['resume', run]);
+    expect(resumed.stderr).toBe('');
+    expect(resumed.code).toBe(0);
+    expect(loadCheckpoint(join(run, 'last.safetensors')).training!.epoch).toBe(4);
+    expect(readFileSync(join(run, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).epoch)).toEqual([1, 2, 3, 4]);
+  });
+});
+
+describe('torn metrics lines', () => {
+  it('a torn last line is dropped with a warning; a damaged middle line is an error naming file:line', () => {
+    const dir = tmp();
+    const rd = new RunDir(dir);
+    writeFileSync(rd.path('metrics'), '{"epoch":1,"train_ppl":5}\n{"epoch":2,"tra');
+    const warnings: string[] = [];
+    expect(rd.readMetrics((w) => warnings.push(w)).map((m) => m.epoch)).toEqual([1]);
+    expect(warnings[0]).toMatch(/metrics\.jsonl:2: dropped a torn last line/);
+    writeFileSync(rd.path('metrics'), '{"epoch":1}\nnot json\n{"epoch":3}\n');
+    expect(() => rd.readMetrics(() => {})).toThrow(/metrics\.jsonl:2: not a JSON object/);
+  });
+
+  it('resume after a crash that tore metrics.jsonl continues the run', () => {
+    const run = join(tmp(), 'run');
+    expect(bptt(['train', ...SMALL, '--epochs', '2', '--set', 'run.checkpoint_every=1', '--out', run]).code).toBe(0);
+    fs.appendFileSync(join(run, 'metrics.jsonl'), '{"epoch":3,"train_');
+    const r = bptt(['resume', run, '--epochs', '3']);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/warning: .*metrics\.jsonl:3: dropped a torn last line/);
+    const epochs = readFileSync(join(run, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).epoch);
+    expect(epochs).toEqual([1, 2, 3]);
+  });
+});
+
+describe('one writer per run directory', () => {
+  it('a second train on the same --out exits 2 naming the holder; the first finishes untouched', async () => {
+    const run = join(tmp(), 'run');
+    const first = spawn(process.execPath, [CLI, 'train', ...SMALL, '--hidden', '64', '--epochs', '400', '--out', run], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    await new Promise<void>((resolve) => first.stdout.on('data', (d: Buffer) => { out += d; if (out.includes('epoch ')) resolve(); }));
+    const second = bptt(['train', ...SMALL, '--epochs', '1', '--out', run, '--force']);
+    expect(second.code).toBe(2);
+    expect(second.stderr).toMatch(new RegExp(`another bptt \\(pid ${first.pid}, started .*\\) is writing this run directory`));
+    const resume = bptt(['resume', run]);
+    expect(resume.code).toBe(2);
+    first.kill('SIGINT');
+    expect(await new Promise((resolve) => first.on('close', resolve))).toBe(130);
+    expect(existsSync(join(run, '.lock'))).toBe(false); // released
+    expect(loadCheckpoint(join(run, 'last.safetensors')).config.model.hidden).toBe(64);
+  });
+
+  it('a stale lock (its process is gone) is taken over with a warning', () => {
+    const run = join(tmp(), 'run');
+    mkdirSync(run);
+    writeFileSync(join(run, '.lock'), JSON.stringify({ pid: 999999, host: hostname(), started: '2026-01-01T00:00:00Z' }));
+    const r = bptt(['train', ...SMALL, '--epochs', '1', '--out', run]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/warning: output .*: taking over a stale lock \(pid 999999/);
+    expect(existsSync(join(run, '.lock'))).toBe(false);
+  });
+
+  it('a lock held on another host is never taken over', () => {
+    const run = join(tmp(), 'run');
+    mkdirSync(run);
+    writeFileSync(join(run, '.lock'), JSON.stringify({ pid: 1, host: 'elsewhere', started: '2026-01-01T00:00:00Z' }));
+    const r = bptt(['train', ...SMALL, '--epochs', '1', '--out', run]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/in use by pid 1 on host elsewhere/);
+  });
+});
+
+describe('stopping works the same for every worker count', () => {
+  it.each([
+    [1, 'SIGINT', 130], [1, 'SIGTERM', 143], [2, 'SIGTERM', 143],
+  ] as const)('%i worker(s), %s mid-epoch: checkpoint at a minibatch boundary inside the epoch, exit %i, resume is bitwise', async (workers, signal, code) => {
+    const dir = tmp();
+    // ~300 minibatches an epoch of ~2 ms each: a signal 50 ms into epoch 2 lands well inside it
+    const args = [...SMALL, '--hidden', '512', '--batch', '4', '--epochs', '3', '--workers', String(workers), '--set', 'run.checkpoint_every=0'];
+    expect(bptt(['train', ...args, '--out', join(dir, 'straight')]).code).toBe(0);
+    const child = spawn(process.execPath, [CLI, 'train', ...args, '--out', join(dir, 'cut')], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let sent = false;
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+      if (!sent && stdout.includes('epoch 1/3')) { sent = true; setTimeout(() => child.kill(signal), 50); }
+    });
+    expect(await new Promise((resolve) => child.on('close', resolve))).toBe(code);
+    const cut = loadCheckpoint(join(dir, 'cut', 'last.safetensors'));
+    expect(cut.training!.epoch).toBe(1);
+    expect(cut.training!.minibatch).toBeGreaterThan(0); // mid-epoch, not at a boundary
+    expect(bptt(['resume', join(dir, 'cut')]).code).toBe(0);
+    const params = (p: string) => Buffer.concat(['W_xh', 'W_hh', 'b_h', 'W_hq', 'b_q'].map((n) => Buffer.from(loadCheckpoint(p).tensors.get(n)!.data.buffer)));
+    expect(params(join(dir, 'cut', 'last.safetensors')).equals(params(join(dir, 'straight', 'last.safetensors')))).toBe(true);
+  });
+});
+
+describe('a closed stdout', () => {
+  it('`train | head -2`: the printing stops, the training and the checkpoints do not', () => {
+    const run = join(tmp(), 'run');
+    const r = spawnSync('bash', ['-c', `set -o pipefail; "${process.execPath}" "${CLI}" train ${SMALL.join(' ')} --epochs 4 --out "${run}" | head -2`], { encoding: 'utf8' });
+    expect(r.stdout.split('\n').filter(Boolean)).toHaveLength(2);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(loadCheckpoint(join(run, 'last.safetensors')).training!.epoch).toBe(4);
+  });
+});
+
+describe('a model that blew up is never saved and never used', () => {
+  it('a huge init_scale: the message blames the initialization, and no checkpoint holds a NaN', () => {
+    const run = join(tmp(), 'run');
+    const r = bptt(['train', ...SMALL, '--epochs', '2', '--set', 'model.init_scale=1e30', '--out', run]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^bptt: error: training diverged at epoch 1, minibatch 1: .*lower model\.init_scale \(now 1e\+30\)/);
+    expect(existsSync(join(run, 'last.safetensors'))).toBe(false);
+  });
+
+  it('a huge learning rate after good epochs: the last checkpoint is the last finite one', () => {
+    const run = join(tmp(), 'run');
+    expect(bptt(['train', ...SMALL, '--epochs', '1', '--set', 'run.checkpoint_every=1', '--out', run]).code).toBe(0);
+    const r = bptt(['train', ...SMALL, '--epochs', '3', '--lr', '1e38', '--clip', '1e38', '--out', run, '--force']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/lower optim\.lr \(now 1e\+38\) or optim\.clip/);
+    if (existsSync(join(run, 'last.safetensors'))) loadCheckpoint(join(run, 'last.safetensors')); // loads: every value finite
+  });
+
+  it('loading a checkpoint with a NaN is refused with one line', () => {
+    const dir = tmp();
+    const run = join(dir, 'run');
+    expect(bptt(['train', ...SMALL, '--epochs', '1', '--out', run]).code).toBe(0);
+    const f = readSafetensors(join(run, 'last.safetensors'));
+    f.tensors.get('W_hq')!.data[3] = NaN;
+    writeFileSync(join(dir, 'nan.safetensors'), encodeSafetensors(f.tensors, f.metadata));
+    const r = bptt(['sample', '--checkpoint', join(dir, 'nan.safetensors'), '--prefix', 'one']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^bptt: error: checkpoint .*nan\.safetensors: tensor W_hq holds a non-finite value \(NaN at index 3\)/);
+  });
+});
