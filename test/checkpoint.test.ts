@@ -1,12 +1,13 @@
 // Checkpoints and the commands that read them: sample, inspect, export --format torch; and every
 // way a checkpoint can be bad (missing, truncated, wrong shapes, another vocabulary).
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { decodeSafetensors, encodeSafetensors, readSafetensors } from '../src/io/safetensors.js';
 import { loadCheckpoint } from '../src/train/checkpoint.js';
+import { configHash } from '../src/train/identity.js';
 import { torchTensors } from '../src/io/export_torch.js';
 import { bptt } from './cli_helpers.js';
 
@@ -175,10 +176,20 @@ describe('bad checkpoints get one line naming the file and the problem', () => {
     f.metadata.config = JSON.stringify(cfg);
     writeFileSync(join(copy, 'last.safetensors'), encodeSafetensors(f.tensors, f.metadata));
     const edited = readFileSync(join(copy, 'last.safetensors'));
+    // the config no longer matches its recorded hash: refused as edited
+    const r1 = bptt(['resume', copy]);
+    expect(r1.code).toBe(2);
+    expect(r1.stderr).toMatch(/metadata\.config does not match its recorded sha256: the checkpoint was edited/);
+    // an edit that also forges the hash (and drops config.yaml) still meets the vocabulary check
+    f.metadata.config_sha256 = configHash(cfg);
+    writeFileSync(join(copy, 'last.safetensors'), encodeSafetensors(f.tensors, f.metadata));
+    unlinkSync(join(copy, 'config.yaml'));
+    const forged = readFileSync(join(copy, 'last.safetensors'));
     const r = bptt(['resume', copy]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/data file .*other\.txt: \d+ character\(s\) not in the checkpoint's vocabulary, e\.g\. "z"/);
-    expect(readFileSync(join(copy, 'last.safetensors')).equals(edited)).toBe(true);
+    expect(readFileSync(join(copy, 'last.safetensors')).equals(forged)).toBe(true);
+    expect(edited.equals(forged)).toBe(false);
   });
 });
 

@@ -225,3 +225,95 @@ describe('a model that blew up is never saved and never used', () => {
     expect(r.stderr).toMatch(/^bptt: error: checkpoint .*nan\.safetensors: tensor W_hq holds a non-finite value \(NaN at index 3\)/);
   });
 });
+
+describe('resume verifies before it touches anything', () => {
+  const trainRun = (run: string, extra: string[] = [], data?: string) =>
+    bptt(['train', ...SMALL, ...(data ? ['--data', data] : []), '--epochs', '2', '--set', 'run.checkpoint_every=1', '--out', run, ...extra]);
+  const metricsOf = (run: string) => readFileSync(join(run, 'metrics.jsonl'), 'utf8');
+
+  it('a checkpoint from another run (another hidden size) is refused, saying what differs', () => {
+    const dir = tmp();
+    expect(trainRun(join(dir, 'a')).code).toBe(0);
+    expect(trainRun(join(dir, 'b'), ['--hidden', '24']).code).toBe(0);
+    fs.copyFileSync(join(dir, 'b', 'last.safetensors'), join(dir, 'a', 'last.safetensors'));
+    const before = metricsOf(join(dir, 'a'));
+    const r = bptt(['resume', join(dir, 'a'), '--epochs', '3']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/config\.yaml and last\.safetensors describe different runs \(model\.hidden: 24 -> 32\)/);
+    expect(metricsOf(join(dir, 'a'))).toBe(before);
+  });
+
+  it('an edit of config.yaml: a resumable key (epochs) is honored and stays written; any other key is refused', () => {
+    const run = join(tmp(), 'run');
+    expect(trainRun(run).code).toBe(0);
+    const cfg = join(run, 'config.yaml');
+    writeFileSync(cfg, readFileSync(cfg, 'utf8').replace(/epochs: 2/, 'epochs: 3'));
+    const r = bptt(['resume', run]);
+    expect(r.code).toBe(0);
+    expect(loadCheckpoint(join(run, 'last.safetensors')).training!.epoch).toBe(3);
+    expect(readFileSync(cfg, 'utf8')).toMatch(/epochs: 3/);
+    writeFileSync(cfg, readFileSync(cfg, 'utf8').replace(/lr: 2/, 'lr: 5'));
+    const bad = bptt(['resume', run, '--epochs', '4']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/describe different runs \(optim\.lr: 2 -> 5\)/);
+  });
+
+  it('a changed data file is refused with sizes and hashes', () => {
+    const dir = tmp();
+    const data = join(dir, 'corpus.txt');
+    writeFileSync(data, 'the quick brown fox jumps over the lazy dog. '.repeat(200));
+    expect(trainRun(join(dir, 'run'), [], data).code).toBe(0);
+    writeFileSync(data, 'the quick brown fox jumps over the lazy cat. '.repeat(200));
+    const r = bptt(['resume', join(dir, 'run'), '--epochs', '3']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/data file .*corpus\.txt: differs from the data this run was trained on \(now 9,000 characters, sha256 [0-9a-f]{12}\.\.\.; the checkpoint's: 9,000 characters/);
+  });
+
+  it.each([
+    ['epoch: -1', (t: Record<string, unknown>) => { t.epoch = -1; }, /training_state\.epoch: .*/],
+    ['epochRng is not 4 integers', (t: Record<string, unknown>) => { t.epochRng = [1, 2]; }, /training_state\.epochRng/],
+    ['an unknown field', (t: Record<string, unknown>) => { t.extra = 1; }, /training_state\.\(root\)|training_state: .*extra|Unrecognized key/],
+  ])('a tampered training_state (%s) is one line, and metrics.jsonl is untouched', (_, tamper, message) => {
+    const run = join(tmp(), 'run');
+    expect(trainRun(run).code).toBe(0);
+    const f = readSafetensors(join(run, 'last.safetensors'));
+    const t = JSON.parse(f.metadata.training_state) as Record<string, unknown>;
+    tamper(t);
+    f.metadata.training_state = JSON.stringify(t);
+    writeFileSync(join(run, 'last.safetensors'), encodeSafetensors(f.tensors, f.metadata));
+    const before = metricsOf(run);
+    const r = bptt(['resume', run, '--epochs', '3']);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(message);
+    expect(metricsOf(run)).toBe(before);
+  });
+
+  it('a carried state of the wrong shape is refused before it reaches shared memory', () => {
+    const run = join(tmp(), 'run');
+    expect(trainRun(run, ['--sampler', 'consecutive']).code).toBe(0);
+    const f = readSafetensors(join(run, 'last.safetensors'));
+    f.tensors.set('state.h', { shape: [3, 5], data: new Float32Array(15) });
+    writeFileSync(join(run, 'last.safetensors'), encodeSafetensors(f.tensors, f.metadata));
+    const r = bptt(['resume', run, '--epochs', '3']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/tensor state\.h has shape \[3,5\], expected \[8,32\]/);
+  });
+
+  it('a run directory with a config but no checkpoint says how to start over', () => {
+    const run = join(tmp(), 'run');
+    mkdirSync(run);
+    writeFileSync(join(run, 'config.yaml'), 'run:\n  epochs: 2\n');
+    const r = bptt(['resume', run]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/has a config but no checkpoint yet .*start it over with: bptt train --config .*config\.yaml --force/);
+  });
+
+  it('resume --help lists only what resume accepts', () => {
+    const help = bptt(['resume', '--help']).stdout;
+    expect(help).toMatch(/--epochs/);
+    expect(help).toMatch(/--workers/);
+    for (const flag of ['--data', '--hidden', '--lr', '--out', '--batch', '--deterministic']) expect(help).not.toMatch(new RegExp(`${flag}\\b`));
+    expect(bptt(['resume', 'x', '--hidden', '3']).code).toBe(2);
+  });
+});

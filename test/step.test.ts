@@ -4,6 +4,7 @@
 // several minibatches, across an epoch boundary, the parameters must be BITWISE equal.
 // Also: a stop request ends a stretch after the minibatch in flight, and a diverging minibatch
 // reports itself without applying its update.
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DEFAULTS, type TrainConfig } from '../src/config/schema.js';
 import { clipFactor } from '../src/optim/clip.js';
@@ -161,6 +162,26 @@ describe('stretch control', () => {
       expect(Buffer.from(engine.blas.f.slice(params, params + numParams).buffer).equals(before)).toBe(true);
     } finally {
       await engine.close();
+    }
+  });
+
+  it.each(['throw', 'exit'])('a worker that %ss mid-stretch: the stretch rejects with one WorkerFailure, nothing waits forever', async (kind) => {
+    process.env.BPTT_WORKER_FILE = join(import.meta.dirname, 'fixtures/fault_worker.mjs');
+    process.env.BPTT_TEST_FAULT = `${kind}:37`;
+    try {
+      const { engine, task } = await engineFor(3, 0.1);
+      try {
+        let progress = 0;
+        const t0 = performance.now();
+        await expect(engine.runStretch(task, (d) => { progress = d; })).rejects.toThrow(kind === 'throw' ? /a worker thread failed: injected fault at minibatch 37/ : /a worker thread failed/);
+        expect(performance.now() - t0).toBeLessThan(30_000);
+        expect(progress).toBeLessThanOrEqual(37);
+      } finally {
+        await engine.close();
+      }
+    } finally {
+      delete process.env.BPTT_WORKER_FILE;
+      delete process.env.BPTT_TEST_FAULT;
     }
   });
 });

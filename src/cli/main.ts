@@ -22,6 +22,7 @@ import { exportTorch } from '../io/export_torch.js';
 import { compareRuns, parseGridArg, readSweepFile, runSweep, type SweepSpec } from './experiments.js';
 import { formatInspect, inspectCheckpoint } from './inspect.js';
 import { loadRunForResume, trainCommand } from './train.js';
+import { RESUMABLE_KEYS } from '../train/identity.js';
 import { guardStdio, out as stdout, err as stderr } from './stdio.js';
 
 /** Plain flags and the config key each one sets (the rest go through --set). */
@@ -74,6 +75,17 @@ function addTrainFlags(cmd: Command): Command {
     .addOption(kernelsOpt());
 }
 
+/** resume: only the flags of keys a resume may change, and the output options. */
+function addResumeFlags(cmd: Command): Command {
+  for (const [flag, key, help] of FLAG_KEYS) if ((RESUMABLE_KEYS as readonly string[]).includes(key) && key !== 'run.out') cmd.option(flag, help);
+  return cmd
+    .option('--set <key=value>', `set a key a resume may change (${RESUMABLE_KEYS.filter((k) => k !== 'run.out').join(', ')}; repeatable)`,
+      (v: string, prev: string[] = []) => [...prev, v])
+    .option('--quiet', 'print only errors')
+    .option('--log-json', 'one JSON object per line instead of text')
+    .addOption(kernelsOpt());
+}
+
 export function buildProgram(): Command {
   const program = new Command('bptt')
     .description('Train character-level RNN language models by backpropagation through time, on every core.')
@@ -100,7 +112,7 @@ export function buildProgram(): Command {
       });
     });
 
-  addTrainFlags(program.command('resume <dir>')
+  addResumeFlags(program.command('resume <dir>')
     .description('continue an interrupted or finished run from its last checkpoint (same result as an uninterrupted run)'))
     .addHelpText('after', '\nExamples:\n  bptt resume runs/d2l-random\n  bptt resume runs/d2l-random --epochs 300   # train further')
     .action(async (dir: string, opts: Record<string, unknown>) => resumeRun(dir, overridesFrom(opts), opts));
@@ -227,14 +239,15 @@ export function buildProgram(): Command {
 }
 
 async function resumeRun(dir: string, overrides: Override[], opts: Record<string, unknown>): Promise<void> {
-  const ck = loadRunForResume(dir);
-  // The checkpoint's config, with run.out pinned to this directory; flags may extend run.epochs etc.
-  const base = { ...ck.config, run: { ...ck.config.run, out: dir } };
-  const allowed = new Set(['run.epochs', 'run.workers', 'run.eval_every', 'run.sample_every', 'run.checkpoint_every', 'run.out', 'run.sample_length', 'run.sample_prefixes']);
+  const allowed = new Set<string>(RESUMABLE_KEYS);
   for (const o of overrides) {
     if (!allowed.has(o.key)) throw new InputError(`${o.origin}: ${o.key} cannot change when resuming (it would not continue the same run); allowed: ${[...allowed].join(', ')}`);
   }
-  const resolved = resolveConfigFrom(base, overrides.filter((o) => o.key !== 'run.out'));
+  const { ck, fromConfigFile } = loadRunForResume(dir);
+  // The checkpoint's config, with run.out pinned to this directory; config.yaml edits of the
+  // resumable keys, then flags, may extend run.epochs etc.
+  const base = { ...ck.config, run: { ...ck.config.run, out: dir } };
+  const resolved = resolveConfigFrom(base, [...fromConfigFile, ...overrides.filter((o) => o.key !== 'run.out')]);
   process.exitCode = await trainCommand(resolved, { force: false, printConfig: false, kernels: (opts.kernels as KernelPreference) ?? 'auto', output: outputMode(opts) }, ck);
 }
 

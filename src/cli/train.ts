@@ -5,14 +5,15 @@
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import type { KernelPreference } from '../blas/loader.js';
-import { getPath, leafKeys, type ResolvedConfig } from '../config/load.js';
+import { getPath, leafKeys, resolveConfig, type Override, type ResolvedConfig } from '../config/load.js';
 import type { TrainConfig } from '../config/schema.js';
 import type { Engine } from '../parallel/engine.js';
 import { PoolEngine } from '../parallel/pool.js';
 import { loadCheckpoint, saveCheckpoint, type Checkpoint, type TrainingState } from '../train/checkpoint.js';
 import { checkSamplePrefixes, prepareData, type PreparedData } from '../train/data.js';
 import { evalRows } from '../train/evaluate.js';
-import { RunDir } from '../train/rundir.js';
+import { configDiff, RESUMABLE_KEYS } from '../train/identity.js';
+import { RUN_FILES, RunDir } from '../train/rundir.js';
 import { Trainer } from '../train/trainer.js';
 import { trainFlopsPerToken } from '../model/params.js';
 import { InputError } from '../util/errors.js';
@@ -58,6 +59,7 @@ export async function trainCommand(resolved: ResolvedConfig, opts: TrainOptions,
   const config = resolved.config;
   const data = prepareData(config, resumeFrom?.vocab);
   checkSamplePrefixes(config, data);
+  if (resumeFrom) checkSameData(resumeFrom, data, (msg) => out.warn(msg));
   const runDir = new RunDir(config.run.out);
   // the engine first: if the run cannot fit in memory, nothing has been written or removed yet
   const engine = createEngine(config, data, opts.kernels);
@@ -77,7 +79,7 @@ export async function trainCommand(resolved: ResolvedConfig, opts: TrainOptions,
     if (resumeFrom) runDir.truncateMetrics(resumeFrom.training!.epoch);
     else runDir.createFresh(opts.force);
     const trainer = new Trainer(config, data, engine, resumeFrom);
-    if (!resumeFrom) runDir.writeConfig(config);
+    runDir.writeConfig(config); // on resume too: config.yaml always states what this run now is
     const flops = trainFlopsPerToken({ V: data.vocab.size, H: config.model.hidden });
     out.info(`bptt: ${data.source}: ${data.chars.toLocaleString('en-US')} characters, vocabulary ${data.vocab.size}, ` +
       `${data.train.length.toLocaleString('en-US')} train / ${(data.val?.length ?? 0).toLocaleString('en-US')} validation`);
@@ -87,7 +89,7 @@ export async function trainCommand(resolved: ResolvedConfig, opts: TrainOptions,
     if (resumeFrom) out.info(`bptt: resuming ${resumeFrom.path} at epoch ${trainer.state.epoch + 1}, minibatch ${trainer.state.minibatch + 1}`);
     const save = (state: TrainingState, file: 'last' | 'best') => saveCheckpoint(runDir.path(file), {
       vocab: data.vocab, config, layout: engine.plan.layout, heap: engine.blas.f, params: engine.plan.params,
-      training: state, stateH: trainer.stateH(), kernels: engine.blas.name,
+      training: state, stateH: trainer.stateH(), kernels: engine.blas.name, data: data.fingerprint,
     });
     let lastBest: number | null = trainer.state.bestValPpl;
     const done = await trainer.run({
@@ -131,11 +133,45 @@ export async function trainCommand(resolved: ResolvedConfig, opts: TrainOptions,
   }
 }
 
-/** The run directory's checkpoint and config, for `bptt resume DIR` / `train --resume`. */
-export function loadRunForResume(dir: string): Checkpoint {
+/** Resume must see the data the checkpoint was trained on (size and sha256 of the prepared text). */
+export function checkSameData(ck: Checkpoint, data: PreparedData, warn: (msg: string) => void): void {
+  if (!ck.data) {
+    warn(`checkpoint ${ck.path} was written before data fingerprints: ${data.source} is not verified to be the data it was trained on`);
+    return;
+  }
+  if (ck.data.sha256 !== data.fingerprint.sha256 || ck.data.chars !== data.fingerprint.chars) {
+    throw new InputError(`${data.source}: differs from the data this run was trained on (now ${data.fingerprint.chars.toLocaleString('en-US')} characters, ` +
+      `sha256 ${data.fingerprint.sha256.slice(0, 12)}...; the checkpoint's: ${ck.data.chars.toLocaleString('en-US')} characters, sha256 ${ck.data.sha256.slice(0, 12)}...); ` +
+      'resume needs the same data: restore it, or start a new run');
+  }
+}
+
+/**
+ * The run directory's checkpoint, for `bptt resume DIR` / `train --resume`, checked against the
+ * directory's config.yaml: the two must describe the same run (only RESUMABLE_KEYS may differ;
+ * those edits of config.yaml are taken as requests, returned as overrides).
+ */
+export function loadRunForResume(dir: string): { ck: Checkpoint; fromConfigFile: Override[] } {
   if (!existsSync(dir)) throw new InputError(`run directory ${dir}: does not exist`);
   const runDir = new RunDir(dir);
+  const configFile = runDir.path('config');
+  if (!existsSync(runDir.path('last'))) {
+    if (existsSync(configFile)) {
+      throw new InputError(`run directory ${dir}: has a config but no checkpoint yet (the run stopped before its first one); ` +
+        `start it over with: bptt train --config ${configFile} --force`);
+    }
+    throw new InputError(`run directory ${dir}: not a bptt run (no ${RUN_FILES.last}, no ${RUN_FILES.config})`);
+  }
   const ck = loadCheckpoint(runDir.path('last'));
   if (!ck.training) throw new InputError(`checkpoint ${ck.path}: has no training state to resume from`);
-  return ck;
+  if (!existsSync(configFile)) return { ck, fromConfigFile: [] };
+  const fileConfig = resolveConfig(configFile, []).config;
+  const differs = configDiff(ck.config, fileConfig, true).filter((d) => !d.startsWith('run.out:'));
+  if (differs.length > 0) {
+    throw new InputError(`run directory ${dir}: ${RUN_FILES.config} and ${RUN_FILES.last} describe different runs (${differs.join('; ')}); ` +
+      `the checkpoint belongs to another run or ${RUN_FILES.config} was edited; a resume may change only ${RESUMABLE_KEYS.join(', ')}`);
+  }
+  const fromConfigFile: Override[] = RESUMABLE_KEYS.filter((k) => k !== 'run.out' && JSON.stringify(getPath(ck.config, k)) !== JSON.stringify(getPath(fileConfig, k)))
+    .map((key) => ({ key, value: getPath(fileConfig, key), source: 'file', origin: `${configFile}: ${key}` }));
+  return { ck, fromConfigFile };
 }

@@ -98,11 +98,15 @@ export class PoolEngine implements Engine {
     while (!settled) {
       // Atomics.waitAsync: sleep on the progress counter without blocking this thread's event loop
       const w = Atomics.waitAsync(ctrl, Slot.DONE, seen, PROGRESS_MS);
-      if (w.async) await Promise.race([w.value, all]);
+      // every turn yields to the event loop, even when the wait returned at once: the task
+      // promises (and signal handlers) must be able to run, or this loop could spin forever
+      await (w.async ? Promise.race([w.value, all]) : new Promise((resolve) => setImmediate(resolve)));
       const done = Atomics.load(ctrl, Slot.DONE);
-      if (done !== seen && !failure) {
+      if (done !== seen) {
+        // always advance `seen`: a wait on a stale value returns at once, and this loop would
+        // then spin without ever letting the task promises settle
         seen = done;
-        onProgress?.(done);
+        if (!failure) onProgress?.(done);
       }
     }
     if (failure) {

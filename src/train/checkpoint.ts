@@ -4,6 +4,7 @@
 // RNG state, epoch accumulators). Consecutive sampling also stores the carried hidden state as
 // the tensor "state.h" (B, H). Loading validates everything and names the file in every error.
 
+import { z } from 'zod';
 import { merge } from '../config/load.js';
 import { ConfigSchema, DEFAULTS, type TrainConfig } from '../config/schema.js';
 import { Vocab } from '../data/corpus.js';
@@ -11,6 +12,7 @@ import { readSafetensors, writeSafetensors, type Tensor } from '../io/safetensor
 import { paramLayout, shapeOf, TENSOR_NAMES, viewsOf, type ParamLayout } from '../model/params.js';
 import { InputError } from '../util/errors.js';
 import type { RngState } from '../util/rng.js';
+import { configHash, type DataFingerprint } from './identity.js';
 
 export const FORMAT = 'bptt-checkpoint-1';
 
@@ -35,8 +37,29 @@ export interface TrainingState {
   step: number;
 }
 
+/** The training state as stored: validated in full before a resume touches anything. */
+const finite = z.number().refine(Number.isFinite, 'must be a finite number');
+const count = z.number().int().min(0);
+export const TrainingStateSchema = z.strictObject({
+  epoch: count,
+  minibatch: count,
+  epochRng: z.tuple([z.number().int(), z.number().int(), z.number().int(), z.number().int()]),
+  epochLossSum: finite.min(0),
+  epochTokens: count,
+  epochNormSum: finite.min(0),
+  epochClipped: count,
+  elapsedS: finite.min(0),
+  bestValPpl: finite.positive().nullable(),
+  evalsSinceBest: count.optional().default(0),
+  step: count,
+});
+
 export interface Checkpoint {
   path: string;
+  /** the training data it was trained on (null: written before fingerprints existed) */
+  data: DataFingerprint | null;
+  /** sha256 of the resolved config as written (null: older checkpoint) */
+  configSha256: string | null;
   vocab: Vocab;
   config: TrainConfig;
   layout: ParamLayout;
@@ -48,7 +71,7 @@ export interface Checkpoint {
 
 export function saveCheckpoint(path: string, args: {
   vocab: Vocab; config: TrainConfig; layout: ParamLayout; heap: Float32Array; params: number;
-  training: TrainingState | null; stateH: Float32Array | null; kernels: string;
+  training: TrainingState | null; stateH: Float32Array | null; kernels: string; data: DataFingerprint | null;
 }): void {
   const tensors = new Map<string, Tensor>();
   const views = viewsOf(args.layout, args.heap, args.params);
@@ -65,8 +88,10 @@ export function saveCheckpoint(path: string, args: {
     format: FORMAT,
     vocab: JSON.stringify(args.vocab.chars),
     config: JSON.stringify(args.config),
+    config_sha256: configHash(args.config),
     training_state: JSON.stringify(args.training),
     kernels: args.kernels,
+    ...(args.data ? { data_chars: String(args.data.chars), data_sha256: args.data.sha256 } : {}),
   });
 }
 
@@ -100,10 +125,34 @@ export function loadCheckpoint(path: string): Checkpoint {
     const nf = firstNonFinite(t.data);
     if (nf >= 0) throw bad(`tensor ${name} holds a non-finite value (${t.data[nf]} at index ${nf}); the model is unusable`);
   }
-  const stateH = file.tensors.get('state.h')?.data ?? null;
+  if (meta.config_sha256 !== undefined && meta.config_sha256 !== configHash(config)) {
+    throw bad('metadata.config does not match its recorded sha256: the checkpoint was edited');
+  }
+  let state: TrainingState | null = null;
+  if (training !== null) {
+    const ts = TrainingStateSchema.safeParse(training);
+    if (!ts.success) {
+      const issue = ts.error.issues[0];
+      throw bad(`metadata.training_state.${issue.path.join('.') || '(root)'}: ${issue.message}`);
+    }
+    state = ts.data;
+  }
+  const h = file.tensors.get('state.h') ?? null;
+  if (h) {
+    const want = [config.data.batch, config.model.hidden];
+    if (h.shape.join(',') !== want.join(',')) throw bad(`tensor state.h has shape [${h.shape}], expected [${want}] (data.batch, model.hidden)`);
+    const nf = firstNonFinite(h.data);
+    if (nf >= 0) throw bad(`tensor state.h holds a non-finite value (${h.data[nf]} at index ${nf})`);
+  }
+  let data: DataFingerprint | null = null;
+  if (meta.data_sha256 !== undefined || meta.data_chars !== undefined) {
+    const chars = Number(meta.data_chars);
+    if (!Number.isInteger(chars) || chars < 0 || !/^[0-9a-f]{64}$/.test(meta.data_sha256 ?? '')) throw bad('metadata data_chars/data_sha256 are malformed');
+    data = { chars, sha256: meta.data_sha256 };
+  }
   return {
     path, vocab, config, layout: paramLayout(dims), tensors: file.tensors,
-    training: training as TrainingState | null, stateH, kernels: meta.kernels ?? 'unknown',
+    training: state, stateH: h?.data ?? null, kernels: meta.kernels ?? 'unknown', data, configSha256: meta.config_sha256 ?? null,
   };
 }
 

@@ -7,6 +7,7 @@ import { builtinCorpus } from '../data/builtin.js';
 import { readTextFile, toChars, Vocab } from '../data/corpus.js';
 import { minCorpusLength } from '../data/samplers.js';
 import { InputError } from '../util/errors.js';
+import { fingerprintChars, type DataFingerprint } from './identity.js';
 
 export interface PreparedData {
   /** "file PATH" or "built-in corpus NAME", for messages */
@@ -15,6 +16,8 @@ export interface PreparedData {
   train: Int32Array;
   val: Int32Array | null;
   chars: number;
+  /** size and sha256 of the prepared text: a resume must see the same data */
+  fingerprint: DataFingerprint;
 }
 
 /** Every configured sample prefix must be spelled in the vocabulary (checked before anything is written). */
@@ -51,5 +54,5 @@ export function prepareData(config: TrainConfig, vocab?: Vocab): PreparedData {
   if (val && val.length < d.steps + 1) {
     throw new InputError(`${source}: the validation tail (${val.length} characters) is shorter than one sequence of ${d.steps + 1}; raise data.val_fraction or set it to 0`);
   }
-  return { source, vocab: v, train, val, chars: ids.length };
+  return { source, vocab: v, train, val, chars: ids.length, fingerprint: fingerprintChars(chars) };
 }

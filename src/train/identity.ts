@@ -1,0 +1,41 @@
+// What makes a run the same run: its resolved config, minus the keys a resume may change, and the
+// exact training data. A checkpoint records both (config_sha256 over the whole resolved config,
+// data_chars + data_sha256 over the prepared text); resume recomputes them and refuses a
+// mismatch with a message that says what differs.
+
+import { createHash } from 'node:crypto';
+import { getPath, leafKeys } from '../config/load.js';
+import type { TrainConfig } from '../config/schema.js';
+
+/** Keys that `resume` may change: they extend or observe the run, never alter its trajectory. */
+export const RESUMABLE_KEYS = [
+  'run.epochs', 'run.workers', 'run.eval_every', 'run.sample_every', 'run.checkpoint_every', 'run.out', 'run.sample_length', 'run.sample_prefixes',
+] as const;
+
+/** sha256 of the config's leaves in key order (independent of object key order). */
+export function configHash(config: TrainConfig): string {
+  const leaves = leafKeys().map((k) => [k, getPath(config, k)]);
+  return createHash('sha256').update(JSON.stringify(leaves)).digest('hex');
+}
+
+/** "key: a -> b" for every leaf that differs, optionally skipping the resumable keys. */
+export function configDiff(a: TrainConfig, b: TrainConfig, skipResumable: boolean): string[] {
+  const skip = new Set<string>(skipResumable ? RESUMABLE_KEYS : []);
+  return leafKeys().filter((k) => !skip.has(k) && JSON.stringify(getPath(a, k)) !== JSON.stringify(getPath(b, k)))
+    .map((k) => `${k}: ${JSON.stringify(getPath(a, k))} -> ${JSON.stringify(getPath(b, k))}`);
+}
+
+export interface DataFingerprint {
+  /** characters (code points) of the prepared text */
+  chars: number;
+  /** sha256 of the prepared text, UTF-8 */
+  sha256: string;
+}
+
+export function fingerprintChars(chars: readonly string[]): DataFingerprint {
+  const h = createHash('sha256');
+  // in slices: one giant string of a large corpus would double its memory at once
+  const SLICE = 1 << 16;
+  for (let k = 0; k < chars.length; k += SLICE) h.update(chars.slice(k, k + SLICE).join(''), 'utf8');
+  return { chars: chars.length, sha256: h.digest('hex') };
+}
