@@ -60,6 +60,12 @@ def generate(model: CharRNN, vocab: list[str], prefix: str, length: int = 50) ->
     return "".join(vocab[i] for i in out)
 
 
+USAGE = "usage: python examples/load_in_torch.py MODEL.torch.safetensors [PREFIX]\n" \
+        "  MODEL: a file written by `bptt export --format torch`; PREFIX: text to continue (default: the first vocabulary character)"
+
 if __name__ == "__main__":
+    if len(sys.argv) < 2 or sys.argv[1] in ("-h", "--help"):
+        print(USAGE, file=sys.stderr if len(sys.argv) < 2 else sys.stdout)
+        sys.exit(2 if len(sys.argv) < 2 else 0)
     model, vocab = load(sys.argv[1])
     print(generate(model, vocab, sys.argv[2] if len(sys.argv) > 2 else vocab[0]))

@@ -1,6 +1,7 @@
 // Compiles src/blas/assembly/kernels.ts twice: plain SIMD and relaxed SIMD (FMA).
 // Both import ONE shared memory (env.memory) so every worker thread can run them over the same
-// parameters; they declare no static data and no mutable globals (see kernels.ts).
+// parameters. Their only static data are the constant tables of AssemblyScript's math (Math.log
+// etc.), placed in the low RESERVED_LOW_BYTES of the memory; loader.ts checks it fits there.
 import { main } from 'assemblyscript/asc';
 import { mkdirSync } from 'node:fs';
 

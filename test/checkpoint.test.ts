@@ -6,10 +6,32 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { decodeSafetensors, encodeSafetensors, readSafetensors } from '../src/io/safetensors.js';
-import { loadCheckpoint } from '../src/train/checkpoint.js';
+import { loadCheckpoint, loadParamsInto } from '../src/train/checkpoint.js';
+import { createWasmBlas, RESERVED_LOW_BYTES } from '../src/blas/loader.js';
+import { allocWorkspace, rnnForward, workspaceElems } from '../src/model/bptt.js';
+import { offsetsAt } from '../src/model/params.js';
+import { Arena } from '../src/util/arena.js';
 import { configHash } from '../src/train/identity.js';
 import { torchTensors } from '../src/io/export_torch.js';
 import { bptt } from './cli_helpers.js';
+
+/** bptt's own (float32 WASM) logits after reading `text`, for the last character. */
+function bpttLogits(path: string, text: string): Float32Array {
+  const c = loadCheckpoint(path);
+  const ids = c.vocab.encode(Array.from(text));
+  const shape = { ...c.layout.dims, T: ids.length, B: 1 };
+  const elems = c.layout.numParams + workspaceElems(shape) + 64;
+  const blas = createWasmBlas((RESERVED_LOW_BYTES / 4 + elems) * 4);
+  const arena = new Arena(RESERVED_LOW_BYTES / 4, elems);
+  const p = arena.alloc(c.layout.numParams);
+  const ws = allocWorkspace(arena, shape);
+  loadParamsInto(c, blas.f, p);
+  blas.i.set(ids, ws.x);
+  blas.fill(c.layout.dims.H, 0, ws.hs);
+  rnnForward(blas, c.config.model.activation, offsetsAt(c.layout, p), ws);
+  const V = c.layout.dims.V;
+  return blas.f.slice(ws.logits + (ids.length - 1) * V, ws.logits + ids.length * V);
+}
 
 const dir = mkdtempSync(join(tmpdir(), 'bptt-ck-'));
 const run = join(dir, 'run');
@@ -110,7 +132,10 @@ describe('export --format torch', () => {
         logits[v] = o;
       }
     }
-    // ours: greedy next character after 'twenty' must be the torch argmax
+    // ours (the float32 WASM forward pass): every logit equals the torch-layout float64 one
+    const ours = bpttLogits(ck, 'twenty');
+    for (let v = 0; v < V; v++) expect(Math.abs(ours[v] - logits[v]), `logit ${v}`).toBeLessThanOrEqual(1e-5 + 1e-4 * Math.abs(logits[v]));
+    // and the greedy next character is their argmax
     let best = 0;
     for (let v = 1; v < V; v++) if (logits[v] > logits[best]) best = v;
     const r = bptt(['sample', '--checkpoint', ck, '--prefix', 'twenty', '--length', '1']);
@@ -127,6 +152,25 @@ describe('export --format torch', () => {
 
 const torchPython = ['python3', '/usr/bin/python3'].find((py) => spawnSync(py, ['-c', 'import torch'], { encoding: 'utf8' }).status === 0);
 describe.skipIf(!torchPython)('examples/load_in_torch.py with a real PyTorch', () => {
+  it('torch computes bptt\'s logits on the same text (every logit, not an argmax)', () => {
+    const out = join(dir, 'logits.torch.safetensors');
+    expect(bptt(['export', '--checkpoint', ck, '--format', 'torch', '--out', out]).code).toBe(0);
+    const code = [
+      'import json, sys, torch', `sys.path.insert(0, ${JSON.stringify(join(import.meta.dirname, '../examples'))})`,
+      'from load_in_torch import load',
+      `model, vocab = load(${JSON.stringify(out)})`,
+      "ids = torch.tensor([vocab.index(ch) for ch in 'twenty']).view(-1, 1)",
+      'with torch.no_grad():', '    logits, _ = model(ids, None)',
+      'print(json.dumps(logits[-1, 0].tolist()))',
+    ].join('\n');
+    const py = spawnSync(torchPython!, ['-c', code], { encoding: 'utf8' });
+    expect(py.stderr).toBe('');
+    const theirs = JSON.parse(py.stdout) as number[];
+    const ours = bpttLogits(ck, 'twenty');
+    expect(theirs).toHaveLength(ours.length);
+    theirs.forEach((x, v) => expect(Math.abs(x - ours[v]), `logit ${v}`).toBeLessThanOrEqual(1e-5 + 1e-4 * Math.abs(x)));
+  });
+
   it('generates exactly what bptt sample generates', () => {
     const out = join(dir, 'py.torch.safetensors');
     expect(bptt(['export', '--checkpoint', ck, '--format', 'torch', '--out', out]).code).toBe(0);

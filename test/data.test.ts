@@ -81,6 +81,10 @@ describe('corpus and vocabulary', () => {
     const text = builtinCorpus('counting');
     expect(text.split('\n').length).toBe(1000);
     expect(text.startsWith('one\ntwo\nthree\n')).toBe(true);
+    // the numbers the header comment of src/data/builtin.ts states
+    expect(text.length).toBe(21950);
+    expect(new Set(text).size).toBe(20);
+    expect(new Set(text.replace(/\n/g, ' ')).size).toBe(19);
   });
 
   const jay = join(import.meta.dirname, '../data/jaychou_lyrics.txt');

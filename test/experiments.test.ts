@@ -1,10 +1,11 @@
 // sweep and compare as a user runs them, and the live progress line on a terminal.
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { gridPoints, parseGridArg } from '../src/cli/experiments.js';
+import { checkGrid, displayWidth, gridPoints, parseGridArg } from '../src/cli/experiments.js';
+import { loadCheckpoint } from '../src/train/checkpoint.js';
 import { bptt, CLI } from './cli_helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'bptt-exp-'));
@@ -29,9 +30,50 @@ describe('sweep', () => {
     const csv = readFileSync(join(out, 'summary.csv'), 'utf8').trim().split('\n');
     expect(csv[0]).toBe('run,optim.lr,data.sampler,best_val_ppl,final_train_ppl,epochs,tokens_per_s,outcome');
     expect(csv).toHaveLength(5);
-    const vals = csv.slice(1).map((l) => Number(l.split(',')[3]));
+    const vals = csv.slice(1).map((l) => Number(l.split('",')[1]?.split(',')[2] ?? l.split(',')[3]));
+    // every run has a perplexity (a sort over missing values would pass vacuously), in order
+    expect(vals).toHaveLength(4);
+    for (const v of vals) expect(v).toBeGreaterThan(1);
     expect(vals).toEqual([...vals].sort((a, b) => a - b));
     expect(readFileSync(join(out, 'summary.md'), 'utf8')).toMatch(/^\| run \| optim\.lr \| data\.sampler \| best_val_ppl/);
+  });
+
+  it('a grid with a repeated value, a repeated axis, or two points with one directory is refused', () => {
+    expect(() => checkGrid([['optim.lr', [1, 2, 1]]])).toThrow(/optim\.lr lists 1 twice/);
+    expect(() => checkGrid([['optim.lr', [1]], ['optim.lr', [2]]])).toThrow(/optim\.lr is given twice/);
+    expect(() => checkGrid([['run.sample_prefixes', [['a b'], ['a_b']]]])).toThrow(/would share the run directory/);
+    const r = bptt(['sweep', base, '--grid', 'optim.lr=1,2,1', '--out', join(dir, 'dup')]);
+    expect(r.code).toBe(2);
+    expect(existsSync(join(dir, 'dup'))).toBe(false);
+  });
+
+  it('a sweep never reuses a non-empty output folder without --force', () => {
+    const out = join(dir, 'sweep');
+    const r = bptt(['sweep', base, '--grid', 'optim.lr=0.5', '--out', out]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/not empty .*pass --force/);
+  });
+
+  it('SIGINT/SIGTERM reach every running child; the sweep waits for them and exits 130/143, leaving resumable runs', async () => {
+    const out = join(dir, 'sweep-stop');
+    const child = spawn(process.execPath, [CLI, 'sweep', base, '--grid', 'optim.lr=0.5,1', '--parallel', '2', '--epochs', '500',
+      '--out', out], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    child.stdout.on('data', (d: Buffer) => { stdout += d; });
+    const runs = ['lr=0.5', 'lr=1'].map((n) => join(out, n));
+    // wait until both children have written their first epoch, then stop the sweep
+    for (let k = 0; k < 400 && !runs.every((r) => existsSync(join(r, 'metrics.jsonl'))); k++) await new Promise((r) => setTimeout(r, 50));
+    child.kill('SIGTERM');
+    const code = await new Promise((resolve) => child.on('close', resolve));
+    expect(code).toBe(143);
+    expect(stdout).toMatch(/SIGTERM: stopping the 2 running run\(s\)/);
+    for (const run of runs) {
+      expect(stdout).toContain(`interrupted; continue with: bptt resume ${run}`);
+      expect(loadCheckpoint(join(run, 'last.safetensors')).training!.epoch).toBeLessThan(500);
+      expect(existsSync(join(run, '.lock'))).toBe(false); // the child is gone, its lock released
+    }
+    const ps = spawnSync('ps', ['-eo', 'args'], { encoding: 'utf8' }).stdout;
+    expect(ps).not.toContain(out);
   });
 
   it('a bad grid value is refused before any run starts', () => {
@@ -56,10 +98,40 @@ describe('compare', () => {
     expect((s.match(/<path /g) ?? []).length).toBe(4); // train + validation for each run
   });
 
-  it('a directory that is not a run', () => {
+  it('a directory that is not a run and holds none', () => {
     const r = bptt(['compare', dir]);
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/has no config\.yaml; is it a bptt run\?/);
+    expect(r.stderr).toMatch(/has no config\.yaml and holds no runs; is it a bptt run or sweep\?/);
+  });
+
+  it('a sweep directory stands for its runs, and files among the arguments (a shell glob) are skipped', () => {
+    const out = join(dir, 'sweep');
+    const a = bptt(['compare', out, '--svg', join(dir, 'cmp-sweep.svg')]);
+    expect(a.code).toBe(0);
+    expect(a.stdout.match(/lr=[\d.]+,sampler=\w+/g)).toHaveLength(4);
+    const glob = readdirSync(out).map((n) => join(out, n)); // the runs and summary.md / summary.csv
+    const b = bptt(['compare', ...glob, '--svg', join(dir, 'cmp-glob.svg')]);
+    expect(b.code).toBe(0);
+    expect(b.stdout.replace(/cmp-glob/, 'cmp-sweep')).toBe(a.stdout);
+  });
+
+  it('columns align by display width with CJK text', () => {
+    const run = join(dir, '分开的运行');
+    expect(bptt(['train', '--config', base, '--epochs', '1', '--out', run]).code).toBe(0);
+    const r = bptt(['compare', run, join(dir, 'sweep', 'lr=4,sampler=random'), '--svg', join(dir, 'cjk.svg')]);
+    const lines = r.stdout.split('\n').filter((l) => l.includes('  '));
+    const col = (l: string) => displayWidth(l.slice(0, l.search(/ {2}\S/) + 2)); // width of the first column + gap
+    expect(new Set(lines.slice(0, 4).map(col)).size).toBe(1);
+  });
+
+  it('the sweep CSV holds plain numbers', () => {
+    const csv = readFileSync(join(dir, 'sweep', 'summary.csv'), 'utf8').trim().split('\n').slice(1);
+    const cellsOf = (row: string) => [...row.matchAll(/("([^"]|"")*"|[^,]*)(,|$)/g)].map((m) => m[1]).slice(0, 8);
+    for (const row of csv) {
+      const cells = cellsOf(row);
+      expect(cells).toHaveLength(8);
+      for (const k of [3, 4, 5, 6]) expect(cells[k], row).toMatch(/^-?\d+(\.\d+)?(e[-+]\d+)?$/);
+    }
   });
 });
 

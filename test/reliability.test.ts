@@ -317,3 +317,158 @@ describe('resume verifies before it touches anything', () => {
     expect(bptt(['resume', 'x', '--hidden', '3']).code).toBe(2);
   });
 });
+
+describe('nothing is overwritten without --force, and never the file being read', () => {
+  const dir = tmp();
+  const run = join(dir, 'run');
+  const ck = join(run, 'last.safetensors');
+  const trained = () => { if (!existsSync(ck)) expect(bptt(['train', ...SMALL, '--epochs', '1', '--out', run]).code).toBe(0); };
+
+  it('export --out: an existing file needs --force; the checkpoint itself is refused even with --force', () => {
+    trained();
+    const before = readFileSync(ck);
+    const self = bptt(['export', '--checkpoint', ck, '--out', ck, '--force']);
+    expect(self.code).toBe(2);
+    expect(self.stderr).toMatch(/--out .*last\.safetensors: is the file this command reads/);
+    expect(readFileSync(ck).equals(before)).toBe(true);
+    const out = join(dir, 'm.torch.safetensors');
+    writeFileSync(out, 'precious');
+    const r = bptt(['export', '--checkpoint', ck, '--out', out]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--out .*m\.torch\.safetensors: exists; pass --force to overwrite it/);
+    expect(readFileSync(out, 'utf8')).toBe('precious');
+    expect(bptt(['export', '--checkpoint', ck, '--out', out, '--force']).code).toBe(0);
+  });
+
+  it('inspect --grads-out, compare --svg and bench --json/--svg refuse an existing file before doing any work', () => {
+    trained();
+    const taken = join(dir, 'taken');
+    writeFileSync(taken, 'keep');
+    const cases = [
+      ['inspect', '--checkpoint', ck, '--text', 'one two', '--grads-out', ck],
+      ['inspect', '--checkpoint', ck, '--text', 'one two', '--grads-out', taken],
+      ['compare', run, '--svg', taken],
+      ['bench', '--workers', '1', '--minibatches', '1', '--json', taken],
+      ['bench', '--workers', '1', '--minibatches', '1', '--svg', taken],
+    ];
+    for (const args of cases) {
+      const r = bptt(args);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.stderr, args.join(' ')).toMatch(/exists; pass --force|is the file this command reads/);
+      expect(r.stdout, args.join(' ')).toBe('');
+    }
+    expect(readFileSync(taken, 'utf8')).toBe('keep');
+  });
+});
+
+describe('input is bounded and clear', () => {
+  const dir = tmp();
+  const fifo = join(dir, 'fifo');
+  spawnSync('mkfifo', [fifo]);
+
+  it.each([
+    ['a FIFO as --data', ['train', '--data', fifo, '--epochs', '1', '--out', join(dir, 'r1')], /data file .*fifo: is a pipe \(FIFO\); give a regular file/],
+    ['/dev/zero as --data', ['train', '--data', '/dev/zero', '--epochs', '1', '--out', join(dir, 'r2')], /data file \/dev\/zero: is a device; give a regular file/],
+    ['a FIFO as --config', ['train', '--config', fifo], /config .*fifo: is a pipe \(FIFO\)/],
+    ['/dev/zero as --checkpoint', ['sample', '--checkpoint', '/dev/zero', '--prefix', 'a'], /checkpoint \/dev\/zero: is a device/],
+    ['a directory as a sweep file', ['sweep', dir], /sweep .*: not a regular file/],
+    ['a missing sweep file', ['sweep', join(dir, 'nope.yaml')], /sweep .*nope\.yaml: no such file/],
+  ])('%s: one line, exit 2, no hang', (_, args, message) => {
+    const r = bptt(args as string[]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(message);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+  });
+
+  it('config files: over 1 MiB, an alias bomb, JSON nested 10,000 deep: one line each, exit 2', () => {
+    const big = join(dir, 'big.yaml');
+    writeFileSync(big, `# ${'x'.repeat(1 << 20)}\n`);
+    const bomb = join(dir, 'bomb.yaml');
+    writeFileSync(bomb, ['a: &a ["x","x","x","x","x","x","x","x","x"]', ...Array.from({ length: 9 }, (_, k) => `${String.fromCharCode(98 + k)}: &${String.fromCharCode(98 + k)} [*${String.fromCharCode(97 + k)},*${String.fromCharCode(97 + k)},*${String.fromCharCode(97 + k)},*${String.fromCharCode(97 + k)},*${String.fromCharCode(97 + k)}]`)].join('\n') + '\n');
+    const deep = join(dir, 'deep.json');
+    writeFileSync(deep, '['.repeat(10000) + ']'.repeat(10000));
+    for (const [file, message] of [[big, /bytes; the limit is 1,048,576/], [bomb, /cannot be read as YAML: .*alias/i], [deep, /nested more than 64 levels deep/]] as const) {
+      const r = bptt(['train', '--config', file, '--epochs', '1']);
+      expect(r.code, file).toBe(2);
+      expect(r.stderr, file).toMatch(message);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    }
+  });
+
+  it('data.max_chars is applied while reading: a 40 MB file with max_chars 10000 reads only its head', () => {
+    const big = join(dir, 'big.txt');
+    const line = 'the quick brown fox 分开 jumps over the lazy dog\n';
+    const fd = fs.openSync(big, 'w');
+    for (let k = 0; k < 40; k++) fs.writeSync(fd, line.repeat(Math.ceil((1 << 20) / line.length)));
+    fs.closeSync(fd);
+    const r = bptt(['train', '--data', big, '--set', 'data.max_chars=10000', '--epochs', '1', '--hidden', '16', '--out', join(dir, 'head')]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/10,000 characters/);
+  });
+
+  it('a multi-byte character cut by the max_chars read limit is not an encoding error', () => {
+    const f = join(dir, 'cjk.txt');
+    writeFileSync(f, '分开'.repeat(5000));
+    const r = bptt(['train', '--data', f, '--set', 'data.max_chars=3001', '--set', 'data.val_fraction=0', '--epochs', '1', '--hidden', '8', '--batch', '4', '--steps', '8', '--out', join(dir, 'cjk')]);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toMatch(/3,001 characters, vocabulary 2/);
+  });
+
+  it.each([
+    ['a null header', () => null, /header is not a JSON object/],
+    ['a null entry', (h: Record<string, unknown>) => ({ ...h, W_hh: null }), /tensor W_hh: entry is not an object/],
+    ['negative data_offsets', (h: Record<string, unknown>) => ({ ...h, b_h: { ...(h.b_h as object), data_offsets: [-4, 124] } }), /tensor b_h: data_offsets must be \[start, end\], non-negative integers/],
+    ['overlapping tensors', (h: Record<string, unknown>) => ({ ...h, b_q: { ...(h.b_q as object), data_offsets: (h.W_hq as { data_offsets: number[] }).data_offsets.map((x) => x).slice(0, 1).concat([(h.W_hq as { data_offsets: number[] }).data_offsets[0] + 4 * 19]) } }), /overlap/],
+  ])('a hostile checkpoint header (%s): one line, exit 2', (_, edit, message) => {
+    const run = join(dir, 'hostile-src');
+    if (!existsSync(join(run, 'last.safetensors'))) expect(bptt(['train', ...SMALL, '--epochs', '1', '--out', run]).code).toBe(0);
+    const buf = readFileSync(join(run, 'last.safetensors'));
+    const n = Number(buf.readBigUInt64LE(0));
+    const header = JSON.parse(buf.subarray(8, 8 + n).toString()) as Record<string, unknown>;
+    const json = Buffer.from(JSON.stringify(edit(header)));
+    const len = Buffer.alloc(8);
+    len.writeBigUInt64LE(BigInt(json.length));
+    const bad = join(dir, 'hostile.safetensors');
+    writeFileSync(bad, Buffer.concat([len, json, buf.subarray(8 + n)]));
+    const r = bptt(['sample', '--checkpoint', bad, '--prefix', 'one']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(message);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+  });
+
+  it('sample: --length and --seed are bounded', () => {
+    const run = join(dir, 'hostile-src');
+    if (!existsSync(join(run, 'last.safetensors'))) expect(bptt(['train', ...SMALL, '--epochs', '1', '--out', run]).code).toBe(0);
+    const ck = join(run, 'last.safetensors');
+    expect(bptt(['sample', '--checkpoint', ck, '--prefix', 'o', '--length', '1000000000']).stderr).toMatch(/--length 1000000000: at most 1,000,000 characters/);
+    expect(bptt(['sample', '--checkpoint', ck, '--prefix', 'o', '--seed', '4294967296']).stderr).toMatch(/--seed 4294967296: must be an integer in 0\.\.4294967295/);
+  });
+
+  it('a read-only output directory: one line, exit 2', () => {
+    const ro = join(dir, 'ro');
+    mkdirSync(ro);
+    const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'ro,size=64k', 'tmpfs', ro]).status === 0;
+    if (!mounted) { console.warn('SKIPPED part: cannot mount a read-only tmpfs here'); return; }
+    try {
+      const r = bptt(['train', ...SMALL, '--epochs', '1', '--out', join(ro, 'run')]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/^bptt: error: output .*: (not writable|read-only file system)/);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    } finally {
+      spawnSync('umount', [ro]);
+    }
+  });
+
+  it('errors from commander read like ours', () => {
+    const r = bptt(['train', '--bogus']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^bptt: error: unknown option '--bogus'/);
+  });
+
+  it('more workers than cores: a warning with the measured cost', () => {
+    const r = bptt(['train', ...SMALL, '--epochs', '1', '--workers', '64', '--out', join(dir, 'w64')]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/warning: 64 workers on \d+ cores: .*measured/);
+  });
+});

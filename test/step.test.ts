@@ -9,11 +9,11 @@ import { describe, expect, it } from 'vitest';
 import { DEFAULTS, type TrainConfig } from '../src/config/schema.js';
 import { clipFactor } from '../src/optim/clip.js';
 import { Result, RESULT_FIELDS, Slot } from '../src/parallel/control.js';
-import { engineSetup, outcomeOf, resetControl, type Engine, type EngineOptions, type StretchOutcome } from '../src/parallel/engine.js';
+import { engineSetup, InlineEngine, outcomeOf, resetControl, type Engine, type EngineOptions, type StretchOutcome } from '../src/parallel/engine.js';
 import { PoolEngine } from '../src/parallel/pool.js';
 import { prepareData } from '../src/train/data.js';
 import { evalRows } from '../src/train/evaluate.js';
-import { computeShard, reduceChunks, updateRange, type StepContext, type StretchTask } from '../src/train/step.js';
+import { computeShard, gatherShard, reduceChunks, updateRange, type StepContext, type StretchTask } from '../src/train/step.js';
 import { Trainer } from '../src/train/trainer.js';
 import { initParams } from '../src/model/params.js';
 import { Rng } from '../src/util/rng.js';
@@ -183,5 +183,40 @@ describe('stretch control', () => {
       delete process.env.BPTT_WORKER_FILE;
       delete process.env.BPTT_TEST_FAULT;
     }
+  });
+
+  it.each([
+    ['clipped (theta below the norm)', 1e-3],
+    ['not clipped (theta above the norm)', 1e3],
+  ])('one real update is p - lr * min(1, theta/||g||) * g: %s', async (_, theta) => {
+    const cfg = config('random', false);
+    const data = prepareData(cfg);
+    const engine = new InlineEngine({ plan: { V: data.vocab.size, H: 40, T: 11, B: 9, workers: 1, deterministic: false, evalRows: 0 }, act: 'tanh', corpus: data.train });
+    const { plan, blas, control } = engine;
+    const rng = new Rng(3);
+    initParams(plan.layout, blas.f, plan.params, () => rng.normal(), 0.1);
+    for (let b = 0; b < 9; b++) control.schedule[b] = 13 * b;
+    const p0 = Float64Array.from(blas.f.subarray(plan.params, plan.params + plan.numParams));
+    // the gradient, computed here from the phase functions (no clipping, no update)
+    const ctx = { blas, plan, act: 'tanh' as const, ws: plan.workspaces[0], worker: 0, control, corpus: data.train };
+    gatherShard(ctx, 0, 0);
+    computeShard(ctx, 0, false, 1 / 99);
+    const g = Float64Array.from(blas.f.subarray(plan.gradBlocks[0], plan.gradBlocks[0] + plan.numParams));
+    const norm = Math.sqrt(g.reduce((a, x) => a + x * x, 0));
+    const lr = 0.7;
+    const factor = Math.min(1, theta / norm);
+    expect(factor < 1).toBe(theta < norm);
+    const out = await engine.runStretch({ k0: 0, k1: 1, carry: false, gradScale: 1 / 99, lr, clipTheta: theta });
+    expect(out.done).toBe(1);
+    expect(control.results[Result.FACTOR]).toBeCloseTo(factor, 6);
+    const p1 = blas.f.subarray(plan.params, plan.params + plan.numParams);
+    let worst = 0, moved = 0;
+    for (let k = 0; k < plan.numParams; k++) {
+      const want = p0[k] - lr * factor * g[k];
+      worst = Math.max(worst, Math.abs(p1[k] - want) / (1e-6 + Math.abs(want)));
+      moved = Math.max(moved, Math.abs(p1[k] - p0[k]));
+    }
+    expect(worst).toBeLessThan(1e-5);
+    expect(moved).toBeGreaterThan(0);
   });
 });

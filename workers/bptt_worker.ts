@@ -14,10 +14,10 @@ const init = workerData as WorkerInit;
 const blas = new WasmBlas({ variant: init.variant, module: init.module }, init.memory);
 const plan = makePlan(init.plan);
 const control = controlViews(init.controlShape, init.control);
-const corpus = new Int32Array(init.corpus);
+const corpus = new Int32Array(init.corpus, init.corpusByteOffset, init.corpusLength);
 
 export default function run(task: Task): TaskResult {
-  const ctx: WorkerContext = { blas, plan, act: init.act, ws: plan.workspaces[task.worker], worker: task.worker, control, corpus };
+  const ctx: WorkerContext = { blas, plan, act: init.act, ws: plan.workspaces[task.worker], worker: task.worker, control, corpus, spinMs: init.spinMs };
   try {
     runStretch(ctx, task);
   } catch (err) {

@@ -28,8 +28,48 @@ export const GEMM_SCRATCH_ELEMS = 128 * 256 + 256 * 2048 + 32;
 /** Products at least this large (M*N*K) are worth packing; the per-step recurrence (32x256x256) is not. */
 export const PACK_MIN_MNK = 1 << 22;
 
-/** Bytes at the bottom of every memory left to the wasm module itself (it declares no data today). */
+/**
+ * Bytes at the bottom of every memory left to the wasm module itself: its data segment (the
+ * constant tables AssemblyScript's Math.log and friends bring) lives there. compileKernels checks
+ * that the segments end below this, so no buffer of ours can overlap them.
+ */
 export const RESERVED_LOW_BYTES = WASM_PAGE_BYTES;
+
+/** End (bytes) of the highest active data segment of a wasm binary; 0 if it has none. */
+export function wasmDataEnd(bytes: Uint8Array): number {
+  let at = 8; // magic + version
+  const leb = (): number => {
+    let result = 0, shift = 0, b: number;
+    do {
+      b = bytes[at++];
+      result += (b & 0x7f) * 2 ** shift;
+      shift += 7;
+    } while (b & 0x80);
+    return result;
+  };
+  let end = 0;
+  while (at < bytes.length) {
+    const id = bytes[at++];
+    const size = leb();
+    const next = at + size;
+    if (id === 11) { // the data section
+      for (let n = leb(); n > 0; n--) {
+        const flags = leb();
+        if (flags === 1) { at += leb(); continue; } // passive: copied only by memory.init
+        if (flags === 2) leb(); // memory index
+        if (bytes[at++] !== 0x41) throw new Error('kernels.wasm: a data segment offset that is not i32.const');
+        // i32.const is a signed LEB128; our offsets are small and positive
+        const offset = leb();
+        if (bytes[at++] !== 0x0b) throw new Error('kernels.wasm: malformed data segment offset');
+        const len = leb();
+        end = Math.max(end, offset + len);
+        at += len;
+      }
+    }
+    at = next;
+  }
+  return end;
+}
 
 let flagsSet = false;
 function setV8Flags(): void {
@@ -58,6 +98,8 @@ export function compileKernels(prefer: KernelPreference = 'auto'): CompiledKerne
     if (hit) return hit;
     const bytes = readFileSync(`${wasmDir()}kernels.${variant === 'relaxed-simd' ? 'relaxed' : 'simd'}.wasm`);
     if (!WebAssembly.validate(bytes)) continue;
+    const dataEnd = wasmDataEnd(bytes);
+    if (dataEnd > RESERVED_LOW_BYTES) throw new Error(`kernels.wasm: its data ends at byte ${dataEnd}, past the ${RESERVED_LOW_BYTES} bytes reserved for it: raise RESERVED_LOW_BYTES`);
     const compiled = { variant, module: new WebAssembly.Module(bytes) };
     cache.set(variant, compiled);
     return compiled;

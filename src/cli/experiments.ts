@@ -3,13 +3,12 @@
 // summary sorted by validation perplexity; `compare` puts finished runs side by side and overlays
 // their perplexity curves in one SVG.
 
-import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parse } from 'yaml';
-import { getPath, leafKeys, parseValue, resolveConfig } from '../config/load.js';
+import { getPath, leafKeys, parseValue, readYamlBounded, resolveConfig } from '../config/load.js';
 import { writeFileAtomic } from '../io/safetensors.js';
 import { lineChart } from '../io/svg.js';
 import { RunDir, type RunSummary } from '../train/rundir.js';
@@ -35,12 +34,8 @@ export function parseGridArg(arg: string): [string, unknown[]] {
 
 /** A sweep file: {config: FILE, grid: {key: [values]}, parallel: K, out: DIR}. */
 export function readSweepFile(path: string): SweepSpec {
-  let raw: Record<string, unknown>;
-  try {
-    raw = parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
-  } catch (err) {
-    throw new InputError(`sweep ${path}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message.split('\n')[0]}`);
-  }
+  const raw = readYamlBounded(path, 'sweep') as Record<string, unknown>;
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new InputError(`sweep ${path}: must be a mapping with config, grid, parallel, out`);
   const known = new Set(['config', 'grid', 'parallel', 'out', 'epochs']);
   for (const k of Object.keys(raw ?? {})) if (!known.has(k)) throw new InputError(`sweep ${path}: unknown key ${k} (expected config, grid, parallel, out, epochs)`);
   const grid = raw.grid as Record<string, unknown> | undefined;
@@ -68,50 +63,113 @@ function pointName(point: Array<[string, unknown]>): string {
 
 const CLI = fileURLToPath(new URL('./main.js', import.meta.url));
 
-export async function runSweep(spec: SweepSpec, log: (s: string) => void): Promise<number> {
+/** Refuses a grid whose axes repeat a value or whose points would share a run directory. */
+export function checkGrid(grid: SweepSpec['grid']): void {
+  const axes = new Set<string>();
+  for (const [key, values] of grid) {
+    if (axes.has(key)) throw new InputError(`sweep grid: ${key} is given twice; list all its values once`);
+    axes.add(key);
+    const seen = new Set<string>();
+    for (const v of values) {
+      const k = JSON.stringify(v);
+      if (seen.has(k)) throw new InputError(`sweep grid: ${key} lists ${k} twice; each value once`);
+      seen.add(k);
+    }
+  }
+  const names = new Map<string, string>();
+  for (const p of gridPoints(grid)) {
+    const name = pointName(p);
+    const desc = p.map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(' ');
+    if (names.has(name)) throw new InputError(`sweep grid: ${names.get(name)} and ${desc} would share the run directory ${name}`);
+    names.set(name, desc);
+  }
+}
+
+export interface SweepOptions {
+  /** let runs overwrite a previous sweep's run directories inside spec.out */
+  force: boolean;
+}
+
+export async function runSweep(spec: SweepSpec, log: (s: string) => void, opts: SweepOptions = { force: false }): Promise<number> {
   // validate every point before starting any run
+  checkGrid(spec.grid);
   const points = gridPoints(spec.grid);
   for (const p of points) {
     resolveConfig(spec.config, p.map(([key, value]) => ({ key, value, source: 'flag', origin: `grid ${key}=${String(value)}` })));
   }
-  if (existsSync(join(spec.out, 'summary.csv'))) throw new InputError(`sweep output ${spec.out}: a sweep already exists there; choose another --out`);
+  if (existsSync(spec.out) && !statSync(spec.out).isDirectory()) throw new InputError(`sweep output ${spec.out}: exists and is not a directory`);
+  if (existsSync(spec.out) && readdirSync(spec.out).length > 0 && !opts.force) {
+    throw new InputError(`sweep output ${spec.out}: not empty (an earlier sweep?); choose another --out, or pass --force to overwrite its runs`);
+  }
   mkdirSync(spec.out, { recursive: true });
   const parallel = Math.max(1, Math.min(spec.parallel, points.length));
   const workersEach = Math.max(1, Math.floor(availableParallelism() / parallel));
   log(`bptt sweep: ${points.length} runs, ${parallel} at a time, ${workersEach} worker(s) each, into ${spec.out}`);
   const rows: Array<{ name: string; point: Array<[string, unknown]>; summary: RunSummary | null; code: number | null }> = [];
   let next = 0;
+  // SIGINT/SIGTERM: no new runs; the signal goes to every running child (each checkpoints at its
+  // next minibatch and exits 130/143), and the sweep waits for them before it exits the same way
+  const children = new Set<ChildProcess>();
+  let stopSignal: NodeJS.Signals | null = null;
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (stopSignal) return; // already stopping: the children got the first signal
+    stopSignal = sig;
+    log(`\n${sig}: stopping the ${children.size} running run(s) at their next minibatch (each writes a checkpoint; resume them one by one)`);
+    for (const c of children) c.kill(sig);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   const runOne = async (): Promise<void> => {
-    while (next < points.length) {
+    while (next < points.length && !stopSignal) {
       const point = points[next++];
       const name = pointName(point);
-      const dir = join(spec.out, name);
-      const args = [CLI, 'train', ...(spec.config ? ['--config', spec.config] : []), '--out', dir, '--workers', String(workersEach), '--quiet', '--force',
+      const dir = join(spec.out, name); // always inside the sweep's own folder
+      const args = [CLI, 'train', ...(spec.config ? ['--config', spec.config] : []), '--out', dir, '--workers', String(workersEach), '--quiet',
+        ...(opts.force ? ['--force'] : []),
         ...(spec.epochs ? ['--epochs', String(spec.epochs)] : []),
         ...point.flatMap(([k, v]) => ['--set', `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`])];
       const code = await new Promise<number | null>((resolve) => {
         const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+        children.add(child);
         let err = '';
         child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
-        child.on('close', (c) => { if (c !== 0) log(`  ${name}: failed (exit ${c}): ${err.trim()}`); resolve(c); });
+        child.on('close', (c) => {
+          children.delete(child);
+          if (c !== 0 && c !== 130 && c !== 143) log(`  ${name}: failed (exit ${c}): ${err.trim()}`);
+          if (c === 130 || c === 143) log(`  ${name}: interrupted; continue with: bptt resume ${dir}`);
+          resolve(c);
+        });
       });
       const summaryPath = join(dir, 'summary.json');
       const summary = existsSync(summaryPath) ? (JSON.parse(readFileSync(summaryPath, 'utf8')) as RunSummary) : null;
-      if (summary) log(`  ${name}: train ppl ${fmtNum(summary.final_train_ppl, 4)}, best val ppl ${fmtNum(summary.best_val_ppl, 4)}`);
+      if (summary && code === 0) log(`  ${name}: train ppl ${fmtNum(summary.final_train_ppl, 4)}, best val ppl ${fmtNum(summary.best_val_ppl, 4)}`);
       rows.push({ name, point, summary, code });
     }
   };
-  await Promise.all(Array.from({ length: parallel }, runOne));
-  const keyOf = (r: (typeof rows)[number]) => r.summary?.best_val_ppl ?? r.summary?.final_train_ppl ?? Infinity;
-  rows.sort((a, b) => keyOf(a) - keyOf(b));
+  try {
+    await Promise.all(Array.from({ length: parallel }, runOne));
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+  if (stopSignal) return stopSignal === 'SIGTERM' ? 143 : 130;
+  // runs without a perplexity (failed) sort last, in grid order
+  const keyOf = (r: (typeof rows)[number]) => (r.code === 0 ? r.summary?.best_val_ppl ?? r.summary?.final_train_ppl ?? Infinity : Infinity);
+  rows.sort((a, b) => keyOf(a) - keyOf(b) || points.findIndex((p) => pointName(p) === a.name) - points.findIndex((p) => pointName(p) === b.name));
   const keys = spec.grid.map(([k]) => k);
   const header = ['run', ...keys, 'best_val_ppl', 'final_train_ppl', 'epochs', 'tokens_per_s', 'outcome'];
-  const cells = rows.map((r) => [r.name, ...keys.map((k) => String(r.point.find(([pk]) => pk === k)?.[1])),
+  const outcome = (r: (typeof rows)[number]) => (r.code === 0 ? (r.summary?.outcome ?? '?') : `failed (exit ${r.code})`);
+  const value = (r: (typeof rows)[number], k: string) => String(r.point.find(([pk]) => pk === k)?.[1]);
+  const cells = rows.map((r) => [r.name, ...keys.map((k) => value(r, k)),
     fmtNum(r.summary?.best_val_ppl ?? null, 4), fmtNum(r.summary?.final_train_ppl ?? null, 4), String(r.summary?.epochs ?? '-'),
-    fmtNum(r.summary?.median_tokens_per_s ?? null), r.code === 0 ? (r.summary?.outcome ?? '?') : `failed (exit ${r.code})`]);
+    fmtNum(r.summary?.median_tokens_per_s ?? null), outcome(r)]);
+  // the CSV holds plain numbers (full precision, no thousands separators; empty when missing)
+  const plain = (x: number | null | undefined) => (x === null || x === undefined ? '' : String(x));
+  const csvRows = rows.map((r) => [r.name, ...keys.map((k) => value(r, k)), plain(r.summary?.best_val_ppl), plain(r.summary?.final_train_ppl),
+    plain(r.summary?.epochs), plain(r.summary?.median_tokens_per_s), outcome(r)]);
   const md = [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...cells.map((c) => `| ${c.join(' | ')} |`)].join('\n') + '\n';
   writeFileAtomic(join(spec.out, 'summary.md'), md);
-  writeFileAtomic(join(spec.out, 'summary.csv'), [header, ...cells].map((c) => c.map(csvCell).join(',')).join('\n') + '\n');
+  writeFileAtomic(join(spec.out, 'summary.csv'), [header, ...csvRows].map((c) => c.map(csvCell).join(',')).join('\n') + '\n');
   log(`\n${md}\nbptt sweep: ${join(spec.out, 'summary.md')}, ${join(spec.out, 'summary.csv')}`);
   return rows.every((r) => r.code === 0) ? 0 : 1;
 }
@@ -120,13 +178,39 @@ function csvCell(s: string): string {
   return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
-export function compareRuns(dirs: string[], svgPath: string): string {
-  if (dirs.length < 1) throw new InputError('compare: name at least one run directory');
-  const runs = dirs.map((dir) => {
-    const rd = new RunDir(dir);
+/** Run directories named on the command line: a sweep directory stands for its runs; files that are not runs are skipped. */
+export function expandRunDirs(args: string[]): string[] {
+  const out: string[] = [];
+  for (const dir of args) {
     if (!existsSync(dir)) throw new InputError(`run directory ${dir}: does not exist`);
-    if (!existsSync(rd.path('config'))) throw new InputError(`run directory ${dir}: has no config.yaml; is it a bptt run?`);
-    const config = parse(readFileSync(rd.path('config'), 'utf8')) as Record<string, unknown>;
+    if (!statSync(dir).isDirectory()) continue; // e.g. runs/sweep/summary.md from a shell glob
+    if (existsSync(new RunDir(dir).path('config'))) { out.push(dir); continue; }
+    const inner = readdirSync(dir).map((n) => join(dir, n)).filter((d) => statSync(d).isDirectory() && existsSync(new RunDir(d).path('config'))).sort();
+    if (inner.length === 0) throw new InputError(`run directory ${dir}: has no config.yaml and holds no runs; is it a bptt run or sweep?`);
+    out.push(...inner);
+  }
+  if (out.length === 0) throw new InputError('compare: none of the arguments is a run directory');
+  return out;
+}
+
+/** Columns as a terminal shows them: CJK and other wide characters take two cells. */
+export function displayWidth(s: string): number {
+  let w = 0;
+  for (const ch of s) {
+    const c = ch.codePointAt(0)!;
+    w += (c >= 0x1100 && c <= 0x115f) || (c >= 0x2e80 && c <= 0xa4cf) || (c >= 0xac00 && c <= 0xd7a3) || (c >= 0xf900 && c <= 0xfaff) ||
+      (c >= 0xfe30 && c <= 0xfe4f) || (c >= 0xff00 && c <= 0xff60) || (c >= 0xffe0 && c <= 0xffe6) || (c >= 0x1f300 && c <= 0x1faff) ||
+      (c >= 0x20000 && c <= 0x3fffd) ? 2 : 1;
+  }
+  return w;
+}
+
+export function compareRuns(args: string[], svgPath: string): string {
+  if (args.length < 1) throw new InputError('compare: name at least one run directory');
+  const runs = expandRunDirs(args).map((dir) => {
+    const rd = new RunDir(dir);
+    const config = readYamlBounded(rd.path('config'), `run directory ${dir}:`) as Record<string, unknown>;
+    if (config === null || typeof config !== 'object') throw new InputError(`run directory ${dir}: config.yaml is not a mapping`);
     const metrics = rd.readMetrics();
     return { dir, config, metrics };
   });
@@ -146,8 +230,8 @@ export function compareRuns(dirs: string[], svgPath: string): string {
       ? [{ name: `${basename(r.dir)} val`, colorIndex: k, dashed: true, points: r.metrics.filter((m) => typeof m.val_ppl === 'number').map((m) => [m.epoch as number, m.val_ppl as number] as [number, number]) }]
       : []),
   ]), { title: 'perplexity by epoch (solid: train, dashed: validation)', xLabel: 'epoch', yLabel: 'perplexity', logY: true, width: 900 }));
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join('  ');
+  const widths = header.map((h, i) => Math.max(displayWidth(h), ...rows.map((r) => displayWidth(r[i]))));
+  const line = (cells: string[]) => cells.map((c, i) => c + ' '.repeat(widths[i] - displayWidth(c))).join('  ').trimEnd();
   return [differing.length ? `config keys that differ: ${differing.join(', ')}` : 'the runs have the same config', '',
     line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line), '', `curves: ${svgPath}`].join('\n');
 }

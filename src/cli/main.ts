@@ -3,7 +3,7 @@
 // This file wires commands to their modules and owns the exit codes:
 //   0 success, 2 bad input or usage, 130/143 interrupted (SIGINT/SIGTERM), 1 internal error.
 
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { Command, CommanderError, Option } from 'commander';
 import { runScaling, scalingTable } from '../bench/scaling.js';
@@ -21,9 +21,13 @@ import { Rng } from '../util/rng.js';
 import { exportTorch } from '../io/export_torch.js';
 import { compareRuns, parseGridArg, readSweepFile, runSweep, type SweepSpec } from './experiments.js';
 import { formatInspect, inspectCheckpoint } from './inspect.js';
-import { loadRunForResume, trainCommand } from './train.js';
+import { loadRunForResume, trainCommand, workersWarning } from './train.js';
+import { checkOutputFile } from './outputs.js';
 import { RESUMABLE_KEYS } from '../train/identity.js';
 import { guardStdio, out as stdout, err as stderr } from './stdio.js';
+
+/** `sample --length` cap: generation is one step per character on one thread. */
+const MAX_SAMPLE_LENGTH = 1_000_000;
 
 /** Plain flags and the config key each one sets (the rest go through --set). */
 const FLAG_KEYS: Array<[flag: string, key: string, help: string]> = [
@@ -91,6 +95,8 @@ export function buildProgram(): Command {
     .description('Train character-level RNN language models by backpropagation through time, on every core.')
     .version('0.1.0')
     .showHelpAfterError('(run with --help for usage)')
+    // commander's own errors read like ours: "bptt: error: ..." (its text starts with "error: ")
+    .configureOutput({ outputError: (text, write) => write(text.startsWith('error:') ? `bptt: ${text}` : text) })
     .exitOverride();
 
   addTrainFlags(program.command('train')
@@ -128,6 +134,9 @@ export function buildProgram(): Command {
     .addHelpText('after', '\nExample:\n  bptt sample --checkpoint runs/d2l-random/last.safetensors --prefix 分开 --length 50')
     .action((opts: Record<string, string>) => {
       const length = positiveInt(opts.length, '--length');
+      if (length > MAX_SAMPLE_LENGTH) throw new InputError(`--length ${opts.length}: at most ${MAX_SAMPLE_LENGTH.toLocaleString('en-US')} characters`);
+      const seed = nonNegInt(opts.seed, '--seed');
+      if (seed > 0xffffffff) throw new InputError(`--seed ${opts.seed}: must be an integer in 0..4294967295`);
       const temperature = Number(opts.temperature);
       if (!(temperature >= 0)) throw new InputError(`--temperature ${opts.temperature}: must be a number >= 0`);
       const topK = nonNegInt(opts.topK, '--top-k');
@@ -140,7 +149,7 @@ export function buildProgram(): Command {
       const ws = allocWorkspace(arena, shape);
       loadParamsInto(ck, blas.f, pBase);
       const text = generate(blas, ck.config.model.activation, offsetsAt(ck.layout, pBase), ws, ck.vocab, opts.prefix,
-        { length, temperature, topK, rng: new Rng(nonNegInt(opts.seed, '--seed')) });
+        { length, temperature, topK, rng: new Rng(seed) });
       stdout(text + '\n');
     });
 
@@ -150,8 +159,10 @@ export function buildProgram(): Command {
     .requiredOption('--text <string>', 'the sequence: inputs are its characters 0..T-2, targets 1..T-1')
     .option('--json', 'print JSON: {loss, grad_norms, dh_norms}')
     .option('--grads-out <file>', 'write the gradients as safetensors with the checkpoint tensor names')
+    .option('--force', 'overwrite an existing --grads-out file')
     .addHelpText('after', '\nExample:\n  bptt inspect --checkpoint runs/d2l-random/last.safetensors --text 分开我不能再想你')
     .action((opts: Record<string, string | boolean>) => {
+      if (opts.gradsOut) checkOutputFile(opts.gradsOut as string, '--grads-out', { force: Boolean(opts.force), reads: [opts.checkpoint as string] });
       const r = inspectCheckpoint(opts.checkpoint as string, opts.text as string, opts.gradsOut as string | undefined);
       stdout((opts.json ? JSON.stringify(r, null, 2) : formatInspect(r)) + '\n');
     });
@@ -162,24 +173,29 @@ export function buildProgram(): Command {
     .option('--parallel <k>', 'runs at a time (they split the cores)')
     .option('--out <dir>', 'directory for the runs and summary.md / summary.csv')
     .option('--epochs <n>', 'override run.epochs for every run')
+    .option('--force', 'reuse a non-empty --out: its runs of the same names are overwritten')
     .addHelpText('after', '\nFILE is a config (then --grid gives the axes) or a sweep file {config, grid, parallel, out}.\nExamples:\n  bptt sweep examples/d2l-random.yaml --grid optim.lr=10,100 --grid data.sampler=random,consecutive --parallel 2 --out runs/sweep-lr\n  bptt sweep examples/sweep.yaml')
     .action(async (file: string, opts: Record<string, unknown>) => {
-      const isSweepFile = /^\s*grid\s*:/m.test(existsSync(file) ? readFileSync(file, 'utf8') : '');
+      if (!existsSync(file)) throw new InputError(`sweep ${file}: no such file`);
+      if (!statSync(file).isFile()) throw new InputError(`sweep ${file}: not a regular file (a config or a sweep file)`);
+      const isSweepFile = /^\s*grid\s*:/m.test(readFileSync(file, 'utf8'));
       const spec: SweepSpec = isSweepFile ? readSweepFile(file) : { config: file, grid: [], parallel: 1, out: 'runs/sweep' };
       spec.grid.push(...((opts.grid as string[] | undefined) ?? []).map(parseGridArg));
       if (spec.grid.length === 0) throw new InputError('sweep: no grid; give --grid KEY=V1,V2 or a sweep file with a grid');
       if (opts.parallel !== undefined) spec.parallel = positiveInt(String(opts.parallel), '--parallel');
       if (opts.out) spec.out = String(opts.out);
       if (opts.epochs !== undefined) spec.epochs = positiveInt(String(opts.epochs), '--epochs');
-      process.exitCode = await runSweep(spec, (s) => stdout(s + '\n'));
+      process.exitCode = await runSweep(spec, (s) => stdout(s + '\n'), { force: Boolean(opts.force) });
     });
 
   program.command('compare <dirs...>')
     .description('runs side by side: config differences, final and best perplexity, tokens/s; one SVG of their curves')
     .option('--svg <file>', 'where to write the overlaid curves', 'compare.svg')
-    .addHelpText('after', '\nExample:\n  bptt compare runs/d2l-random runs/d2l-consecutive --svg compare.svg')
-    .action((dirs: string[], opts: Record<string, string>) => {
-      stdout(compareRuns(dirs, opts.svg) + '\n');
+    .option('--force', 'overwrite an existing --svg file')
+    .addHelpText('after', '\nExample:\n  bptt compare runs/d2l-random runs/d2l-consecutive --svg compare.svg\n  bptt compare runs/sweep-quick   # a sweep directory: all of its runs')
+    .action((dirs: string[], opts: Record<string, string | boolean>) => {
+      checkOutputFile(opts.svg as string, '--svg', { force: Boolean(opts.force) });
+      stdout(compareRuns(dirs, opts.svg as string) + '\n');
     });
 
   program.command('export')
@@ -187,10 +203,12 @@ export function buildProgram(): Command {
     .requiredOption('--checkpoint <file>', 'a .safetensors checkpoint')
     .addOption(new Option('--format <name>', 'target framework').choices(['torch']).default('torch'))
     .option('--out <file>', 'output file (default: next to the checkpoint, *.torch.safetensors)')
+    .option('--force', 'overwrite an existing output file')
     .addHelpText('after', '\nExample:\n  bptt export --checkpoint runs/d2l-random/last.safetensors --format torch --out model.torch.safetensors\n  python examples/load_in_torch.py model.torch.safetensors 分开')
     .action((opts: Record<string, string>) => {
       const ck = loadCheckpoint(opts.checkpoint);
       const out = opts.out ?? opts.checkpoint.replace(/(\.safetensors)?$/, '.torch.safetensors');
+      checkOutputFile(out, '--out', { force: Boolean(opts.force), reads: [opts.checkpoint] });
       exportTorch(ck, out);
       stdout(`bptt export: ${out} (torch.nn.RNN nonlinearity=${ck.config.model.activation}, hidden ${ck.layout.dims.H}, vocabulary ${ck.layout.dims.V})\n`);
     });
@@ -204,6 +222,8 @@ export function buildProgram(): Command {
     .option('--repeat <n>', 'interleaved rounds over the worker counts; the median is reported', '3')
     .option('--json <file>', 'write {machine, config, results: [{workers, tokens_per_s, speedup, efficiency, ...}]}')
     .option('--svg <file>', 'write a speedup chart against the ideal line')
+    .option('--force', 'overwrite existing --json / --svg files')
+    .option('--data <file>', 'UTF-8 text corpus (as train --data)')
     .option('--set <key=value>', 'set any config key (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
     .option('--deterministic', 'benchmark the deterministic (fixed-shard) mode')
     .addOption(kernelsOpt())
@@ -214,8 +234,11 @@ export function buildProgram(): Command {
         if (!Number.isInteger(n) || n < 1 || n > 256) throw new InputError(`--workers ${opts.workers}: each count must be an integer in 1..256`);
         return n;
       });
+      for (const [flag, file] of [['--json', opts.json], ['--svg', opts.svg]] as const) if (file) checkOutputFile(String(file), flag, { force: Boolean(opts.force) });
       const resolved = resolveConfig((opts.config as string | undefined) ?? null, [...envOverrides(process.env), ...overridesFrom(opts, ['run.workers'])]);
       const c = resolved.config;
+      const oversubscribed = Math.max(...workers);
+      if (oversubscribed > availableParallelism()) stderr(`bptt: warning: ${workersWarning(oversubscribed)}\n`);
       stdout(`bptt bench: H=${c.model.hidden} B=${c.data.batch} T=${c.data.steps} ${c.data.sampler}, ` +
         `${positiveInt(String(opts.minibatches), '--minibatches')} minibatches after ${nonNegInt(String(opts.warmup), '--warmup')} warm-up, workers ${workers.join(',')}\n`);
       const report = await runScaling({

@@ -16,10 +16,17 @@ export function fmtNum(x: number | null, digits = 3): string {
   return Math.abs(x) >= 1000 ? Math.round(x).toLocaleString('en-US') : x.toPrecision(digits);
 }
 
+/** Without a terminal, a plain progress line at most this often (a long epoch is not silence). */
+export const PLAIN_PROGRESS_EVERY_MS = 30_000;
+
 export class Output {
   private live = false;
+  /** when the last line went out (plain mode) */
+  private lastLineAt: number;
 
-  constructor(readonly mode: OutputMode) {}
+  constructor(readonly mode: OutputMode, private readonly now: () => number = () => performance.now()) {
+    this.lastLineAt = now();
+  }
 
   info(line: string): void {
     if (this.mode.quiet) return;
@@ -54,13 +61,21 @@ export class Output {
   }
 
   progress(epoch: number, i: number, n: number, ppl: number, tokensPerS: number, etaS: number): void {
-    if (this.mode.quiet || this.mode.json || !this.mode.tty) return;
+    if (this.mode.quiet || this.mode.json) return;
     const line = `epoch ${epoch}  minibatch ${i}/${n}  ppl ${fmtNum(ppl, 4)}  ${fmtNum(tokensPerS)} tok/s  ETA ${formatDuration(etaS)}`;
+    if (!this.mode.tty) {
+      if (this.now() - this.lastLineAt < PLAIN_PROGRESS_EVERY_MS) return;
+      stdout(line + '\n');
+      this.lastLineAt = this.now();
+      return;
+    }
     stdout(`\r${line.slice(0, (process.stdout.columns || 100) - 1)}\x1b[K`);
     this.live = true;
   }
 
+  /** before any other line: clears the live line, and restarts the plain-progress clock */
   private clearLive(): void {
+    this.lastLineAt = this.now();
     if (this.live) { stdout('\r\x1b[K'); this.live = false; }
   }
 }

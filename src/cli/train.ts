@@ -31,8 +31,15 @@ export interface TrainOptions {
  * The worker pool, for every worker count: with 1 worker the step still runs on its own thread, so
  * this thread's event loop is free for signals and output (InlineEngine is for tests and library use).
  */
-export function createEngine(config: TrainConfig, data: PreparedData, kernels: KernelPreference): Engine {
+/** More workers than cores: every barrier then waits for a thread that has no core (measured). */
+export function workersWarning(workers: number): string {
+  return `${workers} workers on ${availableParallelism()} cores: threads share cores and every step waits at its barriers for the ` +
+    'descheduled ones (measured on 2 cores, quickstart: 16 workers ran at 45% and 64 at 24% of the speed of 2); use at most one worker per core';
+}
+
+export function createEngine(config: TrainConfig, data: PreparedData, kernels: KernelPreference, warn?: (msg: string) => void): Engine {
   const workers = config.run.workers ?? availableParallelism();
+  if (workers > availableParallelism()) warn?.(workersWarning(workers));
   const plan = {
     V: data.vocab.size, H: config.model.hidden, T: config.data.steps, B: config.data.batch, workers,
     deterministic: config.run.deterministic, evalRows: evalRows(data.val?.length ?? 0, config.data.steps, config.data.batch),
@@ -62,7 +69,7 @@ export async function trainCommand(resolved: ResolvedConfig, opts: TrainOptions,
   if (resumeFrom) checkSameData(resumeFrom, data, (msg) => out.warn(msg));
   const runDir = new RunDir(config.run.out);
   // the engine first: if the run cannot fit in memory, nothing has been written or removed yet
-  const engine = createEngine(config, data, opts.kernels);
+  const engine = createEngine(config, data, opts.kernels, (msg) => out.warn(msg));
   let stopSignal: NodeJS.Signals | null = null;
   const onSignal = (sig: NodeJS.Signals) => {
     if (stopSignal) { // second signal: stop now (the checkpoint files are atomic, the lock is released)

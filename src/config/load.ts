@@ -4,7 +4,7 @@
 // Every error names the file, line:column where there is one, and the key path; it is an
 // InputError (exit 2) and nothing has been written when it is thrown.
 
-import { readFileSync } from 'node:fs';
+import { MiB, readRegularFile } from '../io/files.js';
 import { isMap, LineCounter, parseDocument, type Document } from 'yaml';
 import type { z } from 'zod';
 import { InputError } from '../util/errors.js';
@@ -103,22 +103,66 @@ interface ParsedFile {
   lines: LineCounter;
 }
 
-function parseConfigFile(path: string): ParsedFile {
-  let text: string;
+/** Config files are small: a bigger one is a mistake (or an attack), refused before parsing. */
+export const MAX_CONFIG_BYTES = 1 * MiB;
+/** Deepest nesting of [ and { accepted (a real config nests 3 deep; a deep one overflows the parser's stack). */
+export const MAX_CONFIG_NESTING = 64;
+/** YAML aliases expanded at most this many times (an alias bomb expands exponentially). */
+export const MAX_YAML_ALIASES = 100;
+
+/** Deepest flow nesting ([ { ) outside quoted strings, stopping once past `limit`. */
+function flowNesting(text: string, limit: number): number {
+  let depth = 0, max = 0;
+  let quote = '';
+  for (let k = 0; k < text.length && max <= limit; k++) {
+    const c = text[k];
+    if (quote) {
+      if (c === '\\' && quote === '"') k++;
+      else if (c === quote) quote = '';
+    } else if (c === '"' || c === "'") quote = c;
+    else if (c === '[' || c === '{') max = Math.max(max, ++depth);
+    else if (c === ']' || c === '}') depth = Math.max(0, depth - 1);
+  }
+  return max;
+}
+
+/** A small YAML/JSON file other than a config (sweep files, a run's config.yaml), read with the same bounds. */
+export function readYamlBounded(path: string, what: string): unknown {
+  const { bytes } = readRegularFile(path, what, MAX_CONFIG_BYTES, true);
+  const text = bytes.toString('utf8');
+  if (flowNesting(text, MAX_CONFIG_NESTING) > MAX_CONFIG_NESTING) throw new InputError(`${what} ${path}: nested more than ${MAX_CONFIG_NESTING} levels deep`);
   try {
-    text = readFileSync(path, 'utf8');
+    const doc = parseDocument(text, { prettyErrors: false });
+    if (doc.errors.length > 0) throw new Error(doc.errors[0].message);
+    return doc.toJS({ maxAliasCount: MAX_YAML_ALIASES }) as unknown;
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new InputError(`config ${path}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : (err as Error).message}`);
+    throw new InputError(`${what} ${path}: not valid YAML: ${(err as Error).message.split('\n')[0]}`);
+  }
+}
+
+function parseConfigFile(path: string): ParsedFile {
+  const { bytes } = readRegularFile(path, 'config', MAX_CONFIG_BYTES, true);
+  const text = bytes.toString('utf8');
+  const kind = path.endsWith('.json') ? 'JSON' : 'YAML';
+  if (flowNesting(text, MAX_CONFIG_NESTING) > MAX_CONFIG_NESTING) {
+    throw new InputError(`config ${path}: nested more than ${MAX_CONFIG_NESTING} levels deep; a bptt config has 2`);
   }
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
-  if (doc.errors.length > 0) {
-    const e = doc.errors[0];
-    const pos = lines.linePos(e.pos[0]);
-    throw new InputError(`config ${path}:${pos.line}:${pos.col}: ${path.endsWith('.json') ? 'JSON' : 'YAML'} syntax error: ${e.message.split('\n')[0]}`);
+  let doc: Document.Parsed;
+  let data: unknown;
+  try {
+    doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
+    if (doc.errors.length > 0) {
+      const e = doc.errors[0];
+      const pos = lines.linePos(e.pos[0]);
+      throw new InputError(`config ${path}:${pos.line}:${pos.col}: ${kind} syntax error: ${e.message.split('\n')[0]}`);
+    }
+    data = doc.toJS({ maxAliasCount: MAX_YAML_ALIASES }) as unknown;
+  } catch (err) {
+    if (err instanceof InputError) throw err;
+    // the yaml library's refusals (alias expansion limit, ...) and a parser stack overflow
+    throw new InputError(`config ${path}: cannot be read as ${kind}: ${(err as Error).message.split('\n')[0]}`);
   }
-  const data = doc.toJS() as unknown;
   if (data === null || data === undefined) return { data: {}, doc, lines };
   if (typeof data !== 'object' || Array.isArray(data)) throw new InputError(`config ${path}: the top level must be a mapping with sections model, data, optim, run`);
   return { data, doc, lines };

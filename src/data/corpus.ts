@@ -2,7 +2,7 @@
 // splits a string by code point), so CJK text and emoji work and surrogate pairs are never split.
 // D2L's preprocessing is an option: newlines and carriage returns to spaces, first N characters.
 
-import { readFileSync, statSync } from 'node:fs';
+import { MiB, readRegularFile } from '../io/files.js';
 import { InputError } from '../util/errors.js';
 
 export interface Preprocess {
@@ -12,27 +12,42 @@ export interface Preprocess {
   maxChars: number;
 }
 
-/** Reads a UTF-8 text file; every failure is an InputError that names the file. */
-export function readTextFile(path: string): string {
-  let bytes: Buffer;
-  try {
-    if (statSync(path).isDirectory()) throw new InputError(`data file ${path}: is a directory, not a text file`);
-    bytes = readFileSync(path);
-  } catch (err) {
-    if (err instanceof InputError) throw err;
-    const code = (err as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (err as Error).message;
-    throw new InputError(`data file ${path}: ${why}`);
-  }
-  if (bytes.length === 0) throw new InputError(`data file ${path}: the file is empty`);
+/** Largest data file read whole: a JavaScript string holds at most ~2^29 UTF-16 units. */
+export const MAX_DATA_BYTES = 512 * MiB;
+
+/**
+ * Reads a UTF-8 text file; every failure is an InputError that names the file. With maxChars > 0
+ * only the bytes that can hold that many characters are read (4 per code point at most), so a
+ * huge file with a small max_chars costs what the small prefix costs.
+ */
+export function readTextFile(path: string, maxChars = 0): string {
+  const what = 'data file';
+  const limit = maxChars > 0 ? Math.min(MAX_DATA_BYTES, maxChars * 4 + 3) : MAX_DATA_BYTES;
+  const { bytes: read, size } = readRegularFile(path, what, limit, maxChars === 0);
+  if (size === 0) throw new InputError(`${what} ${path}: the file is empty`);
+  // a cut prefix may end inside a multi-byte character: drop that partial character
+  const bytes = read.length < size ? read.subarray(0, completeUtf8Length(read)) : read;
   let text: string;
   try {
     text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
   } catch {
-    throw new InputError(`data file ${path}: not valid UTF-8 text (first bad byte at offset ${firstInvalidUtf8(bytes)})`);
+    throw new InputError(`${what} ${path}: not valid UTF-8 text (first bad byte at offset ${firstInvalidUtf8(bytes)})`);
   }
-  if (text.includes('\u0000')) throw new InputError(`data file ${path}: contains NUL bytes; this looks like a binary file, not text`);
+  if (text.includes('\u0000')) throw new InputError(`${what} ${path}: contains NUL bytes; this looks like a binary file, not text`);
   return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+}
+
+/** Length of the longest prefix of `b` that does not end inside a UTF-8 sequence. */
+function completeUtf8Length(b: Buffer): number {
+  let k = b.length;
+  // step back over continuation bytes (at most 3) to the lead byte of the last sequence
+  let back = 0;
+  while (back < 3 && k - back - 1 >= 0 && (b[k - back - 1] & 0xc0) === 0x80) back++;
+  const lead = k - back - 1;
+  if (lead < 0) return k;
+  const c = b[lead];
+  const len = c < 0x80 ? 1 : c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
+  return lead + len <= k ? k : lead;
 }
 
 /** Byte offset of the first malformed UTF-8 sequence (for the error message). */
@@ -46,6 +61,24 @@ function firstInvalidUtf8(bytes: Buffer): number {
     k += len;
   }
   return k;
+}
+
+/**
+ * The corpus as code points after preprocessing, in an Int32Array (4 bytes a character, and on a
+ * SharedArrayBuffer when `shared`, so the worker pool reads it without a copy): no array of
+ * one-character strings, which cost ~40 bytes a character.
+ */
+export function toCodePoints(text: string, pre: Preprocess, shared = false): Int32Array {
+  let n = 0;
+  for (let i = 0; i < text.length && (pre.maxChars === 0 || n < pre.maxChars); n++) i += text.codePointAt(i)! > 0xffff ? 2 : 1;
+  const out = shared ? new Int32Array(new SharedArrayBuffer(n * 4)) : new Int32Array(n);
+  for (let i = 0, k = 0; k < n; k++) {
+    let c = text.codePointAt(i)!;
+    i += c > 0xffff ? 2 : 1;
+    if (pre.newlinesToSpaces && (c === 10 || c === 13)) c = 32;
+    out[k] = c;
+  }
+  return out;
 }
 
 /** The corpus as code points after preprocessing. */
@@ -66,6 +99,25 @@ export class Vocab {
   /** Distinct characters in code-point order (deterministic, unlike D2L's list(set(...))). */
   static fromChars(chars: readonly string[]): Vocab {
     return new Vocab([...new Set(chars)].sort((a, b) => a.codePointAt(0)! - b.codePointAt(0)!));
+  }
+
+  /** The same vocabulary from code points. */
+  static fromCodePoints(cps: Int32Array): Vocab {
+    const distinct = [...new Set(cps)].sort((a, b) => a - b);
+    return new Vocab(distinct.map((c) => String.fromCodePoint(c)));
+  }
+
+  /**
+   * Replaces code points by their ids, in place; returns the code points missing from the
+   * vocabulary (the array is then unchanged).
+   */
+  encodeCodePointsInPlace(cps: Int32Array): number[] {
+    const idOf = new Map(this.chars.map((ch, k) => [ch.codePointAt(0)!, k]));
+    const missing = new Set<number>();
+    for (let k = 0; k < cps.length; k++) if (!idOf.has(cps[k])) missing.add(cps[k]);
+    if (missing.size > 0) return [...missing];
+    for (let k = 0; k < cps.length; k++) cps[k] = idOf.get(cps[k])!;
+    return [];
   }
 
   get size(): number {

@@ -7,6 +7,7 @@
 
 import { readFileSync } from 'node:fs';
 import { InputError } from '../util/errors.js';
+import { MiB, readRegularFile } from './files.js';
 import { writeFileAtomic } from './safe_write.js';
 
 export { writeFileAtomic } from './safe_write.js';
@@ -43,45 +44,67 @@ export function encodeSafetensors(tensors: Map<string, Tensor>, metadata: Record
   return out;
 }
 
+/** Largest checkpoint read, and largest header: far above any model bptt trains, far below what would exhaust memory. */
+export const MAX_CHECKPOINT_BYTES = 2 ** 31;
+export const MAX_HEADER_BYTES = 100 * MiB;
+
+const isCount = (x: unknown): x is number => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
+
+/** Decodes a safetensors buffer, checking every field of the header before trusting it. */
 export function decodeSafetensors(buf: Buffer, path: string): SafeTensorsFile {
   const bad = (why: string) => new InputError(`checkpoint ${path}: ${why}`);
   if (buf.length < 8) throw bad('file is truncated (shorter than the 8-byte header length)');
   const headerLen = Number(buf.readBigUInt64LE(0));
   if (headerLen > buf.length - 8) throw bad(`file is truncated (header says ${headerLen} bytes, file has ${buf.length - 8})`);
-  let header: Record<string, unknown>;
+  if (headerLen > MAX_HEADER_BYTES) throw bad(`header of ${headerLen} bytes is over the ${MAX_HEADER_BYTES}-byte limit; not a bptt checkpoint`);
+  let header: unknown;
   try {
-    header = JSON.parse(buf.subarray(8, 8 + headerLen).toString('utf8')) as Record<string, unknown>;
+    header = JSON.parse(buf.subarray(8, 8 + headerLen).toString('utf8'));
   } catch {
     throw bad('header is not valid JSON; not a safetensors file');
   }
+  if (header === null || typeof header !== 'object' || Array.isArray(header)) throw bad('header is not a JSON object; not a safetensors file');
   const dataStart = 8 + headerLen;
+  const dataBytes = buf.length - dataStart;
   const tensors = new Map<string, Tensor>();
   let metadata: Record<string, string> = {};
-  for (const [name, entry] of Object.entries(header)) {
-    if (name === '__metadata__') { metadata = entry as Record<string, string>; continue; }
-    const e = entry as { dtype?: string; shape?: number[]; data_offsets?: [number, number] };
-    if (e.dtype !== 'F32') throw bad(`tensor ${name} has dtype ${e.dtype}; only F32 is supported`);
-    if (!Array.isArray(e.shape) || !Array.isArray(e.data_offsets)) throw bad(`tensor ${name} has no shape or offsets`);
-    const [start, end] = e.data_offsets;
-    const count = e.shape.reduce((a, b) => a * b, 1);
-    if (end - start !== count * 4) throw bad(`tensor ${name}: ${end - start} bytes for shape [${e.shape}]`);
-    if (dataStart + end > buf.length) throw bad(`file is truncated (tensor ${name} ends past the end of the file)`);
+  const spans: Array<[number, number, string]> = [];
+  for (const [name, entry] of Object.entries(header as Record<string, unknown>)) {
+    if (name === '__metadata__') {
+      if (entry === null || typeof entry !== 'object' || Array.isArray(entry) || Object.values(entry).some((v) => typeof v !== 'string')) {
+        throw bad('__metadata__ is not an object of strings');
+      }
+      metadata = entry as Record<string, string>;
+      continue;
+    }
+    if (entry === null || typeof entry !== 'object' || Array.isArray(entry)) throw bad(`tensor ${name}: entry is not an object`);
+    const e = entry as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
+    if (e.dtype !== 'F32') throw bad(`tensor ${name} has dtype ${JSON.stringify(e.dtype ?? null)}; only F32 is supported`);
+    if (!Array.isArray(e.shape) || !e.shape.every(isCount)) throw bad(`tensor ${name}: shape must be a list of non-negative integers`);
+    if (!Array.isArray(e.data_offsets) || e.data_offsets.length !== 2 || !e.data_offsets.every(isCount)) {
+      throw bad(`tensor ${name}: data_offsets must be [start, end], non-negative integers`);
+    }
+    const shape = e.shape as number[];
+    const [start, end] = e.data_offsets as [number, number];
+    const count = shape.reduce((a, b) => a * b, 1);
+    if (start > end) throw bad(`tensor ${name}: data_offsets [${start}, ${end}] end before they start`);
+    if (end - start !== count * 4) throw bad(`tensor ${name}: ${end - start} bytes for shape [${shape}]`);
+    if (end > dataBytes) throw bad(`file is truncated (tensor ${name} ends past the end of the file)`);
+    spans.push([start, end, name]);
     const data = new Float32Array(count);
     Buffer.from(data.buffer).set(buf.subarray(dataStart + start, dataStart + end));
-    tensors.set(name, { shape: e.shape, data });
+    tensors.set(name, { shape, data });
+  }
+  spans.sort((x, y) => x[0] - y[0]);
+  for (let k = 1; k < spans.length; k++) {
+    if (spans[k][0] < spans[k - 1][1]) throw bad(`tensors ${spans[k - 1][2]} and ${spans[k][2]} overlap in the file`);
   }
   return { tensors, metadata };
 }
 
 export function readSafetensors(path: string): SafeTensorsFile {
-  let buf: Buffer;
-  try {
-    buf = readFileSync(path);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new InputError(`checkpoint ${path}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : (err as Error).message}`);
-  }
-  return decodeSafetensors(buf, path);
+  const { bytes } = readRegularFile(path, 'checkpoint', MAX_CHECKPOINT_BYTES, true);
+  return decodeSafetensors(bytes, path);
 }
 
 /**

@@ -29,8 +29,12 @@ function niceTicks(lo: number, hi: number, count = 5): number[] {
   return ticks;
 }
 
-/** 1-2-5 ticks per decade inside [10^lo, 10^hi]; every integer multiple when that gives too few. */
-function logTicks(lo: number, hi: number): number[] {
+/**
+ * Ticks for a log axis over [10^lo, 10^hi] that always label the axis: powers of ten over more
+ * than 6 decades, 1-2-5 per decade over 1-6, and plain linear "nice" values under one decade
+ * (where 1-2-5 may leave no tick at all, e.g. perplexities 3.2 to 3.4 of a 1-epoch run).
+ */
+export function logTicks(lo: number, hi: number): number[] {
   const pick = (mults: number[]) => {
     const out: number[] = [];
     for (let e = Math.floor(lo); e <= Math.ceil(hi); e++) {
@@ -41,8 +45,10 @@ function logTicks(lo: number, hi: number): number[] {
     }
     return out;
   };
-  const coarse = pick([1, 2, 5]);
-  return coarse.length >= 3 ? coarse : pick([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  if (hi - lo > 6) return pick([1]);
+  const coarse = hi - lo >= 1 ? pick([1, 2, 5]) : [];
+  if (coarse.length >= 3) return coarse;
+  return niceTicks(10 ** lo, 10 ** hi, 4).filter((v) => v > 0);
 }
 
 function esc(s: string): string {
@@ -59,6 +65,8 @@ export function lineChart(series: Series[], o: ChartOptions): string {
   const ty = (y: number) => (o.logY ? Math.log10(y) : y);
   let yMin = Math.min(...ys.map(ty)), yMax = Math.max(...ys.map(ty));
   if (!o.logY) yMin = Math.min(0, yMin);
+  // one value (or nearly): widen the range around it so the axis still gets labeled ticks
+  if (o.logY && yMax - yMin < 0.02) { yMin -= 0.05; yMax += 0.05; }
   if (yMax === yMin) yMax = yMin + 1;
   const X = (x: number) => m.l + ((x - xMin) / (xMax - xMin || 1)) * (W - m.l - m.r);
   const Y = (y: number) => H - m.b - ((ty(y) - yMin) / (yMax - yMin)) * (H - m.t - m.b);

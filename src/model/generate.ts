@@ -41,7 +41,8 @@ export function generate(blas: Blas, act: Activation, P: TensorOffsets, ws: Work
   return vocab.decode(out);
 }
 
-function pick(f: Float32Array | Float64Array, logits: number, V: number, opts: GenerateOptions, probs: Float64Array): number {
+/** The next id from one row of logits: argmax, or a draw from softmax(logits / temperature) over the top k. */
+export function pick(f: Float32Array | Float64Array, logits: number, V: number, opts: GenerateOptions, probs: Float64Array): number {
   let best = 0;
   for (let j = 1; j < V; j++) if (f[logits + j] > f[logits + best]) best = j;
   if (opts.temperature <= 0) return best;

@@ -119,9 +119,11 @@ export class Aborted extends Error {
  * step's critical path: the thread that opened the barrier goes on and soon waits for the sleeper
  * at the next one. Measured on 2 cores (quickstart, 2 workers): 4,000 spins (~10 µs) left 4% of
  * the step outside BPTT, mostly wake-ups; spinning up to 2 ms removes them. Waits longer than
- * that (a worker descheduled, more workers than cores) sleep and cost no CPU.
+ * that (a worker descheduled) sleep and cost no CPU. With more workers than cores, spinning burns
+ * the core the awaited thread needs (measured: 8 workers on 2 cores ran at a quarter of the speed
+ * of 2 with spinning), so the pool passes spinMs = 0 there.
  */
-const SPIN_MS = 2;
+export const SPIN_MS = 2;
 /** Sleeps are cut into slices so the abort flag is seen even if a notify is lost. */
 const WAIT_SLICE_MS = 50;
 
@@ -130,7 +132,7 @@ const WAIT_SLICE_MS = 50;
  * `serial` (alone, with every other thread parked) before opening it, so a value it publishes is
  * seen by all after the barrier. Returns the ms spent waiting.
  */
-export function barrier(ctrl: Int32Array, parties: number, serial?: () => void): number {
+export function barrier(ctrl: Int32Array, parties: number, serial?: () => void, spinMs = SPIN_MS): number {
   // Atomics.load: the generation must be read before arriving, or a fast opener could be missed.
   const gen = Atomics.load(ctrl, Slot.BARRIER_GEN);
   // Atomics.add: arrival is a read-modify-write; its return value elects the last thread.
@@ -146,7 +148,7 @@ export function barrier(ctrl: Int32Array, parties: number, serial?: () => void):
   let open = false;
   for (let k = 1; !open; k++) {
     open = Atomics.load(ctrl, Slot.BARRIER_GEN) !== gen;
-    if ((k & 255) === 0 && performance.now() - t0 > SPIN_MS) break;
+    if ((k & 255) === 0 && performance.now() - t0 > spinMs) break;
   }
   while (!open) {
     if (Atomics.load(ctrl, Slot.ABORT) !== 0) throw new Aborted();

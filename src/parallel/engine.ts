@@ -43,7 +43,7 @@ export interface Engine {
 export interface EngineOptions {
   plan: PlanInput;
   act: Activation;
-  /** the training corpus (token ids); copied once into shared memory */
+  /** the training corpus (token ids); copied once into shared memory unless it is already there */
   corpus: Int32Array;
   kernels?: KernelPreference;
   maxStretch?: number;
@@ -57,8 +57,12 @@ export function engineSetup(opts: EngineOptions, workers: number) {
   const blas = new WasmBlas(kernels, memory);
   const maxStretch = opts.maxStretch ?? MAX_STRETCH;
   const control = controlViews({ workers, numShards: plan.shards.length, numChunks: plan.numChunks, B: opts.plan.B, maxStretch });
-  const corpus = new Int32Array(new SharedArrayBuffer(opts.corpus.length * 4));
-  corpus.set(opts.corpus);
+  // the corpus is shared as it is when it already lives on shared memory (prepareData puts it there)
+  let corpus = opts.corpus;
+  if (!(corpus.buffer instanceof SharedArrayBuffer)) {
+    corpus = new Int32Array(new SharedArrayBuffer(opts.corpus.length * 4));
+    corpus.set(opts.corpus);
+  }
   return { plan, kernels, memory, blas, maxStretch, control, corpus };
 }
 

@@ -11,12 +11,13 @@
 // WorkerFailure naming the first real error.
 
 import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import type { WasmBlas } from '../blas/loader.js';
 import type { MemoryPlan } from '../train/plan.js';
 import type { StretchTask } from '../train/step.js';
-import { abortAll, Aborted, Slot, type ControlViews } from './control.js';
+import { abortAll, Aborted, Slot, SPIN_MS, type ControlViews } from './control.js';
 import { engineSetup, outcomeOf, resetControl, type Engine, type EngineOptions, type ProgressFn, type StretchOutcome } from './engine.js';
 import type { Task, TaskResult, WorkerInit } from './protocol.js';
 
@@ -66,6 +67,9 @@ export class PoolEngine implements Engine {
     const init: WorkerInit = {
       memory: s.memory, module: s.kernels.module, variant: s.kernels.variant, plan: s.plan.input, act: opts.act,
       control: s.control.sab, controlShape: s.control.shape, corpus: s.corpus.buffer as SharedArrayBuffer,
+      corpusByteOffset: s.corpus.byteOffset, corpusLength: s.corpus.length,
+      // spinning only pays when every worker has a core of its own
+      spinMs: this.workers <= availableParallelism() ? SPIN_MS : 0,
     };
     this.pool = new Piscina({
       filename: workerFile(),

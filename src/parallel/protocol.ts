@@ -16,8 +16,12 @@ export interface WorkerInit {
   /** the control block (parallel/control.ts) and its shape */
   control: SharedArrayBuffer;
   controlShape: ControlShape;
-  /** the training corpus as int32 token ids */
+  /** the training corpus as int32 token ids: `corpusLength` of them from byte `corpusByteOffset` */
   corpus: SharedArrayBuffer;
+  corpusByteOffset: number;
+  corpusLength: number;
+  /** barrier spin before sleeping, ms */
+  spinMs: number;
 }
 
 /** run minibatches [k0, k1) of the schedule as worker `worker` */

@@ -4,10 +4,10 @@
 
 import type { TrainConfig } from '../config/schema.js';
 import { builtinCorpus } from '../data/builtin.js';
-import { readTextFile, toChars, Vocab } from '../data/corpus.js';
+import { readTextFile, toCodePoints, Vocab } from '../data/corpus.js';
 import { minCorpusLength } from '../data/samplers.js';
 import { InputError } from '../util/errors.js';
-import { fingerprintChars, type DataFingerprint } from './identity.js';
+import { fingerprintCodePoints, type DataFingerprint } from './identity.js';
 
 export interface PreparedData {
   /** "file PATH" or "built-in corpus NAME", for messages */
@@ -33,16 +33,16 @@ export function checkSamplePrefixes(config: TrainConfig, data: PreparedData): vo
 export function prepareData(config: TrainConfig, vocab?: Vocab): PreparedData {
   const d = config.data;
   const source = d.path ? `data file ${d.path}` : `built-in corpus ${d.builtin}`;
-  const text = d.path ? readTextFile(d.path) : builtinCorpus(d.builtin);
-  const chars = toChars(text, { newlinesToSpaces: d.preprocess.newlines_to_spaces, maxChars: d.max_chars });
-  const v = vocab ?? Vocab.fromChars(chars);
-  if (vocab) {
-    const missing = [...new Set(chars.filter((c) => !vocab.has(c)))];
-    if (missing.length > 0) {
-      throw new InputError(`${source}: ${missing.length} character(s) not in the checkpoint's vocabulary, e.g. ${missing.slice(0, 5).map((c) => JSON.stringify(c)).join(', ')}`);
-    }
+  const text = d.path ? readTextFile(d.path, d.max_chars) : builtinCorpus(d.builtin);
+  // code points on shared memory, turned into ids in place: ~4 bytes a character, and the pool
+  // reads the training part without a copy
+  const ids = toCodePoints(text, { newlinesToSpaces: d.preprocess.newlines_to_spaces, maxChars: d.max_chars }, true);
+  const fingerprint = fingerprintCodePoints(ids);
+  const v = vocab ?? Vocab.fromCodePoints(ids);
+  const missing = v.encodeCodePointsInPlace(ids);
+  if (missing.length > 0) {
+    throw new InputError(`${source}: ${missing.length} character(s) not in the checkpoint's vocabulary, e.g. ${missing.slice(0, 5).map((c) => JSON.stringify(String.fromCodePoint(c))).join(', ')}`);
   }
-  const ids = v.encode(chars);
   const nVal = Math.floor(ids.length * d.val_fraction);
   const train = ids.subarray(0, ids.length - nVal);
   const val = nVal > 0 ? ids.subarray(ids.length - nVal) : null;
@@ -54,5 +54,5 @@ export function prepareData(config: TrainConfig, vocab?: Vocab): PreparedData {
   if (val && val.length < d.steps + 1) {
     throw new InputError(`${source}: the validation tail (${val.length} characters) is shorter than one sequence of ${d.steps + 1}; raise data.val_fraction or set it to 0`);
   }
-  return { source, vocab: v, train, val, chars: ids.length, fingerprint: fingerprintChars(chars) };
+  return { source, vocab: v, train, val, chars: ids.length, fingerprint };
 }

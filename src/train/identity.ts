@@ -32,10 +32,10 @@ export interface DataFingerprint {
   sha256: string;
 }
 
-export function fingerprintChars(chars: readonly string[]): DataFingerprint {
+/** Fingerprint of the prepared text given as code points (hashed as UTF-8, in slices). */
+export function fingerprintCodePoints(cps: Int32Array): DataFingerprint {
   const h = createHash('sha256');
-  // in slices: one giant string of a large corpus would double its memory at once
-  const SLICE = 1 << 16;
-  for (let k = 0; k < chars.length; k += SLICE) h.update(chars.slice(k, k + SLICE).join(''), 'utf8');
-  return { chars: chars.length, sha256: h.digest('hex') };
+  const SLICE = 1 << 14;
+  for (let k = 0; k < cps.length; k += SLICE) h.update(String.fromCodePoint(...cps.subarray(k, k + SLICE)), 'utf8');
+  return { chars: cps.length, sha256: h.digest('hex') };
 }

@@ -4,7 +4,7 @@
 
 import { accessSync, closeSync, constants, existsSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import type { TrainConfig } from '../config/schema.js';
 import { appendWhole, describeFsError, pidAlive, writeAllSync, writeFileAtomic } from '../io/safe_write.js';
@@ -40,6 +40,18 @@ export interface RunSummary {
   median_tokens_per_s: number | null;
   elapsed_s: number;
   [extra: string]: unknown;
+}
+
+/** The error code of writing into the nearest existing ancestor of `dir`, or null if writable. */
+function ancestorAccessError(dir: string): string | null {
+  let d = resolve(dir);
+  while (!existsSync(d) && dirname(d) !== d) d = dirname(d);
+  try {
+    accessSync(d, constants.W_OK);
+    return null;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code ?? null;
+  }
 }
 
 /** Parses a JSON-lines file; tolerates a torn last line (dropped, with a warning). */
@@ -129,8 +141,10 @@ export class RunDir {
       mkdirSync(this.dir, { recursive: true });
       accessSync(this.dir, constants.W_OK);
     } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      const why = code === 'EACCES' || code === 'EROFS' ? 'not writable'
+      let code = (err as NodeJS.ErrnoException).code;
+      // a recursive mkdir on a read-only mount reports ENOENT: ask the nearest existing ancestor
+      if (code === 'ENOENT') code = ancestorAccessError(this.dir) ?? code;
+      const why = code === 'EROFS' ? 'not writable (read-only file system)' : code === 'EACCES' ? 'not writable (permission denied)'
         : code === 'ENOTDIR' || code === 'EEXIST' ? 'a part of the path is a file, not a directory'
         : describeFsError(err);
       throw new InputError(`output ${this.dir}: ${why}`);

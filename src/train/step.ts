@@ -38,6 +38,8 @@ export interface WorkerContext extends StepContext {
   control: ControlViews;
   /** the training corpus, token ids (shared, read-only) */
   corpus: Int32Array;
+  /** how long a barrier spins before it sleeps (ms); 0 when workers outnumber cores */
+  spinMs?: number;
 }
 
 /** The scalars of one stretch: minibatches [k0, k1) of the schedule. */
@@ -190,21 +192,21 @@ export function runStretch(ctx: WorkerContext, task: StretchTask): void {
     }
     timing[tm + PhaseIndex.COMPUTE] += computeMs;
     control.computeNow[worker] = computeMs;
-    timing[tm + PhaseIndex.WAIT] += barrier(ctrl, parties, bookCritical); // A
+    timing[tm + PhaseIndex.WAIT] += barrier(ctrl, parties, bookCritical, ctx.spinMs); // A
     checkAbort(ctrl);
     t0 = performance.now();
     const sums = reduceChunks(ctx, chunks.lo, chunks.hi, plan.activeBlocks);
     for (let c = chunks.lo; c < chunks.hi; c++) chunkSumsq[c] = sums[c - chunks.lo];
     t1 = performance.now();
     timing[tm + PhaseIndex.REDUCE] += t1 - t0;
-    timing[tm + PhaseIndex.WAIT] += barrier(ctrl, parties, decideK(k)); // B
+    timing[tm + PhaseIndex.WAIT] += barrier(ctrl, parties, decideK(k), ctx.spinMs); // B
     checkAbort(ctrl);
     if (Atomics.load(ctrl, Slot.STATUS) === StretchStatus.DIVERGED) return;
     t0 = performance.now();
     if (params.hi > params.lo) updateRange(ctx, params.lo, params.hi, control.results[k * RESULT_FIELDS + Result.SCALE], grad);
     t1 = performance.now();
     timing[tm + PhaseIndex.UPDATE] += t1 - t0;
-    timing[tm + PhaseIndex.WAIT] += barrier(ctrl, parties, () => publishDone(ctrl, k, k === task.k1 - 1)); // C
+    timing[tm + PhaseIndex.WAIT] += barrier(ctrl, parties, () => publishDone(ctrl, k, k === task.k1 - 1), ctx.spinMs); // C
     checkAbort(ctrl);
     if (Atomics.load(ctrl, Slot.LAST) === k) return;
   }

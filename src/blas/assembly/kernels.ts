@@ -3,7 +3,10 @@
 // (mul then add) and once with relaxed SIMD (fused multiply-add), chosen at load time (loader.ts).
 //
 // Rules that make it safe to instantiate in every worker over ONE shared memory:
-// - no static data, no mutable globals, no allocation: every buffer is a pointer argument;
+// - no mutable globals, no allocation: every buffer is a pointer argument. The only static data
+//   are the constant tables the compiler brings for Math.log & co. (5 KB today), placed low in
+//   the memory; every instantiation writes the same bytes there, and loader.ts checks that they
+//   end inside RESERVED_LOW_BYTES, which no buffer of ours ever uses;
 // - all matrices are row-major; `ld*` are leading dimensions in ELEMENTS, pointers are BYTE addresses;
 // - integer index arrays (token ids) are i32.
 // The scalar TypeScript reference for every export is src/blas/ref.ts; tests compare the two.
