@@ -115,6 +115,26 @@ describe('compare', () => {
     expect(b.stdout.replace(/cmp-glob/, 'cmp-sweep')).toBe(a.stdout);
   });
 
+  it('a run whose config.yaml is broken: one line, exit 2', () => {
+    const run = join(dir, 'broken-run');
+    expect(bptt(['train', '--config', base, '--epochs', '1', '--out', run]).code).toBe(0);
+    writeFileSync(join(run, 'config.yaml'), 'model: [unclosed\n');
+    const r = bptt(['compare', run, '--svg', join(dir, 'broken.svg')]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^bptt: error: run directory .*broken-run: .*config\.yaml: not valid YAML/);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+  });
+
+  it('bench takes --data like train', () => {
+    const text = join(dir, 'bench-data.txt');
+    writeFileSync(text, 'abcdefgh '.repeat(3000));
+    const r = bptt(['bench', '--config', base, '--data', text, '--workers', '1', '--minibatches', '2', '--warmup', '1', '--repeat', '1', '--json', join(dir, 'bench.json')]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const report = JSON.parse(readFileSync(join(dir, 'bench.json'), 'utf8'));
+    expect(report.config.vocab).toBe(9);
+  });
+
   it('columns align by display width with CJK text', () => {
     const run = join(dir, '分开的运行');
     expect(bptt(['train', '--config', base, '--epochs', '1', '--out', run]).code).toBe(0);
