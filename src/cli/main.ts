@@ -14,11 +14,11 @@ import { createWasmBlas, RESERVED_LOW_BYTES, type KernelPreference } from '../bl
 import { allocWorkspace, workspaceElems } from '../model/bptt.js';
 import { generate } from '../model/generate.js';
 import { offsetsAt } from '../model/params.js';
-import { loadCheckpoint, loadParamsInto } from '../train/checkpoint.js';
+import { loadCheckpoint, loadParamsInto, writeCheckpointTensors } from '../train/checkpoint.js';
 import { Arena } from '../util/arena.js';
 import { InputError } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
-import { exportTorch } from '../io/export_torch.js';
+import { exportTorch, importTorch } from '../io/export_torch.js';
 import { compareRuns, parseGridArg, readSweepFile, runSweep, type SweepSpec } from './experiments.js';
 import { formatInspect, inspectCheckpoint } from './inspect.js';
 import { loadRunForResume, trainCommand, workersWarning } from './train.js';
@@ -104,7 +104,8 @@ export function buildProgram(): Command {
     .option('--config <file>', 'YAML or JSON config file')
     .option('--force', 'overwrite an existing run directory')
     .option('--resume', 'continue the run in --out (or run.out) from its last checkpoint')
-    .option('--print-config', 'print the resolved config with the source of each value, then exit'))
+    .option('--print-config', 'print the resolved config with the source of each value, then exit')
+    .option('--init <checkpoint>', 'start from this checkpoint\'s weights and vocabulary (e.g. one brought back by bptt import)'))
     .addHelpText('after', '\nExamples:\n  bptt train --config examples/d2l-random.yaml\n  bptt train --builtin counting --epochs 20 --hidden 128 --out runs/counting\n  bptt train --config examples/d2l-random.yaml --set optim.lr=50 --print-config')
     .action(async (opts: Record<string, unknown>) => {
       const overrides = [...envOverrides(process.env), ...overridesFrom(opts)];
@@ -115,6 +116,7 @@ export function buildProgram(): Command {
       const resolved = resolveConfig((opts.config as string | undefined) ?? null, overrides);
       process.exitCode = await trainCommand(resolved, {
         force: Boolean(opts.force), printConfig: Boolean(opts.printConfig), kernels: opts.kernels as KernelPreference, output: outputMode(opts),
+        init: opts.init as string | undefined,
       });
     });
 
@@ -211,6 +213,21 @@ export function buildProgram(): Command {
       checkOutputFile(out, '--out', { force: Boolean(opts.force), reads: [opts.checkpoint] });
       exportTorch(ck, out);
       stdout(`bptt export: ${out} (torch.nn.RNN nonlinearity=${ck.config.model.activation}, hidden ${ck.layout.dims.H}, vocabulary ${ck.layout.dims.V})\n`);
+    });
+
+  program.command('import')
+    .description('turn a torch-named file (bptt export, trained on in PyTorch, e.g. examples/train_ddp.py) back into a bptt checkpoint')
+    .requiredOption('--checkpoint <file>', 'a .safetensors file in torch naming (format bptt-torch-1)')
+    .requiredOption('--out <file>', 'the bptt checkpoint to write')
+    .option('--force', 'overwrite an existing --out file')
+    .addHelpText('after', '\nExample:\n  bptt import --checkpoint trained.torch.safetensors --out trained.safetensors\n  bptt sample --checkpoint trained.safetensors --prefix 分开\n  bptt train --config runs/d2l-random/config.yaml --init trained.safetensors --out runs/continued')
+    .action((opts: Record<string, string | boolean>) => {
+      const out = opts.out as string;
+      checkOutputFile(out, '--out', { force: Boolean(opts.force), reads: [opts.checkpoint as string] });
+      const { tensors, vocab, config } = importTorch(opts.checkpoint as string);
+      writeCheckpointTensors(out, tensors, { vocab, config, training: null, stateH: null, kernels: 'import', data: null });
+      stdout(`bptt import: ${out} (rnn ${config.model.activation}, hidden ${config.model.hidden}, vocabulary ${vocab.size}); ` +
+        `use it with sample, inspect, export, or train --init\n`);
     });
 
   program.command('bench')

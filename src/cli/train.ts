@@ -22,6 +22,8 @@ import { out as stdout } from './stdio.js';
 
 export interface TrainOptions {
   force: boolean;
+  /** a bptt checkpoint whose weights (and vocabulary) the new run starts from */
+  init?: string;
   printConfig: boolean;
   kernels: KernelPreference;
   output: OutputMode;
@@ -64,7 +66,8 @@ export async function trainCommand(resolved: ResolvedConfig, opts: TrainOptions,
     return 0;
   }
   const config = resolved.config;
-  const data = prepareData(config, resumeFrom?.vocab);
+  const initFrom = opts.init ? loadInit(opts.init, config) : undefined;
+  const data = prepareData(config, resumeFrom?.vocab ?? initFrom?.vocab);
   checkSamplePrefixes(config, data);
   if (resumeFrom) checkSameData(resumeFrom, data, (msg) => out.warn(msg));
   const runDir = new RunDir(config.run.out);
@@ -85,7 +88,7 @@ export async function trainCommand(resolved: ResolvedConfig, opts: TrainOptions,
     runDir.lock((msg) => out.warn(msg));
     if (resumeFrom) runDir.truncateMetrics(resumeFrom.training!.epoch);
     else runDir.createFresh(opts.force);
-    const trainer = new Trainer(config, data, engine, resumeFrom);
+    const trainer = new Trainer(config, data, engine, resumeFrom, initFrom);
     runDir.writeConfig(config); // on resume too: config.yaml always states what this run now is
     const flops = trainFlopsPerToken({ V: data.vocab.size, H: config.model.hidden });
     out.info(`bptt: ${data.source}: ${data.chars.toLocaleString('en-US')} characters, vocabulary ${data.vocab.size}, ` +
@@ -138,6 +141,18 @@ export async function trainCommand(resolved: ResolvedConfig, opts: TrainOptions,
     runDir.unlock();
     await engine.close();
   }
+}
+
+/** `train --init F`: F's weights start the run; its model shape must be the config's. */
+function loadInit(path: string, config: TrainConfig): Checkpoint {
+  const ck = loadCheckpoint(path);
+  for (const key of ['cell', 'hidden', 'activation'] as const) {
+    if (ck.config.model[key] !== config.model[key]) {
+      throw new InputError(`--init ${path}: its model.${key} is ${JSON.stringify(ck.config.model[key])}, the config's is ${JSON.stringify(config.model[key])}; ` +
+        `set --set model.${key}=${ck.config.model[key]}`);
+    }
+  }
+  return ck;
 }
 
 /** Resume must see the data the checkpoint was trained on (size and sha256 of the prepared text). */

@@ -2,12 +2,17 @@
 // batch_first irrelevant to weights) followed by nn.Linear. torch computes
 //   h_t = act(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh),  o_t = h_t W^T + b
 // so weight_ih_l0 = W_xh^T (H, V), weight_hh_l0 = W_hh^T (H, H), bias_ih_l0 = b_h, bias_hh_l0 = 0,
-// dense.weight = W_hq^T (V, H), dense.bias = b_q. The vocabulary goes into the metadata.
+// dense.weight = W_hq^T (V, H), dense.bias = b_q. The vocabulary and the run's config go into the
+// metadata. importTorch is the way back (after training in PyTorch, e.g. examples/train_ddp.py):
+// lossless, since transposes are exact and b_h is bias_ih + bias_hh, taken as bias_ih itself while
+// bias_hh is all zeros (as exported).
 
-import type { Tensor } from './safetensors.js';
-import { writeSafetensors } from './safetensors.js';
+import { merge } from '../config/load.js';
+import { ConfigSchema, DEFAULTS, type TrainConfig } from '../config/schema.js';
+import { Vocab } from '../data/corpus.js';
 import type { Checkpoint } from '../train/checkpoint.js';
 import { InputError } from '../util/errors.js';
+import { readSafetensors, writeSafetensors, type Tensor } from './safetensors.js';
 
 function transpose(t: Tensor): Tensor {
   const [r, c] = t.shape;
@@ -40,6 +45,57 @@ export function exportTorch(ck: Checkpoint, out: string): void {
     nonlinearity: act,
     hidden_size: String(ck.layout.dims.H),
     vocab_size: String(ck.layout.dims.V),
+    // the run's config, so that `bptt import` restores a complete bptt checkpoint
+    bptt_config: JSON.stringify(ck.config),
     source: ck.path,
   });
+}
+
+/** A bptt checkpoint's parts from a torch-named file (exported by bptt, maybe trained on since). */
+export function importTorch(path: string): { tensors: Map<string, Tensor>; vocab: Vocab; config: TrainConfig } {
+  const f = readSafetensors(path);
+  const bad = (why: string) => new InputError(`checkpoint ${path}: ${why}`);
+  const meta = f.metadata;
+  if (meta.format !== 'bptt-torch-1') throw bad(`not a file written by "bptt export --format torch" (format ${JSON.stringify(meta.format ?? null)})`);
+  let chars: unknown;
+  try { chars = JSON.parse(meta.vocab); } catch { throw bad('metadata.vocab is not valid JSON'); }
+  if (!Array.isArray(chars) || chars.some((c) => typeof c !== 'string')) throw bad('metadata.vocab is not an array of characters');
+  const vocab = new Vocab(chars as string[]);
+  const V = vocab.size;
+  const H = Number(meta.hidden_size);
+  if (!Number.isInteger(H) || H <= 0) throw bad('metadata.hidden_size is not a positive integer');
+  const act = meta.nonlinearity;
+  if (act !== 'tanh' && act !== 'relu') throw bad(`metadata.nonlinearity ${JSON.stringify(act ?? null)}: expected tanh or relu`);
+  let config: TrainConfig;
+  if (meta.bptt_config !== undefined) {
+    let raw: unknown;
+    try { raw = JSON.parse(meta.bptt_config); } catch { throw bad('metadata.bptt_config is not valid JSON'); }
+    const parsed = ConfigSchema.safeParse(merge(structuredClone(DEFAULTS), raw));
+    if (!parsed.success) throw bad(`metadata.bptt_config is invalid: ${parsed.error.issues[0]?.message}`);
+    config = parsed.data;
+  } else {
+    config = structuredClone(DEFAULTS);
+  }
+  config = { ...config, model: { ...config.model, hidden: H, activation: act } };
+  const want: Record<string, number[]> = {
+    'rnn.weight_ih_l0': [H, V], 'rnn.weight_hh_l0': [H, H], 'rnn.bias_ih_l0': [H], 'rnn.bias_hh_l0': [H], 'dense.weight': [V, H], 'dense.bias': [V],
+  };
+  for (const [name, shape] of Object.entries(want)) {
+    const t = f.tensors.get(name);
+    if (!t) throw bad(`missing tensor ${name}`);
+    if (t.shape.join(',') !== shape.join(',')) throw bad(`tensor ${name} has shape [${t.shape}], expected [${shape}]`);
+  }
+  const get = (n: string) => f.tensors.get(n)!;
+  const bih = get('rnn.bias_ih_l0').data, bhh = get('rnn.bias_hh_l0').data;
+  // torch has two biases where bptt has one; the sum is the same model. While bias_hh is all
+  // zeros (as exported) bias_ih is taken as it is, so export then import is bitwise lossless.
+  const b_h = bhh.every((x) => x === 0) ? bih.slice() : bih.map((x, k) => Math.fround(x + bhh[k]));
+  const tensors = new Map<string, Tensor>([
+    ['W_xh', transpose(get('rnn.weight_ih_l0'))],
+    ['W_hh', transpose(get('rnn.weight_hh_l0'))],
+    ['b_h', { shape: [H], data: b_h }],
+    ['W_hq', transpose(get('dense.weight'))],
+    ['b_q', { shape: [V], data: get('dense.bias').data.slice() }],
+  ]);
+  return { tensors, vocab, config };
 }

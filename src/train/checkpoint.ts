@@ -77,11 +77,20 @@ export function saveCheckpoint(path: string, args: {
   const views = viewsOf(args.layout, args.heap, args.params);
   for (const name of TENSOR_NAMES) {
     const v = views[name];
-    const data = Float32Array.from(v.data); // a copy: training goes on
+    tensors.set(name, { shape: v.shape.slice(), data: Float32Array.from(v.data) }); // a copy: training goes on
+  }
+  writeCheckpointTensors(path, tensors, args);
+}
+
+/** Writes a checkpoint from its five named tensors (import, or saveCheckpoint above). */
+export function writeCheckpointTensors(path: string, tensors: Map<string, Tensor>, args: {
+  vocab: Vocab; config: TrainConfig; training: TrainingState | null; stateH: Float32Array | null; kernels: string; data: DataFingerprint | null;
+}): void {
+  for (const name of TENSOR_NAMES) {
+    const data = tensors.get(name)!.data;
     // a model that has blown up is never saved: the previous checkpoint stays the last good one
     const bad = firstNonFinite(data);
     if (bad >= 0) throw new InputError(`refusing to write ${path}: tensor ${name} holds a non-finite value (${data[bad]} at index ${bad}); the previous checkpoint is kept`, 1);
-    tensors.set(name, { shape: v.shape.slice(), data });
   }
   if (args.stateH) tensors.set('state.h', { shape: [args.config.data.batch, args.config.model.hidden], data: args.stateH });
   writeSafetensors(path, tensors, {

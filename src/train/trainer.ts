@@ -60,7 +60,8 @@ export class Trainer {
   /** the sampler RNG; its state at each epoch start goes into the checkpoint */
   private rng: Rng;
 
-  constructor(readonly config: TrainConfig, readonly data: PreparedData, readonly engine: Engine, resume?: Checkpoint) {
+  /** `resume`: continue its training state; `initFrom`: a new run starting from its weights */
+  constructor(readonly config: TrainConfig, readonly data: PreparedData, readonly engine: Engine, resume?: Checkpoint, initFrom?: Checkpoint) {
     this.act = config.model.activation;
     this.sampler = makeSampler(config.data.sampler, data.train, config.data.batch, config.data.steps);
     const heap = engine.blas.f;
@@ -73,8 +74,12 @@ export class Trainer {
       this.state = { ...resume.training, evalsSinceBest: resume.training.evalsSinceBest ?? 0 };
       this.rng = new Rng(this.state.epochRng);
     } else {
-      const init = new Rng(config.run.seed);
-      initParams(plan.layout, heap, plan.params, () => init.normal(), config.model.init_scale);
+      if (initFrom) {
+        loadParamsInto(initFrom, heap, plan.params);
+      } else {
+        const init = new Rng(config.run.seed);
+        initParams(plan.layout, heap, plan.params, () => init.normal(), config.model.init_scale);
+      }
       this.rng = new Rng(samplerSeed(config.run.seed));
       this.state = {
         epoch: 0, minibatch: 0, epochRng: this.rng.state(), epochLossSum: 0, epochTokens: 0,

@@ -1,0 +1,129 @@
+// The road to PyTorch DDP and back (issue 11): export -> examples/train_ddp.py under torchrun
+// (gloo, 2 processes on this machine) -> import -> sample / train --init. The round trip of the
+// tensors is bitwise; the DDP side is checked against bptt where a Python with torch and PyYAML is
+// installed (skipped with a printed reason elsewhere).
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { builtinCorpus } from '../src/data/builtin.js';
+import { makeSampler } from '../src/data/samplers.js';
+import { readSafetensors } from '../src/io/safetensors.js';
+import { Result } from '../src/parallel/control.js';
+import { InlineEngine } from '../src/parallel/engine.js';
+import { loadCheckpoint, loadParamsInto } from '../src/train/checkpoint.js';
+import { prepareData } from '../src/train/data.js';
+import { TENSOR_NAMES } from '../src/model/params.js';
+import { bptt } from './cli_helpers.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'bptt-ddp-'));
+const run = join(dir, 'run');
+const corpus = join(dir, 'counting.txt');
+const exported = join(dir, 'm.torch.safetensors');
+const SCRIPT = join(import.meta.dirname, '../examples/train_ddp.py');
+
+beforeAll(() => {
+  writeFileSync(corpus, builtinCorpus('counting'));
+  const r = bptt(['train', '--data', corpus, '--hidden', '32', '--batch', '8', '--steps', '16', '--lr', '2', '--clip', '1',
+    '--sampler', 'consecutive', '--epochs', '3', '--set', 'run.sample_every=0', '--quiet', '--out', run]);
+  expect(r.code).toBe(0);
+  expect(bptt(['export', '--checkpoint', join(run, 'last.safetensors'), '--out', exported]).code).toBe(0);
+});
+
+const bits = (x: Float32Array) => Buffer.from(x.buffer, x.byteOffset, x.byteLength);
+
+describe('export then import', () => {
+  it('is bitwise lossless, and the result is a checkpoint sample, inspect and export accept', () => {
+    const back = join(dir, 'back.safetensors');
+    const r = bptt(['import', '--checkpoint', exported, '--out', back]);
+    expect(r.code).toBe(0);
+    const a = loadCheckpoint(join(run, 'last.safetensors'));
+    const b = loadCheckpoint(back);
+    for (const n of TENSOR_NAMES) expect(bits(b.tensors.get(n)!.data).equals(bits(a.tensors.get(n)!.data)), n).toBe(true);
+    expect(b.vocab.chars).toEqual(a.vocab.chars);
+    expect(b.config.model).toEqual(a.config.model);
+    expect(bptt(['sample', '--checkpoint', back, '--prefix', 'one', '--length', '20']).stdout)
+      .toBe(bptt(['sample', '--checkpoint', join(run, 'last.safetensors'), '--prefix', 'one', '--length', '20']).stdout);
+    expect(bptt(['inspect', '--checkpoint', back, '--text', 'one two']).code).toBe(0);
+    expect(bptt(['export', '--checkpoint', back, '--out', join(dir, 'again.torch.safetensors')]).code).toBe(0);
+  });
+
+  it('import refuses a file that is not a torch export, and never overwrites without --force', () => {
+    expect(bptt(['import', '--checkpoint', join(run, 'last.safetensors'), '--out', join(dir, 'x.safetensors')]).stderr)
+      .toMatch(/not a file written by "bptt export --format torch"/);
+    expect(bptt(['import', '--checkpoint', exported, '--out', join(run, 'last.safetensors')]).stderr).toMatch(/exists; pass --force/);
+  });
+});
+
+const python = ['python3', '/usr/bin/python3'].find((py) => spawnSync(py, ['-c', 'import torch, torch.distributed, yaml'], { encoding: 'utf8' }).status === 0);
+if (!python) console.warn('SKIPPED: no python3 with torch and PyYAML here; examples/train_ddp.py was not run');
+
+/** torchrun (as a module of the Python that has torch); returns the JSON lines rank 0 printed. */
+function torchrun(ranks: number, out: string, extra: string[]): Array<Record<string, number>> {
+  // --redirects 1 --tee 1: torch 1.13's launcher under Python 3.11 fails on the default of 0
+  const r = spawnSync(python!, ['-m', 'torch.distributed.run', '--standalone', `--nproc_per_node=${ranks}`, '--redirects', '1', '--tee', '1',
+    SCRIPT, '--config', join(run, 'config.yaml'), '--data', corpus, '--init', exported, '--out', out, ...extra],
+  { encoding: 'utf8', timeout: 120_000, env: { ...process.env, OMP_NUM_THREADS: '1' } });
+  expect(r.status, r.stderr + r.stdout).toBe(0);
+  return r.stdout.split('\n').map((l) => l.replace(/^\[[a-z]+\d+\]:/, '')).filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+}
+
+/** bptt's mean loss on minibatch 0 of an epoch (consecutive sampling) with the checkpoint's parameters. */
+async function bpttFirstLoss(): Promise<number> {
+  const ck = loadCheckpoint(join(run, 'last.safetensors'));
+  const cfg = { ...ck.config, data: { ...ck.config.data, path: corpus } };
+  const data = prepareData(cfg, ck.vocab);
+  const { steps: T, batch: B } = cfg.data;
+  const engine = new InlineEngine({ plan: { V: ck.vocab.size, H: 32, T, B, workers: 1, deterministic: false, evalRows: 0 }, act: 'tanh', corpus: data.train });
+  loadParamsInto(ck, engine.blas.f, engine.plan.params);
+  makeSampler('consecutive', data.train, B, T).starts(0, engine.control.schedule, 0);
+  engine.blas.fill(B * 32, 0, engine.plan.state);
+  await engine.runStretch({ k0: 0, k1: 1, carry: true, gradScale: 1 / (T * B), lr: 0, clipTheta: 1 });
+  return engine.control.results[Result.LOSS] / (T * B);
+}
+
+describe.skipIf(!python)('examples/train_ddp.py under torchrun (gloo, this machine)', () => {
+  it('2 ranks: the first minibatch loss is bptt\'s on the same rows; perplexity continues from bptt\'s; the import samples', async () => {
+    const out = join(dir, 't2.torch.safetensors');
+    const lines = torchrun(2, out, ['--epochs', '1', '--log-minibatches']);
+    const first = lines.find((l) => l.minibatch === 1)!;
+    expect(first.world_size).toBe(2);
+    const ours = await bpttFirstLoss();
+    expect(Math.abs(first.loss - ours)).toBeLessThanOrEqual(1e-5 * ours);
+    console.log(`train_ddp first minibatch loss ${first.loss}, bptt ${ours}, relative difference ${Math.abs(first.loss - ours) / ours}`);
+    // a fresh model starts near the vocabulary size (19); this one goes on from bptt's last epoch
+    const epoch = lines.find((l) => l.train_ppl !== undefined)!;
+    const metrics = readFileSync(join(run, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { train_ppl: number });
+    expect(epoch.train_ppl).toBeLessThan(metrics[metrics.length - 1].train_ppl * 1.2);
+    expect(epoch.tokens_per_s).toBeGreaterThan(0);
+    const imported = join(dir, 't2.safetensors');
+    expect(bptt(['import', '--checkpoint', out, '--out', imported]).code).toBe(0);
+    const s = bptt(['sample', '--checkpoint', imported, '--prefix', 'one', '--length', '30']);
+    expect(s.code).toBe(0);
+    expect(s.stdout.startsWith('one')).toBe(true);
+    // and bptt trains on from it
+    const cont = bptt(['train', '--config', join(run, 'config.yaml'), '--init', imported, '--epochs', '1', '--quiet', '--out', join(dir, 'cont')]);
+    expect(cont.code).toBe(0);
+  });
+
+  it('1 rank and 2 ranks give the same parameters after one step (the clip follows the all-reduce)', () => {
+    const one = join(dir, 'r1.torch.safetensors');
+    const two = join(dir, 'r2.torch.safetensors');
+    torchrun(1, one, ['--epochs', '1', '--max-minibatches', '1']);
+    torchrun(2, two, ['--epochs', '1', '--max-minibatches', '1']);
+    const a = readSafetensors(one).tensors, b = readSafetensors(two).tensors;
+    const init = readSafetensors(exported).tensors;
+    let moved = 0;
+    for (const [name, t] of a) {
+      const u = b.get(name)!.data;
+      let scale = 0;
+      for (const x of t.data) scale = Math.max(scale, Math.abs(x));
+      for (let k = 0; k < t.data.length; k++) {
+        expect(Math.abs(t.data[k] - u[k]), `${name}[${k}]`).toBeLessThanOrEqual(1e-5 * Math.max(scale, 1e-3));
+        moved = Math.max(moved, Math.abs(t.data[k] - init.get(name)!.data[k]));
+      }
+    }
+    expect(moved).toBeGreaterThan(1e-4); // the step did something
+  });
+});
