@@ -225,7 +225,7 @@ describe('bad checkpoints get one line naming the file and the problem', () => {
     expect(r1.code).toBe(2);
     expect(r1.stderr).toMatch(/metadata\.config does not match its recorded sha256: the checkpoint was edited/);
     // an edit that also forges the hash (and drops config.yaml) still meets the vocabulary check
-    f.metadata.config_sha256 = configHash(cfg);
+    f.metadata.config_sha256 = configHash(f.metadata.config);
     writeFileSync(join(copy, 'last.safetensors'), encodeSafetensors(f.tensors, f.metadata));
     unlinkSync(join(copy, 'config.yaml'));
     const forged = readFileSync(join(copy, 'last.safetensors'));

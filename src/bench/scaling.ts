@@ -11,6 +11,7 @@ import type { KernelPreference } from '../blas/loader.js';
 import type { TrainConfig } from '../config/schema.js';
 import { makeSampler } from '../data/samplers.js';
 import { initParams, trainFlopsPerToken } from '../model/params.js';
+import { optimSlots, optimStepOf } from '../optim/optimizers.js';
 import { phaseTimes } from '../parallel/engine.js';
 import { PoolEngine } from '../parallel/pool.js';
 import { prepareData, type PreparedData } from '../train/data.js';
@@ -85,7 +86,7 @@ async function measure(o: ScalingOptions, data: PreparedData, workers: number): 
   const V = data.vocab.size;
   const { steps: T, batch: B } = c.data;
   const engine = new PoolEngine({
-    plan: { V, H: c.model.hidden, T, B, workers, deterministic: c.run.deterministic, evalRows: 0 },
+    plan: { V, H: c.model.hidden, T, B, workers, deterministic: c.run.deterministic, evalRows: 0, optimSlots: optimSlots(c.optim.kind).length },
     act: c.model.activation, kernels: o.kernels, corpus: data.train,
   });
   try {
@@ -95,7 +96,7 @@ async function measure(o: ScalingOptions, data: PreparedData, workers: number): 
     const rng = new Rng(c.run.seed + 1);
     sampler.startEpoch(rng);
     let next = 0; // minibatch of the epoch, wrapping (the bench needs valid rows, not a whole epoch)
-    const task = { carry: sampler.kind === 'consecutive', gradScale: 1 / (T * B), lr: c.optim.lr, clipTheta: c.optim.clip };
+    const task = { carry: sampler.kind === 'consecutive', gradScale: 1 / (T * B), lr: c.optim.lr, clipTheta: c.optim.clip, optim: optimStepOf(c.optim) };
     const sum: Measurement = { tokensPerS: 0, stepMs: 0, bpttMs: 0, gatherMs: 0, waitMs: 0, reduceMs: 0, updateMs: 0, scheduleMs: 0 };
     const stretches = async (total: number, timed: boolean) => {
       for (let left = total; left > 0;) {

@@ -138,6 +138,9 @@ interface KernelExports {
   softmax_xent: (M: number, N: number, x: number, ldx: number, targets: number, gradScale: number) => number;
   xent_loss: (M: number, N: number, x: number, ldx: number, targets: number) => number;
   peak_madd: (iters: number, seed: number) => number;
+  momentum_update: (n: number, p: number, g: number, v: number, lr: number, mu: number, scale: number) => void;
+  adam_update: (n: number, p: number, g: number, m: number, v: number, lr: number, b1: number, b2: number, eps: number,
+    bc1: number, bc2: number, scale: number, wd: number, decoupled: number) => void;
   sgemm_packed: (transA: number, transB: number, M: number, N: number, K: number, alpha: number, A: number, lda: number, B: number, ldb: number, beta: number, C: number, ldc: number, scratch: number) => void;
   sgemm_scratch_bytes: () => number;
   peak_flops_per_iter: () => number;
@@ -205,6 +208,13 @@ export class WasmBlas implements Blas {
   }
   xentLoss(M: number, N: number, x: number, ldx: number, targets: number): number {
     return this.x.xent_loss(M, N, x << 2, ldx, targets << 2);
+  }
+  momentumUpdate(n: number, p: number, g: number, v: number, lr: number, mu: number, scale: number): void {
+    this.x.momentum_update(n, p << 2, g << 2, v << 2, lr, mu, scale);
+  }
+  adamUpdate(n: number, p: number, g: number, m: number, v: number, lr: number, b1: number, b2: number, eps: number,
+    bc1: number, bc2: number, scale: number, wd: number, decoupled: boolean): void {
+    this.x.adam_update(n, p << 2, g << 2, m << 2, v << 2, lr, b1, b2, eps, bc1, bc2, scale, wd, decoupled ? 1 : 0);
   }
 }
 

@@ -120,4 +120,26 @@ export class RefBlas implements Blas {
     }
     return loss;
   }
+
+  momentumUpdate(n: number, p: number, g: number, v: number, lr: number, mu: number, scale: number): void {
+    const f = this.f;
+    for (let k = 0; k < n; k++) {
+      f[v + k] = mu * f[v + k] + scale * f[g + k];
+      f[p + k] = f[p + k] - lr * f[v + k];
+    }
+  }
+
+  adamUpdate(n: number, p: number, g: number, m: number, v: number, lr: number, b1: number, b2: number, eps: number,
+    bc1: number, bc2: number, scale: number, wd: number, decoupled: boolean): void {
+    const f = this.f;
+    for (let k = 0; k < n; k++) {
+      const pv = f[p + k];
+      let gs = scale * f[g + k];
+      if (!decoupled) gs += wd * pv;
+      f[m + k] = b1 * f[m + k] + (1 - b1) * gs;
+      f[v + k] = b2 * f[v + k] + (1 - b2) * gs * gs;
+      const base = decoupled ? pv - lr * wd * pv : pv;
+      f[p + k] = base - (lr * (f[m + k] / bc1)) / (Math.sqrt(f[v + k] / bc2) + eps);
+    }
+  }
 }

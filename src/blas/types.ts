@@ -40,6 +40,11 @@ export interface Blas {
   actForward(act: Activation, n: number, x: number): void;
   /** dy *= phi'(.) written in terms of the forward output y */
   actBackward(act: Activation, n: number, y: number, dy: number): void;
+  /** momentum: v = mu*v + scale*g; p -= lr*v (n elements from p, g, v) */
+  momentumUpdate(n: number, p: number, g: number, v: number, lr: number, mu: number, scale: number): void;
+  /** Adam/AdamW step on scale*g with bias corrections bc1, bc2 (see kernels.ts adam_update) */
+  adamUpdate(n: number, p: number, g: number, m: number, v: number, lr: number, b1: number, b2: number, eps: number,
+    bc1: number, bc2: number, scale: number, wd: number, decoupled: boolean): void;
   /** Thread-private scratch (elements) that lets sgemm pack its operands; null: unpacked kernels only. */
   setScratch(offset: number | null): void;
   /** rows of X become gradScale * (softmax - onehot(target)); returns the summed cross-entropy */

@@ -9,10 +9,11 @@ import { getPath, leafKeys, resolveConfig, type Override, type ResolvedConfig } 
 import type { TrainConfig } from '../config/schema.js';
 import type { Engine } from '../parallel/engine.js';
 import { PoolEngine } from '../parallel/pool.js';
-import { loadCheckpoint, saveCheckpoint, type Checkpoint, type TrainingState } from '../train/checkpoint.js';
+import { loadCheckpoint, loadOptimStateInto, saveCheckpoint, type Checkpoint, type TrainingState } from '../train/checkpoint.js';
 import { checkSamplePrefixes, prepareData, type PreparedData } from '../train/data.js';
 import { evalRows } from '../train/evaluate.js';
 import { configDiff, RESUMABLE_KEYS } from '../train/identity.js';
+import { optimSlots } from '../optim/optimizers.js';
 import { RUN_FILES, RunDir } from '../train/rundir.js';
 import { Trainer } from '../train/trainer.js';
 import { trainFlopsPerToken } from '../model/params.js';
@@ -45,6 +46,7 @@ export function createEngine(config: TrainConfig, data: PreparedData, kernels: K
   const plan = {
     V: data.vocab.size, H: config.model.hidden, T: config.data.steps, B: config.data.batch, workers,
     deterministic: config.run.deterministic, evalRows: evalRows(data.val?.length ?? 0, config.data.steps, config.data.batch),
+    optimSlots: optimSlots(config.optim.kind).length,
   };
   return new PoolEngine({ plan, act: config.model.activation, kernels, corpus: data.train });
 }
@@ -93,13 +95,13 @@ export async function trainCommand(resolved: ResolvedConfig, opts: TrainOptions,
     const flops = trainFlopsPerToken({ V: data.vocab.size, H: config.model.hidden });
     out.info(`bptt: ${data.source}: ${data.chars.toLocaleString('en-US')} characters, vocabulary ${data.vocab.size}, ` +
       `${data.train.length.toLocaleString('en-US')} train / ${(data.val?.length ?? 0).toLocaleString('en-US')} validation`);
-    out.info(`bptt: rnn ${config.model.activation} H=${config.model.hidden}, ${config.data.sampler} sampling, B=${config.data.batch} T=${config.data.steps}, ` +
+    out.info(`bptt: rnn ${config.model.activation} H=${config.model.hidden}, ${config.optim.kind}, ${config.data.sampler} sampling, B=${config.data.batch} T=${config.data.steps}, ` +
       `${trainer.sampler.batchesPerEpoch} minibatches/epoch, ${(flops / 1e6).toFixed(2)} MFLOP/token; ` +
       `kernels ${engine.blas.name}, ${engine.workers} worker${engine.workers > 1 ? 's' : ''}${config.run.deterministic ? ' (deterministic)' : ''}`);
     if (resumeFrom) out.info(`bptt: resuming ${resumeFrom.path} at epoch ${trainer.state.epoch + 1}, minibatch ${trainer.state.minibatch + 1}`);
     const save = (state: TrainingState, file: 'last' | 'best') => saveCheckpoint(runDir.path(file), {
       vocab: data.vocab, config, layout: engine.plan.layout, heap: engine.blas.f, params: engine.plan.params,
-      training: state, stateH: trainer.stateH(), kernels: engine.blas.name, data: data.fingerprint,
+      training: state, stateH: trainer.stateH(), kernels: engine.blas.name, data: data.fingerprint, optimState: engine.plan.optimState,
     });
     let lastBest: number | null = trainer.state.bestValPpl;
     const done = await trainer.run({
@@ -186,6 +188,7 @@ export function loadRunForResume(dir: string): { ck: Checkpoint; fromConfigFile:
   }
   const ck = loadCheckpoint(runDir.path('last'));
   if (!ck.training) throw new InputError(`checkpoint ${ck.path}: has no training state to resume from`);
+  loadOptimStateInto(ck, ck.config.optim.kind, null, []);
   if (!existsSync(configFile)) return { ck, fromConfigFile: [] };
   const fileConfig = resolveConfig(configFile, []).config;
   const differs = configDiff(ck.config, fileConfig, true).filter((d) => !d.startsWith('run.out:'));

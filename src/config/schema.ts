@@ -36,9 +36,16 @@ export const ScheduleSchema = z.strictObject({
   min_lr: z.number().nonnegative().describe('cosine: the rate at the last epoch'),
 });
 
+export const OPTIMIZERS = ['sgd', 'momentum', 'adam', 'adamw'] as const;
+
 export const OptimSchema = z.strictObject({
-  lr: z.number().positive().describe('SGD learning rate (D2L: 100, the loss being a mean over B*T)'),
+  kind: z.enum(OPTIMIZERS).describe('sgd (D2L) | momentum | adam | adamw (decoupled weight decay); all step on the clipped gradient'),
+  lr: z.number().positive().describe('learning rate (D2L SGD: 100, the loss being a mean over B*T; Adam: ~1e-3)'),
   clip: z.number().positive().describe('clip theta: g <- min(theta/||g||, 1) g over all parameters'),
+  momentum: z.number().min(0).lt(1).describe('momentum: v <- mu v + g, p <- p - lr v'),
+  betas: z.tuple([z.number().min(0).lt(1), z.number().min(0).lt(1)]).describe('adam/adamw: decay rates of the first and second moments'),
+  eps: z.number().positive().describe('adam/adamw: added to sqrt(v_hat)'),
+  weight_decay: z.number().min(0).describe('adam: L2 (added to g); adamw: decoupled (p <- p - lr wd p); 0 = off'),
   schedule: ScheduleSchema,
 });
 
@@ -87,7 +94,10 @@ export const DEFAULTS: TrainConfig = {
     batch: 32,
     val_fraction: 0.1, // not in D2L (which has no validation split); the D2L presets set 0
   },
-  optim: { lr: 100, clip: 0.01, schedule: { kind: 'constant', step_epochs: 50, gamma: 0.5, min_lr: 0 } },
+  optim: {
+    kind: 'sgd', lr: 100, clip: 0.01, momentum: 0.9, betas: [0.9, 0.999], eps: 1e-8, weight_decay: 0,
+    schedule: { kind: 'constant', step_epochs: 50, gamma: 0.5, min_lr: 0 },
+  },
   run: {
     epochs: 250,
     seed: 0,

@@ -13,6 +13,7 @@ import { paramLayout, shapeOf, TENSOR_NAMES, viewsOf, type ParamLayout } from '.
 import { InputError } from '../util/errors.js';
 import type { RngState } from '../util/rng.js';
 import { configHash, type DataFingerprint } from './identity.js';
+import { optimSlots } from '../optim/optimizers.js';
 
 export const FORMAT = 'bptt-checkpoint-1';
 
@@ -72,22 +73,46 @@ export interface Checkpoint {
 export function saveCheckpoint(path: string, args: {
   vocab: Vocab; config: TrainConfig; layout: ParamLayout; heap: Float32Array; params: number;
   training: TrainingState | null; stateH: Float32Array | null; kernels: string; data: DataFingerprint | null;
+  /** the optimizer's state blocks (plan.optimState), saved as "optim.<slot>.<tensor>" */
+  optimState?: number[];
 }): void {
   const tensors = new Map<string, Tensor>();
-  const views = viewsOf(args.layout, args.heap, args.params);
-  for (const name of TENSOR_NAMES) {
-    const v = views[name];
-    tensors.set(name, { shape: v.shape.slice(), data: Float32Array.from(v.data) }); // a copy: training goes on
-  }
+  const copy = (base: number, prefix: string) => {
+    const views = viewsOf(args.layout, args.heap, base);
+    for (const name of TENSOR_NAMES) {
+      const v = views[name];
+      tensors.set(prefix + name, { shape: v.shape.slice(), data: Float32Array.from(v.data) }); // a copy: training goes on
+    }
+  };
+  copy(args.params, '');
+  optimSlots(args.config.optim.kind).forEach((slot, k) => copy(args.optimState![k], `optim.${slot}.`));
   writeCheckpointTensors(path, tensors, args);
+}
+
+/**
+ * Restores the optimizer state of `kind` (resume); every tensor must be there with its parameter's
+ * shape and finite. With heap null it only checks (resume does, before it touches the run directory).
+ */
+export function loadOptimStateInto(ck: Checkpoint, kind: TrainConfig['optim']['kind'], heap: Float32Array | Float64Array | null, blocks: number[]): void {
+  optimSlots(kind).forEach((slot, k) => {
+    for (const name of TENSOR_NAMES) {
+      const t = ck.tensors.get(`optim.${slot}.${name}`);
+      const spec = ck.layout.tensors[name];
+      if (!t) throw new InputError(`checkpoint ${ck.path}: optimizer ${kind} needs tensor optim.${slot}.${name}, which is missing`);
+      if (t.shape.join(',') !== spec.shape.join(',')) throw new InputError(`checkpoint ${ck.path}: tensor optim.${slot}.${name} has shape [${t.shape}], expected [${spec.shape}]`);
+      const nf = firstNonFinite(t.data);
+      if (nf >= 0) throw new InputError(`checkpoint ${ck.path}: tensor optim.${slot}.${name} holds a non-finite value`);
+      heap?.set(t.data, blocks[k] + spec.offset);
+    }
+  });
 }
 
 /** Writes a checkpoint from its five named tensors (import, or saveCheckpoint above). */
 export function writeCheckpointTensors(path: string, tensors: Map<string, Tensor>, args: {
   vocab: Vocab; config: TrainConfig; training: TrainingState | null; stateH: Float32Array | null; kernels: string; data: DataFingerprint | null;
 }): void {
-  for (const name of TENSOR_NAMES) {
-    const data = tensors.get(name)!.data;
+  for (const [name, t] of tensors) {
+    const data = t.data;
     // a model that has blown up is never saved: the previous checkpoint stays the last good one
     const bad = firstNonFinite(data);
     if (bad >= 0) throw new InputError(`refusing to write ${path}: tensor ${name} holds a non-finite value (${data[bad]} at index ${bad}); the previous checkpoint is kept`, 1);
@@ -97,7 +122,7 @@ export function writeCheckpointTensors(path: string, tensors: Map<string, Tensor
     format: FORMAT,
     vocab: JSON.stringify(args.vocab.chars),
     config: JSON.stringify(args.config),
-    config_sha256: configHash(args.config),
+    config_sha256: configHash(JSON.stringify(args.config)),
     training_state: JSON.stringify(args.training),
     kernels: args.kernels,
     ...(args.data ? { data_chars: String(args.data.chars), data_sha256: args.data.sha256 } : {}),
@@ -134,7 +159,7 @@ export function loadCheckpoint(path: string): Checkpoint {
     const nf = firstNonFinite(t.data);
     if (nf >= 0) throw bad(`tensor ${name} holds a non-finite value (${t.data[nf]} at index ${nf}); the model is unusable`);
   }
-  if (meta.config_sha256 !== undefined && meta.config_sha256 !== configHash(config)) {
+  if (meta.config_sha256 !== undefined && meta.config_sha256 !== configHash(meta.config)) {
     throw bad('metadata.config does not match its recorded sha256: the checkpoint was edited');
   }
   let state: TrainingState | null = null;

@@ -12,10 +12,12 @@ export const RESUMABLE_KEYS = [
   'run.epochs', 'run.workers', 'run.eval_every', 'run.sample_every', 'run.checkpoint_every', 'run.out', 'run.sample_length', 'run.sample_prefixes',
 ] as const;
 
-/** sha256 of the config's leaves in key order (independent of object key order). */
-export function configHash(config: TrainConfig): string {
-  const leaves = leafKeys().map((k) => [k, getPath(config, k)]);
-  return createHash('sha256').update(JSON.stringify(leaves)).digest('hex');
+/**
+ * sha256 of the config exactly as a checkpoint stores it (its JSON text): the hash of what was
+ * written, so a config key added in a later version cannot make an old checkpoint look edited.
+ */
+export function configHash(configJson: string): string {
+  return createHash('sha256').update(configJson, 'utf8').digest('hex');
 }
 
 /** "key: a -> b" for every leaf that differs, optionally skipping the resumable keys. */

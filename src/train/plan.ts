@@ -5,6 +5,7 @@
 //   [reserved low 64 KiB: the wasm module's own tables]
 //   params                        (numParams)
 //   grad blocks, one per shard    (numShards x numParams): each shard's rows accumulate here
+//   optimizer state               (optimSlots x numParams): momentum's velocity, Adam's m and v
 //   carried state                 (B, H)      consecutive sampling: row b's h_T, read as row b's h_0
 //   workspaces, one per worker    the rows' token ids and activation caches for up to rowsPerTask rows
 //   eval workspace, sampling workspace   (coordinator thread only)
@@ -35,6 +36,8 @@ export interface PlanInput {
   deterministic: boolean;
   /** validation rows (0: no eval workspace) */
   evalRows: number;
+  /** optimizer state blocks of numParams each: 0 sgd, 1 momentum (velocity), 2 adam (m, v) */
+  optimSlots?: number;
 }
 
 export interface RowRange {
@@ -54,6 +57,8 @@ export interface MemoryPlan {
   gradOffsets: TensorOffsets[];
   /** blocks of non-empty shards, in the fixed reduction order; the sum lands in the first */
   activeBlocks: number[];
+  /** optimizer state, same layout as params (optimSlots blocks) */
+  optimState: number[];
   /** shard indices each worker runs, in order */
   shardsOfWorker: number[][];
   /** norm chunks each worker reduces */
@@ -95,13 +100,14 @@ export function makePlan(input: PlanInput): MemoryPlan {
   const arena = new Arena(base);
   const params = arena.alloc(numParams);
   const gradBlocks = shards.map(() => arena.alloc(numParams));
+  const optimState = Array.from({ length: input.optimSlots ?? 0 }, () => arena.alloc(numParams));
   const state = arena.alloc(B * H);
   const workspaces = Array.from({ length: workers }, () => allocWorkspace(arena, taskShape, true));
   const evalWs = evalRows > 0 ? allocWorkspace(arena, evalShape, true) : null;
   const sampleWs = allocWorkspace(arena, sampleShape);
   const numChunks = Math.ceil(numParams / NORM_CHUNK_ELEMS);
   return {
-    input, layout, numParams, params, P: offsetsAt(layout, params), shards, gradBlocks, shardsOfWorker,
+    input, layout, numParams, params, P: offsetsAt(layout, params), shards, gradBlocks, optimState, shardsOfWorker,
     chunksOfWorker: balancedRanges(numChunks, workers),
     paramsOfWorker: balancedRanges(numParams / 16, workers).map(({ lo, hi }) => ({ lo: lo * 16, hi: hi * 16 })),
     gradOffsets: gradBlocks.map((g) => offsetsAt(layout, g)),

@@ -11,7 +11,8 @@
 //                      chunk slots in chunk order, takes the norm, the clip factor
 //                      min(theta/||g||, 1) and the step scale lr * factor, and decides whether this
 //                      is the last minibatch (stop request, divergence)
-//   update             each worker: params -= scale * g over its fixed parameter range
+//   update             each worker: the optimizer's step (SGD: params -= lr * factor * g) over its
+//                      fixed parameter range, its state in the same range
 //   -- barrier C --    parameters complete; the progress counter moves; a stop request that came
 //                      after barrier B ends the stretch here
 //
@@ -21,6 +22,7 @@
 import type { Activation, Blas } from '../blas/types.js';
 import { rnnBackward, rnnForward, xentForwardBackward, type Workspace } from '../model/bptt.js';
 import { clipFactor } from '../optim/clip.js';
+import { applyUpdate, type OptimStep } from '../optim/optimizers.js';
 import { barrier, checkAbort, PhaseIndex, PHASES, Result, RESULT_FIELDS, Slot, StretchStatus, type ControlViews } from '../parallel/control.js';
 import { NORM_CHUNK_ELEMS, type MemoryPlan } from './plan.js';
 
@@ -52,6 +54,10 @@ export interface StretchTask {
   gradScale: number;
   lr: number;
   clipTheta: number;
+  /** the optimizer (default: SGD) */
+  optim?: OptimStep;
+  /** global minibatch count before k0 (Adam's bias correction uses step0 + k - k0 + 1) */
+  step0?: number;
 }
 
 /**
@@ -95,6 +101,8 @@ export function computeShard(ctx: StepContext, s: number, carry: boolean, gradSc
   rnnBackward(blas, act, plan.P, plan.gradOffsets[s], ws, rows);
   return loss;
 }
+
+const SGD: OptimStep = { kind: 'sgd', momentum: 0, beta1: 0, beta2: 0, eps: 0, weightDecay: 0 };
 
 /** Sums blocks[1..] into blocks[0] over chunks [cLo, cHi); returns each chunk's sum of squares. */
 export function reduceChunks(ctx: StepContext, cLo: number, cHi: number, blocks: number[]): number[] {
@@ -203,7 +211,11 @@ export function runStretch(ctx: WorkerContext, task: StretchTask): void {
     checkAbort(ctrl);
     if (Atomics.load(ctrl, Slot.STATUS) === StretchStatus.DIVERGED) return;
     t0 = performance.now();
-    if (params.hi > params.lo) updateRange(ctx, params.lo, params.hi, control.results[k * RESULT_FIELDS + Result.SCALE], grad);
+    if (params.hi > params.lo) {
+      const row = k * RESULT_FIELDS;
+      applyUpdate(ctx.blas, task.optim ?? SGD, plan.params, grad, plan.optimState, params.lo, params.hi,
+        task.lr, control.results[row + Result.FACTOR], control.results[row + Result.SCALE], (task.step0 ?? 0) + k - task.k0 + 1);
+    }
     t1 = performance.now();
     timing[tm + PhaseIndex.UPDATE] += t1 - t0;
     timing[tm + PhaseIndex.WAIT] += barrier(ctrl, parties, () => publishDone(ctrl, k, k === task.k1 - 1), ctx.spinMs); // C

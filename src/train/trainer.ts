@@ -15,7 +15,8 @@ import type { Engine } from '../parallel/engine.js';
 import { InputError } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
 import type { Checkpoint, TrainingState } from './checkpoint.js';
-import { loadParamsInto } from './checkpoint.js';
+import { loadOptimStateInto, loadParamsInto } from './checkpoint.js';
+import { optimStepOf } from '../optim/optimizers.js';
 import { checkSamplePrefixes, type PreparedData } from './data.js';
 import { evaluatePerplexity } from './evaluate.js';
 
@@ -70,6 +71,7 @@ export class Trainer {
     if (resume) {
       if (!resume.training) throw new InputError(`checkpoint ${resume.path}: has no training state to resume from`);
       loadParamsInto(resume, heap, plan.params);
+      loadOptimStateInto(resume, config.optim.kind, heap, plan.optimState);
       if (resume.stateH) heap.set(resume.stateH, plan.state);
       this.state = { ...resume.training, evalsSinceBest: resume.training.evalsSinceBest ?? 0 };
       this.rng = new Rng(this.state.epochRng);
@@ -121,6 +123,7 @@ export class Trainer {
     const flopsPerToken = trainFlopsPerToken({ V: this.data.vocab.size, H: config.model.hidden });
     const carry = sampler.kind === 'consecutive';
     const gradScale = 1 / (T * B);
+    const optim = optimStepOf(config.optim);
     const runStart = performance.now() - state.elapsedS * 1000;
 
     while (state.epoch < run.epochs) {
@@ -163,7 +166,7 @@ export class Trainer {
           }
           if (hooks.shouldStop?.()) engine.requestStop();
         };
-        const outcome = await engine.runStretch({ k0: 0, k1: count, carry, gradScale, lr, clipTheta: clip }, book);
+        const outcome = await engine.runStretch({ k0: 0, k1: count, carry, gradScale, lr, clipTheta: clip, optim, step0: state.step }, book);
         book(outcome.done);
         if (outcome.divergedAt !== null) {
           const k = outcome.divergedAt;

@@ -469,6 +469,68 @@ export function scal(n: i32, a: f32, x: usize): void {
 }
 
 /** sum of x[i]^2, squared and accumulated in float64 so the global gradient norm is exact to ~1e-16. */
+// ---------------------------------------------------------------------------------------------
+// Optimizer updates over a parameter range, on the clipped gradient (scale = the clip factor).
+// Plain mul/add (no FMA) in a fixed order, the same in the SIMD body and the scalar tail, so both
+// builds and any split of the range give bitwise the same parameters.
+
+/** Heavy-ball momentum (PyTorch's SGD momentum, dampening 0): v = mu*v + scale*g; p = p - lr*v. */
+export function momentum_update(n: i32, p: usize, g: usize, v: usize, lr: f32, mu: f32, scale: f32): void {
+  const vlr = f32x4.splat(lr), vmu = f32x4.splat(mu), vs = f32x4.splat(scale);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const off = <usize>i << 2;
+    const nv = f32x4.add(f32x4.mul(vmu, v128.load(v + off)), f32x4.mul(vs, v128.load(g + off)));
+    v128.store(v + off, nv);
+    v128.store(p + off, f32x4.sub(v128.load(p + off), f32x4.mul(vlr, nv)));
+  }
+  for (; i < n; i++) {
+    const off = <usize>i << 2;
+    const nv: f32 = mu * load<f32>(v + off) + scale * load<f32>(g + off);
+    store<f32>(v + off, nv);
+    store<f32>(p + off, load<f32>(p + off) - lr * nv);
+  }
+}
+
+/**
+ * Adam with bias corrections bc1 = 1 - b1^t, bc2 = 1 - b2^t. decoupled = 0: weight decay wd*p is
+ * added to the gradient (torch.optim.Adam); 1: AdamW, p = p - lr*wd*p before the Adam step.
+ */
+export function adam_update(n: i32, p: usize, g: usize, m: usize, v: usize, lr: f32, b1: f32, b2: f32, eps: f32,
+  bc1: f32, bc2: f32, scale: f32, wd: f32, decoupled: i32): void {
+  const c1: f32 = 1 - b1, c2: f32 = 1 - b2;
+  const vlr = f32x4.splat(lr), vb1 = f32x4.splat(b1), vb2 = f32x4.splat(b2), vc1 = f32x4.splat(c1), vc2 = f32x4.splat(c2);
+  const veps = f32x4.splat(eps), vbc1 = f32x4.splat(bc1), vbc2 = f32x4.splat(bc2), vs = f32x4.splat(scale), vwd = f32x4.splat(wd);
+  const l2 = decoupled == 0 && wd != 0, dec = decoupled != 0 && wd != 0;
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const off = <usize>i << 2;
+    const pv = v128.load(p + off);
+    let gs = f32x4.mul(vs, v128.load(g + off));
+    if (l2) gs = f32x4.add(gs, f32x4.mul(vwd, pv));
+    const nm = f32x4.add(f32x4.mul(vb1, v128.load(m + off)), f32x4.mul(vc1, gs));
+    const nv = f32x4.add(f32x4.mul(vb2, v128.load(v + off)), f32x4.mul(vc2, f32x4.mul(gs, gs)));
+    v128.store(m + off, nm);
+    v128.store(v + off, nv);
+    const base = dec ? f32x4.sub(pv, f32x4.mul(vlr, f32x4.mul(vwd, pv))) : pv;
+    const stepv = f32x4.div(f32x4.div(nm, vbc1), f32x4.add(f32x4.sqrt(f32x4.div(nv, vbc2)), veps));
+    v128.store(p + off, f32x4.sub(base, f32x4.mul(vlr, stepv)));
+  }
+  for (; i < n; i++) {
+    const off = <usize>i << 2;
+    const pv = load<f32>(p + off);
+    let gs: f32 = scale * load<f32>(g + off);
+    if (l2) gs = gs + wd * pv;
+    const nm: f32 = b1 * load<f32>(m + off) + c1 * gs;
+    const nv: f32 = b2 * load<f32>(v + off) + c2 * (gs * gs);
+    store<f32>(m + off, nm);
+    store<f32>(v + off, nv);
+    const base: f32 = dec ? pv - lr * (wd * pv) : pv;
+    const stepv: f32 = (nm / bc1) / (Mathf.sqrt(nv / bc2) + eps);
+    store<f32>(p + off, base - lr * stepv);
+  }
+}
+
 export function sumsq(n: i32, x: usize): f64 {
   let s0 = f64x2.splat(0), s1 = f64x2.splat(0);
   let i = 0;

@@ -1,0 +1,50 @@
+// The optimizers, as the update phase of a step runs them over one worker's parameter range, on
+// the clipped gradient (factor = min(theta/||g||, 1)): D2L's SGD, heavy-ball momentum, Adam and
+// AdamW. Their state lives in the shared memory (MemoryPlan.optimState, the parameters' layout),
+// is written to checkpoints under "optim.<slot>.<tensor>" and restored on resume, so a resumed
+// run is bitwise the uninterrupted one.
+
+import type { Blas } from '../blas/types.js';
+import type { TrainConfig } from '../config/schema.js';
+
+export type OptimKind = TrainConfig['optim']['kind'];
+
+/** What the update phase needs besides lr and the clip factor (scalars only: it crosses threads). */
+export interface OptimStep {
+  kind: OptimKind;
+  momentum: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  weightDecay: number;
+}
+
+export function optimStepOf(o: TrainConfig['optim']): OptimStep {
+  return { kind: o.kind, momentum: o.momentum, beta1: o.betas[0], beta2: o.betas[1], eps: o.eps, weightDecay: o.weight_decay };
+}
+
+/** Names of the state blocks each optimizer keeps (checkpoint tensors "optim.<slot>.<tensor>"). */
+export function optimSlots(kind: OptimKind): string[] {
+  return kind === 'momentum' ? ['velocity'] : kind === 'adam' || kind === 'adamw' ? ['m', 'v'] : [];
+}
+
+/**
+ * params[lo, hi) take one step. `t` is the 1-based global step (Adam's bias correction), `scale`
+ * lr * factor as the norm barrier published it (SGD uses it as it is, so SGD stays bitwise D2L's).
+ */
+export function applyUpdate(blas: Blas, o: OptimStep, params: number, grad: number, state: number[], lo: number, hi: number,
+  lr: number, factor: number, scale: number, t: number): void {
+  const n = hi - lo;
+  switch (o.kind) {
+    case 'sgd':
+      blas.axpy(n, -scale, grad + lo, params + lo);
+      return;
+    case 'momentum':
+      blas.momentumUpdate(n, params + lo, grad + lo, state[0] + lo, lr, o.momentum, factor);
+      return;
+    case 'adam':
+    case 'adamw':
+      blas.adamUpdate(n, params + lo, grad + lo, state[0] + lo, state[1] + lo, lr, o.beta1, o.beta2, o.eps,
+        1 - o.beta1 ** t, 1 - o.beta2 ** t, factor, o.weightDecay, o.kind === 'adamw');
+  }
+}
