@@ -309,6 +309,16 @@ describe('resume verifies before it touches anything', () => {
     expect(r.stderr).toMatch(/has a config but no checkpoint yet .*start it over with: bptt train --config .*config\.yaml --force/);
   });
 
+  it('resuming a complete run says how to train further and touches nothing', () => {
+    const run = join(tmp(), 'run');
+    expect(trainRun(run).code).toBe(0);
+    const before = readdirSync(run).map((f) => [f, readFileSync(join(run, f)).toString('base64')]);
+    const r = bptt(['resume', run]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/has completed 2 epochs \(run\.epochs 2\); to train further: bptt resume .* --epochs 3/);
+    expect(readdirSync(run).map((f) => [f, readFileSync(join(run, f)).toString('base64')])).toEqual(before);
+  });
+
   it('resume --help lists only what resume accepts', () => {
     const help = bptt(['resume', '--help']).stdout;
     expect(help).toMatch(/--epochs/);

@@ -288,6 +288,13 @@ async function resumeRun(dir: string, overrides: Override[], opts: Record<string
   // resumable keys, then flags, may extend run.epochs etc.
   const base = { ...ck.config, run: { ...ck.config.run, out: dir } };
   const resolved = resolveConfigFrom(base, [...fromConfigFile, ...overrides.filter((o) => o.key !== 'run.out')]);
+  const done = ck.training!.epoch;
+  if (resolved.config.run.epochs <= done && ck.training!.minibatch === 0) {
+    // nothing to train: say so and leave the run directory as it is
+    stdout(`bptt: ${dir} has completed ${done} epoch${done === 1 ? '' : 's'} (run.epochs ${resolved.config.run.epochs}); ` +
+      `to train further: bptt resume ${dir} --epochs ${done + Math.max(1, Math.round(done / 2))}\n`);
+    return;
+  }
   process.exitCode = await trainCommand(resolved, { force: false, printConfig: false, kernels: (opts.kernels as KernelPreference) ?? 'auto', output: outputMode(opts) }, ck);
 }
 
