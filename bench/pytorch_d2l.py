@@ -3,6 +3,7 @@ the tests); random tokens, so only speed is measured. Two models:
   scratch  D2L's RNN from scratch with the input layer as a row gather (as bptt does), full BPTT by
            autograd, clipping by global norm, SGD
   nn       D2L's concise model: nn.RNN(V, H) on one-hot inputs + nn.Linear(H, V), same loss, clip, SGD
+  gru      the same with nn.GRU (D2L 6.7); lstm: with nn.LSTM (D2L 6.8)
 Shapes: d2l (V=1027 H=256 T=35 B=32), scaling (V=2582 H=512 T=64 B=256), quickstart (V=20, H=256,
 T=35, B=32), or --V/--H/--T/--B.
 
@@ -38,7 +39,7 @@ if a.pos:
 V, H, T, B = SHAPES[a.shape]
 V, H, T, B = a.V or V, a.H or H, a.T or T, a.B or B
 lr, theta = 100.0, 0.01
-flops = 6 * H * V + 6 * H * H
+FLOPS = {"scratch": 6 * H * V + 6 * H * H, "nn": 6 * H * V + 6 * H * H, "gru": 6 * H * V + 18 * H * H, "lstm": 6 * H * V + 24 * H * H}
 
 
 def make_scratch():
@@ -59,14 +60,16 @@ def make_scratch():
     return params, loss_of
 
 
-def make_nn():
+def make_nn(cell="rnn"):
     import torch
-    rnn, out = torch.nn.RNN(V, H), torch.nn.Linear(H, V)
+    layer = {"rnn": torch.nn.RNN, "gru": torch.nn.GRU, "lstm": torch.nn.LSTM}[cell]
+    rnn, out = layer(V, H), torch.nn.Linear(H, V)
     params = list(rnn.parameters()) + list(out.parameters())
 
     def loss_of(X, Y):
         x = torch.nn.functional.one_hot(X, V).float()  # (T, B, V), as D2L 6.5
-        hs, _ = rnn(x, torch.zeros(1, B, H))
+        h0 = torch.zeros(1, B, H)
+        hs, _ = rnn(x, (h0, torch.zeros(1, B, H)) if cell == "lstm" else h0)
         return torch.nn.functional.cross_entropy(out(hs.reshape(-1, H)), Y.reshape(-1))
     return params, loss_of
 
@@ -75,7 +78,7 @@ def measure(model, threads):
     import torch
     torch.set_num_threads(threads)
     torch.manual_seed(0)
-    params, loss_of = make_scratch() if model == "scratch" else make_nn()
+    params, loss_of = make_scratch() if model == "scratch" else make_nn({"nn": "rnn", "gru": "gru", "lstm": "lstm"}[model])
 
     def step(X, Y):
         loss = loss_of(X, Y)
@@ -99,7 +102,7 @@ def measure(model, threads):
             step(*batches[k % 8])
         rates.append(a.minibatches * T * B / (time.perf_counter() - t0))
     med = sorted(rates)[len(rates) // 2]
-    return {"model": model, "threads": threads, "tokens_per_s": med, "gflops": med * flops / 1e9, "runs_tokens_per_s": rates}
+    return {"model": model, "threads": threads, "tokens_per_s": med, "gflops": med * FLOPS[model] / 1e9, "runs_tokens_per_s": rates}
 
 
 if a.one:
@@ -128,4 +131,4 @@ for model in a.model.split(","):
 if a.json:
     with open(a.json, "w") as f:
         json.dump({"torch": torch.__version__, "python": sys.version.split()[0], "cpu": platform.processor() or platform.machine(),
-                   "cores": os.cpu_count(), "shape": {"V": V, "H": H, "T": T, "B": B}, "flops_per_token": flops, "results": results}, f, indent=2)
+                   "cores": os.cpu_count(), "shape": {"V": V, "H": H, "T": T, "B": B}, "flops_per_token": FLOPS, "results": results}, f, indent=2)
