@@ -27,9 +27,14 @@ def read_safetensors(path: str) -> tuple[dict[str, torch.Tensor], dict[str, str]
 
 
 class CharRNN(torch.nn.Module):
-    def __init__(self, vocab_size: int, hidden_size: int, nonlinearity: str):
+    """nn.RNN (cell "rnn") or nn.LSTM (cell "lstm") on one-hot inputs, then nn.Linear."""
+
+    def __init__(self, vocab_size: int, hidden_size: int, nonlinearity: str, cell: str = "rnn"):
         super().__init__()
-        self.rnn = torch.nn.RNN(vocab_size, hidden_size, nonlinearity=nonlinearity)
+        if cell == "lstm":
+            self.rnn = torch.nn.LSTM(vocab_size, hidden_size)
+        else:
+            self.rnn = torch.nn.RNN(vocab_size, hidden_size, nonlinearity=nonlinearity)
         self.dense = torch.nn.Linear(hidden_size, vocab_size)
         self.vocab_size = vocab_size
 
@@ -42,7 +47,7 @@ class CharRNN(torch.nn.Module):
 def load(path: str) -> tuple[CharRNN, list[str]]:
     tensors, meta = read_safetensors(path)
     vocab = json.loads(meta["vocab"])
-    model = CharRNN(len(vocab), int(meta["hidden_size"]), meta["nonlinearity"])
+    model = CharRNN(len(vocab), int(meta["hidden_size"]), meta["nonlinearity"], meta.get("cell", "rnn"))
     model.load_state_dict(tensors)  # rnn.weight_ih_l0, rnn.weight_hh_l0, rnn.bias_*, dense.weight, dense.bias
     return model.eval(), vocab
 

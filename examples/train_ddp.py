@@ -10,8 +10,8 @@ Backend: gloo on CPUs (default), nccl with --device cuda. With Debian's torch 1.
 3.11, add `--redirects 1 --tee 1` to torchrun (its launcher fails on the default of 0).
 
 What matches bptt: the data preparation (UTF-8, newlines to spaces, the first max_chars code
-points, the validation tail), the model (torch.nn.RNN + nn.Linear, as `bptt export` writes it), the
-samplers (D2L 6.3: random or consecutive, state carried and detached within an epoch), the global
+points, the validation tail), the model (torch.nn.RNN or nn.LSTM + nn.Linear, as `bptt export` writes it), the
+samplers (D2L 6.3: random or consecutive, state (h, and c for the LSTM) carried and detached within an epoch), the global
 minibatch of data.batch rows (rank r takes rows [r*B/W, (r+1)*B/W), as bptt's workers do), the loss
 (mean cross-entropy over the T*B tokens of the global minibatch), clipping by the global L2 norm of
 the all-reduced gradient, min(theta/||g||, 1), and SGD with the config's learning-rate schedule.
@@ -113,14 +113,15 @@ def main() -> None:
     device = torch.device(f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}" if a.device == "cuda" else "cpu")
     with open(a.config, encoding="utf-8") as f:
         cfg = yaml.safe_load(f)
-    if cfg["model"].get("cell", "rnn") != "rnn":
-        sys.exit(f"train_ddp: model.cell {cfg['model']['cell']} is not supported by this script")
     tensors, meta = read_safetensors(a.init)
+    cell = meta.get("cell", "rnn")
+    if cell != cfg["model"].get("cell", "rnn"):
+        sys.exit(f"train_ddp: {a.init} holds a {cell} model, {a.config} says model.cell {cfg['model'].get('cell', 'rnn')}")
     vocab = json.loads(meta["vocab"])
     V, H = len(vocab), int(meta["hidden_size"])
     if H != cfg["model"]["hidden"]:
         sys.exit(f"train_ddp: {a.init} has hidden size {H}, {a.config} says {cfg['model']['hidden']}")
-    model = CharRNN(V, H, meta["nonlinearity"])
+    model = CharRNN(V, H, meta["nonlinearity"], cell)
     model.load_state_dict(tensors)
     model.to(device)
     ddp = DistributedDataParallel(model)
@@ -136,16 +137,23 @@ def main() -> None:
         gen = torch.Generator().manual_seed(a.seed * 1_000_003 + epoch)
         batches = row_starts(cfg["data"]["sampler"], len(train), B, T, gen)
         lr = learning_rate(cfg["optim"], epoch, a.epochs)
-        state = torch.zeros(1, hi - lo, H, device=device)  # D2L: a fresh state each epoch
+        def zero_state():
+            h = torch.zeros(1, hi - lo, H, device=device)
+            return (h, torch.zeros_like(h)) if cell == "lstm" else h
+
+        def detach(s):
+            return tuple(x.detach() for x in s) if isinstance(s, tuple) else s.detach()
+
+        state = zero_state()  # D2L: a fresh state each epoch
         loss_sum, tokens, t0 = 0.0, 0, time.perf_counter()
         for i, starts in enumerate(batches):
             mine = torch.tensor(starts[lo:hi]).view(1, -1) + torch.arange(T + 1).view(-1, 1)  # (T+1, rows)
             seq = train[mine].to(device)
             X, Y = seq[:-1], seq[1:]
             if not carry:
-                state = torch.zeros(1, hi - lo, H, device=device)
-            logits, new_state = ddp(X, state.detach())
-            state = new_state.detach()
+                state = zero_state()
+            logits, new_state = ddp(X, detach(state))
+            state = detach(new_state)
             local = torch.nn.functional.cross_entropy(logits.reshape(-1, V), Y.reshape(-1), reduction="sum")
             # DDP averages gradients over ranks: scale so that the average is the gradient of the
             # GLOBAL minibatch's mean loss (sum over all T*B tokens / (T*B))

@@ -60,25 +60,26 @@ const python = ['python3', '/usr/bin/python3'].find((py) => spawnSync(py, ['-c',
 if (!python) console.warn('SKIPPED: no python3 with torch and PyYAML here; examples/train_ddp.py was not run');
 
 /** torchrun (as a module of the Python that has torch); returns the JSON lines rank 0 printed. */
-function torchrun(ranks: number, out: string, extra: string[]): Array<Record<string, number>> {
+function torchrun(ranks: number, out: string, extra: string[], runDir = run, init = exported): Array<Record<string, number>> {
   // --redirects 1 --tee 1: torch 1.13's launcher under Python 3.11 fails on the default of 0
   const r = spawnSync(python!, ['-m', 'torch.distributed.run', '--standalone', `--nproc_per_node=${ranks}`, '--redirects', '1', '--tee', '1',
-    SCRIPT, '--config', join(run, 'config.yaml'), '--data', corpus, '--init', exported, '--out', out, ...extra],
+    SCRIPT, '--config', join(runDir, 'config.yaml'), '--data', corpus, '--init', init, '--out', out, ...extra],
   { encoding: 'utf8', timeout: 120_000, env: { ...process.env, OMP_NUM_THREADS: '1' } });
   expect(r.status, r.stderr + r.stdout).toBe(0);
   return r.stdout.split('\n').map((l) => l.replace(/^\[[a-z]+\d+\]:/, '')).filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
 }
 
 /** bptt's mean loss on minibatch 0 of an epoch (consecutive sampling) with the checkpoint's parameters. */
-async function bpttFirstLoss(): Promise<number> {
-  const ck = loadCheckpoint(join(run, 'last.safetensors'));
+async function bpttFirstLoss(runDir = run): Promise<number> {
+  const ck = loadCheckpoint(join(runDir, 'last.safetensors'));
   const cfg = { ...ck.config, data: { ...ck.config.data, path: corpus } };
   const data = prepareData(cfg, ck.vocab);
   const { steps: T, batch: B } = cfg.data;
-  const engine = new InlineEngine({ plan: { V: ck.vocab.size, H: 32, T, B, workers: 1, deterministic: false, evalRows: 0 }, act: 'tanh', corpus: data.train });
+  const H = cfg.model.hidden;
+  const engine = new InlineEngine({ plan: { V: ck.vocab.size, H, T, B, workers: 1, deterministic: false, evalRows: 0, cell: cfg.model.cell }, act: 'tanh', corpus: data.train });
   loadParamsInto(ck, engine.blas.f, engine.plan.params);
   makeSampler('consecutive', data.train, B, T).starts(0, engine.control.schedule, 0);
-  engine.blas.fill(B * 32, 0, engine.plan.state);
+  engine.blas.fill(2 * B * H, 0, engine.plan.state);
   await engine.runStretch({ k0: 0, k1: 1, carry: true, gradScale: 1 / (T * B), lr: 0, clipTheta: 1 });
   return engine.control.results[Result.LOSS] / (T * B);
 }
@@ -125,5 +126,22 @@ describe.skipIf(!python)('examples/train_ddp.py under torchrun (gloo, this machi
       }
     }
     expect(moved).toBeGreaterThan(1e-4); // the step did something
+  });
+
+  it('an LSTM run: the first minibatch loss equals bptt\'s, and the result imports as an LSTM checkpoint', async () => {
+    const lrun = join(dir, 'lstm-run');
+    expect(bptt(['train', '--data', corpus, '--set', 'model.cell=lstm', '--hidden', '32', '--batch', '8', '--steps', '16', '--lr', '10', '--clip', '1',
+      '--sampler', 'consecutive', '--epochs', '2', '--set', 'run.sample_every=0', '--quiet', '--out', lrun]).code).toBe(0);
+    const lexp = join(dir, 'lstm.torch.safetensors');
+    expect(bptt(['export', '--checkpoint', join(lrun, 'last.safetensors'), '--out', lexp]).code).toBe(0);
+    const out = join(dir, 'lstm-t.torch.safetensors');
+    const lines = torchrun(2, out, ['--epochs', '1', '--max-minibatches', '2', '--log-minibatches'], lrun, lexp);
+    const first = lines.find((l) => l.minibatch === 1)!;
+    const ours = await bpttFirstLoss(lrun);
+    expect(Math.abs(first.loss - ours)).toBeLessThanOrEqual(1e-5 * ours);
+    const imported = join(dir, 'lstm-t.safetensors');
+    expect(bptt(['import', '--checkpoint', out, '--out', imported]).code).toBe(0);
+    expect(loadCheckpoint(imported).config.model.cell).toBe('lstm');
+    expect(bptt(['sample', '--checkpoint', imported, '--prefix', 'one', '--length', '10']).code).toBe(0);
   });
 });

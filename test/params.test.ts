@@ -2,7 +2,7 @@
 // global norm: the clipped norm is min(||g||, theta) and the direction is unchanged.
 import { describe, expect, it } from 'vitest';
 import { createWasmBlas, RESERVED_LOW_BYTES } from '../src/blas/loader.js';
-import { initParams, paramLayout, TENSOR_NAMES, trainFlopsPerToken, viewsOf } from '../src/model/params.js';
+import { initParams, paramLayout, readTensor, TENSOR_NAMES, trainFlopsPerToken, viewsOf } from '../src/model/params.js';
 import { clipFactor } from '../src/optim/clip.js';
 import { Rng } from '../src/util/rng.js';
 
@@ -39,17 +39,20 @@ describe('parameter layout and views', () => {
     const rng = new Rng(0);
     initParams(layout, heap, 0, () => rng.normal(), 0.01);
     const v = viewsOf(layout, heap, 0);
-    const w = Array.from(v.W_hq.data);
+    // a view is the whole heap seen with an offset and strides; readTensor copies its own elements
+    expect(v.W_hq.offset).toBe(layout.tensors.W_hq.offset);
+    const w = Array.from(readTensor(layout.tensors.W_hq, heap, 0));
     const mean = w.reduce((a, b) => a + b, 0) / w.length;
     const std = Math.sqrt(w.reduce((a, b) => a + (b - mean) ** 2, 0) / w.length);
     expect(Math.abs(mean)).toBeLessThan(1e-4);
     expect(std).toBeGreaterThan(0.0099);
     expect(std).toBeLessThan(0.0101);
-    expect(Array.from(v.b_h.data).every((x) => x === 0)).toBe(true);
+    expect(Array.from(readTensor(layout.tensors.b_h, heap, 0)).every((x) => x === 0)).toBe(true);
   });
 
-  it('FLOPs per token of the D2L config: 6HV + 6H^2 = 1.97 M', () => {
+  it('FLOPs per token of the D2L config: 6HV + 6H^2 = 1.97 M (RNN), 6HV + 24H^2 = 3.15 M (LSTM)', () => {
     expect(trainFlopsPerToken({ V: 1027, H: 256 })).toBe(1_970_688);
+    expect(trainFlopsPerToken({ V: 1027, H: 256, cell: 'lstm' })).toBe(6 * 256 * 1027 + 24 * 256 * 256);
   });
 });
 

@@ -86,7 +86,7 @@ async function measure(o: ScalingOptions, data: PreparedData, workers: number): 
   const V = data.vocab.size;
   const { steps: T, batch: B } = c.data;
   const engine = new PoolEngine({
-    plan: { V, H: c.model.hidden, T, B, workers, deterministic: c.run.deterministic, evalRows: 0, optimSlots: optimSlots(c.optim.kind).length },
+    plan: { V, H: c.model.hidden, T, B, workers, deterministic: c.run.deterministic, evalRows: 0, optimSlots: optimSlots(c.optim.kind).length, cell: c.model.cell },
     act: c.model.activation, kernels: o.kernels, corpus: data.train,
   });
   try {
@@ -141,7 +141,7 @@ export async function runScaling(o: ScalingOptions): Promise<ScalingReport> {
   const c = o.config;
   const data = prepareData(c);
   const V = data.vocab.size;
-  const flopsPerToken = trainFlopsPerToken({ V, H: c.model.hidden });
+  const flopsPerToken = trainFlopsPerToken({ V, H: c.model.hidden, cell: c.model.cell });
   const runs = new Map<number, Measurement[]>(o.workers.map((w) => [w, []]));
   let kernels = '';
   for (let round = 0; round < o.repeat; round++) {

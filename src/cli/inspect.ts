@@ -4,8 +4,8 @@
 // back through time.
 
 import { createWasmBlas, RESERVED_LOW_BYTES } from '../blas/loader.js';
-import { allocWorkspace, rnnBackward, rnnForward, workspaceElems, xentForwardBackward } from '../model/bptt.js';
-import { offsetsAt, TENSOR_NAMES } from '../model/params.js';
+import { allocModelWorkspace, modelBackward, modelForward, xentForwardBackward, zeroState } from '../model/model.js';
+import { offsetsAt, readTensor } from '../model/params.js';
 import { writeSafetensors, type Tensor } from '../io/safetensors.js';
 import { loadCheckpoint, loadParamsInto } from '../train/checkpoint.js';
 import { Arena } from '../util/arena.js';
@@ -13,10 +13,13 @@ import { InputError } from '../util/errors.js';
 
 export interface InspectResult {
   text: string;
+  cell: string;
   steps: number;
   loss: number;
   grad_norms: Record<string, number>;
   dh_norms: number[];
+  /** LSTM: ||dL/dc_t|| per step, the gradient on the cell state's own path */
+  dc_norms?: number[];
 }
 
 export function inspectCheckpoint(checkpoint: string, text: string, gradsOut?: string): InspectResult {
@@ -29,42 +32,50 @@ export function inspectCheckpoint(checkpoint: string, text: string, gradsOut?: s
   const T = ids.length - 1;
   const { V, H } = ck.layout.dims;
   const shape = { V, H, T, B: 1 };
+  const model = { cell: ck.config.model.cell, act: ck.config.model.activation };
   const n = ck.layout.numParams;
-  const elems = 2 * n + workspaceElems(shape) + T * H + 64;
-  const blas = createWasmBlas(elems * 4);
-  const arena = new Arena(RESERVED_LOW_BYTES / 4, elems);
-  const pBase = arena.alloc(n), gBase = arena.alloc(n), trace = arena.alloc(T * H);
-  const ws = allocWorkspace(arena, shape);
+  const place = (arena: Arena) => ({
+    pBase: arena.alloc(n), gBase: arena.alloc(n), dhTrace: arena.alloc(T * H), dcTrace: arena.alloc(T * H),
+    ws: allocModelWorkspace(arena, model.cell, shape),
+  });
+  const measure = new Arena(RESERVED_LOW_BYTES / 4);
+  place(measure);
+  const blas = createWasmBlas(measure.end * 4);
+  const { pBase, gBase, dhTrace, dcTrace, ws } = place(new Arena(RESERVED_LOW_BYTES / 4));
   loadParamsInto(ck, blas.f, pBase);
   for (let t = 0; t < T; t++) { blas.i[ws.x + t] = ids[t]; blas.i[ws.y + t] = ids[t + 1]; }
-  blas.fill(H, 0, ws.hs);
+  zeroState(model.cell, blas, ws, 1);
   const P = offsetsAt(ck.layout, pBase), G = offsetsAt(ck.layout, gBase);
-  const act = ck.config.model.activation;
-  rnnForward(blas, act, P, ws);
+  modelForward(model, blas, P, ws);
   const loss = xentForwardBackward(blas, ws, 1 / T) / T;
-  rnnBackward(blas, act, P, G, ws, 1, { dhTrace: trace });
+  modelBackward(model, blas, P, G, ws, 1, { dhTrace, dcTrace });
   const grad_norms: Record<string, number> = {};
   const tensors = new Map<string, Tensor>();
-  for (const name of TENSOR_NAMES) {
+  for (const name of ck.layout.names) {
     const t = ck.layout.tensors[name];
-    grad_norms[name] = Math.sqrt(blas.sumsq(t.size, gBase + t.offset));
-    tensors.set(name, { shape: t.shape, data: blas.f.slice(gBase + t.offset, gBase + t.offset + t.size) });
+    const g = readTensor(t, blas.f, gBase);
+    grad_norms[name] = Math.sqrt(g.reduce((a, x) => a + x * x, 0));
+    tensors.set(name, { shape: t.shape, data: g });
   }
-  const dh_norms = Array.from({ length: T }, (_, t) => Math.sqrt(blas.sumsq(H, trace + t * H)));
+  const norms = (trace: number) => Array.from({ length: T }, (_, t) => Math.sqrt(blas.sumsq(H, trace + t * H)));
   if (gradsOut) writeSafetensors(gradsOut, tensors, { format: 'bptt-gradients-1', text, loss: String(loss), checkpoint });
-  return { text, steps: T, loss, grad_norms, dh_norms };
+  return { text, cell: model.cell, steps: T, loss, grad_norms, dh_norms: norms(dhTrace), ...(model.cell === 'lstm' ? { dc_norms: norms(dcTrace) } : {}) };
 }
 
 export function formatInspect(r: InspectResult): string {
   const lines = [`sequence of ${r.steps} steps, mean loss ${r.loss.toFixed(4)} (perplexity ${Math.exp(r.loss).toFixed(3)})`, '', 'gradient norms:'];
   for (const [k, v] of Object.entries(r.grad_norms)) lines.push(`  ${k.padEnd(5)} ${v.toExponential(3)}`);
-  lines.push('', '  t  ||dL/dh_t||   (log10 bar)');
-  const logs = r.dh_norms.map((v) => Math.log10(Math.max(v, 1e-30)));
-  const lo = Math.min(...logs), hi = Math.max(...logs);
   const chars = Array.from(r.text);
-  r.dh_norms.forEach((v, t) => {
-    const bar = hi > lo ? '#'.repeat(1 + Math.round(((logs[t] - lo) / (hi - lo)) * 39)) : '#';
-    lines.push(`${String(t + 1).padStart(3)}  ${v.toExponential(3)}  ${bar}  ${JSON.stringify(chars[t])}`);
-  });
+  const table = (title: string, values: number[]) => {
+    lines.push('', `  t  ${title}   (log10 bar)`);
+    const logs = values.map((v) => Math.log10(Math.max(v, 1e-30)));
+    const lo = Math.min(...logs), hi = Math.max(...logs);
+    values.forEach((v, t) => {
+      const bar = hi > lo ? '#'.repeat(1 + Math.round(((logs[t] - lo) / (hi - lo)) * 39)) : '#';
+      lines.push(`${String(t + 1).padStart(3)}  ${v.toExponential(3)}  ${bar}  ${JSON.stringify(chars[t])}`);
+    });
+  };
+  table('||dL/dh_t||', r.dh_norms);
+  if (r.dc_norms) table('||dL/dc_t||', r.dc_norms);
   return lines.join('\n');
 }

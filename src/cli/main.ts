@@ -11,7 +11,7 @@ import { writeFileAtomic } from '../io/safetensors.js';
 import { lineChart } from '../io/svg.js';
 import { envOverrides, getPath, leafKeys, parseSet, parseValue, resolveConfig, type Override } from '../config/load.js';
 import { createWasmBlas, RESERVED_LOW_BYTES, type KernelPreference } from '../blas/loader.js';
-import { allocWorkspace, workspaceElems } from '../model/bptt.js';
+import { allocModelWorkspace } from '../model/model.js';
 import { generate } from '../model/generate.js';
 import { offsetsAt } from '../model/params.js';
 import { loadCheckpoint, loadParamsInto, writeCheckpointTensors } from '../train/checkpoint.js';
@@ -143,14 +143,18 @@ export function buildProgram(): Command {
       if (!(temperature >= 0)) throw new InputError(`--temperature ${opts.temperature}: must be a number >= 0`);
       const topK = nonNegInt(opts.topK, '--top-k');
       const ck = loadCheckpoint(opts.checkpoint);
-      const shape = { ...ck.layout.dims, T: 1, B: 1 };
-      const elems = ck.layout.numParams + workspaceElems(shape) + 64;
-      const blas = createWasmBlas(elems * 4);
-      const arena = new Arena(RESERVED_LOW_BYTES / 4, elems);
+      const shape = { V: ck.layout.dims.V, H: ck.layout.dims.H, T: 1, B: 1 };
+      const model = { cell: ck.config.model.cell, act: ck.config.model.activation };
+      // sized by the allocations themselves (a measuring arena), then placed for real
+      const measure = new Arena(RESERVED_LOW_BYTES / 4);
+      measure.alloc(ck.layout.numParams);
+      allocModelWorkspace(measure, model.cell, shape);
+      const blas = createWasmBlas(measure.end * 4);
+      const arena = new Arena(RESERVED_LOW_BYTES / 4);
       const pBase = arena.alloc(ck.layout.numParams);
-      const ws = allocWorkspace(arena, shape);
+      const ws = allocModelWorkspace(arena, model.cell, shape);
       loadParamsInto(ck, blas.f, pBase);
-      const text = generate(blas, ck.config.model.activation, offsetsAt(ck.layout, pBase), ws, ck.vocab, opts.prefix,
+      const text = generate(blas, model, offsetsAt(ck.layout, pBase), ws, ck.vocab, opts.prefix,
         { length, temperature, topK, rng: new Rng(seed) });
       stdout(text + '\n');
     });
@@ -212,7 +216,8 @@ export function buildProgram(): Command {
       const out = opts.out ?? opts.checkpoint.replace(/(\.safetensors)?$/, '.torch.safetensors');
       checkOutputFile(out, '--out', { force: Boolean(opts.force), reads: [opts.checkpoint] });
       exportTorch(ck, out);
-      stdout(`bptt export: ${out} (torch.nn.RNN nonlinearity=${ck.config.model.activation}, hidden ${ck.layout.dims.H}, vocabulary ${ck.layout.dims.V})\n`);
+      const torchModule = ck.config.model.cell === 'lstm' ? 'torch.nn.LSTM' : `torch.nn.RNN nonlinearity=${ck.config.model.activation}`;
+      stdout(`bptt export: ${out} (${torchModule}, hidden ${ck.layout.dims.H}, vocabulary ${ck.layout.dims.V})\n`);
     });
 
   program.command('import')
@@ -226,7 +231,7 @@ export function buildProgram(): Command {
       checkOutputFile(out, '--out', { force: Boolean(opts.force), reads: [opts.checkpoint as string] });
       const { tensors, vocab, config } = importTorch(opts.checkpoint as string);
       writeCheckpointTensors(out, tensors, { vocab, config, training: null, stateH: null, kernels: 'import', data: null });
-      stdout(`bptt import: ${out} (rnn ${config.model.activation}, hidden ${config.model.hidden}, vocabulary ${vocab.size}); ` +
+      stdout(`bptt import: ${out} (${config.model.cell === 'rnn' ? `rnn ${config.model.activation}` : config.model.cell}, hidden ${config.model.hidden}, vocabulary ${vocab.size}); ` +
         `use it with sample, inspect, export, or train --init\n`);
     });
 

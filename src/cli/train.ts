@@ -46,7 +46,7 @@ export function createEngine(config: TrainConfig, data: PreparedData, kernels: K
   const plan = {
     V: data.vocab.size, H: config.model.hidden, T: config.data.steps, B: config.data.batch, workers,
     deterministic: config.run.deterministic, evalRows: evalRows(data.val?.length ?? 0, config.data.steps, config.data.batch),
-    optimSlots: optimSlots(config.optim.kind).length,
+    optimSlots: optimSlots(config.optim.kind).length, cell: config.model.cell,
   };
   return new PoolEngine({ plan, act: config.model.activation, kernels, corpus: data.train });
 }
@@ -92,10 +92,10 @@ export async function trainCommand(resolved: ResolvedConfig, opts: TrainOptions,
     else runDir.createFresh(opts.force);
     const trainer = new Trainer(config, data, engine, resumeFrom, initFrom);
     runDir.writeConfig(config); // on resume too: config.yaml always states what this run now is
-    const flops = trainFlopsPerToken({ V: data.vocab.size, H: config.model.hidden });
+    const flops = trainFlopsPerToken({ V: data.vocab.size, H: config.model.hidden, cell: config.model.cell });
     out.info(`bptt: ${data.source}: ${data.chars.toLocaleString('en-US')} characters, vocabulary ${data.vocab.size}, ` +
       `${data.train.length.toLocaleString('en-US')} train / ${(data.val?.length ?? 0).toLocaleString('en-US')} validation`);
-    out.info(`bptt: rnn ${config.model.activation} H=${config.model.hidden}, ${config.optim.kind}, ${config.data.sampler} sampling, B=${config.data.batch} T=${config.data.steps}, ` +
+    out.info(`bptt: ${config.model.cell === 'rnn' ? `rnn ${config.model.activation}` : config.model.cell} H=${config.model.hidden}, ${config.optim.kind}, ${config.data.sampler} sampling, B=${config.data.batch} T=${config.data.steps}, ` +
       `${trainer.sampler.batchesPerEpoch} minibatches/epoch, ${(flops / 1e6).toFixed(2)} MFLOP/token; ` +
       `kernels ${engine.blas.name}, ${engine.workers} worker${engine.workers > 1 ? 's' : ''}${config.run.deterministic ? ' (deterministic)' : ''}`);
     if (resumeFrom) out.info(`bptt: resuming ${resumeFrom.path} at epoch ${trainer.state.epoch + 1}, minibatch ${trainer.state.minibatch + 1}`);

@@ -10,7 +10,7 @@ const positiveInt = z.number().int().positive();
 const nonNegInt = z.number().int().nonnegative();
 
 export const ModelSchema = z.strictObject({
-  cell: z.enum(['rnn']).describe('recurrent cell: the Elman RNN of D2L chapter 6'),
+  cell: z.enum(['rnn', 'lstm']).describe('recurrent cell: rnn (the Elman RNN of D2L chapter 6) or lstm (D2L 6.8)'),
   hidden: positiveInt.max(8192).describe('hidden units H'),
   activation: z.enum(['tanh', 'identity', 'relu']).describe('phi in h_t = phi(x_t W_xh + h_{t-1} W_hh + b_h)'),
   init_scale: z.number().positive().describe('weights ~ N(0, init_scale^2), biases 0 (D2L: 0.01)'),

@@ -1,5 +1,6 @@
 // Export a checkpoint for PyTorch: safetensors named for torch.nn.RNN (tanh/relu, one layer,
-// batch_first irrelevant to weights) followed by nn.Linear. torch computes
+// batch_first irrelevant to weights) or torch.nn.LSTM (gates stacked in torch's order i, f, g, o,
+// g being D2L's candidate c; bias_hh zero), followed by nn.Linear. For the RNN torch computes
 //   h_t = act(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh),  o_t = h_t W^T + b
 // so weight_ih_l0 = W_xh^T (H, V), weight_hh_l0 = W_hh^T (H, H), bias_ih_l0 = b_h, bias_hh_l0 = 0,
 // dense.weight = W_hq^T (V, H), dense.bias = b_q. The vocabulary and the run's config go into the
@@ -21,28 +22,59 @@ function transpose(t: Tensor): Tensor {
   return { shape: [c, r], data: out };
 }
 
+/** torch's LSTM gate order (i, f, g, o) in terms of D2L's gate names (g is D2L's candidate c). */
+const TORCH_LSTM_GATES = ['i', 'f', 'c', 'o'] as const;
+
+/** Row-stacks (k, r, c) tensors into one (k*r, c). */
+function stack(parts: Tensor[]): Tensor {
+  const [r, c] = parts[0].shape.length === 2 ? parts[0].shape : [parts[0].shape[0], 1];
+  const out = new Float32Array(parts.length * r * c);
+  parts.forEach((p, k) => out.set(p.data, k * r * c));
+  return { shape: parts[0].shape.length === 2 ? [parts.length * r, c] : [parts.length * r], data: out };
+}
+
+/** Rows [k*n, (k+1)*n) of a (K*n, c) or (K*n) tensor. */
+function rowsOf(t: Tensor, k: number, n: number): Tensor {
+  const c = t.shape.length === 2 ? t.shape[1] : 1;
+  return { shape: t.shape.length === 2 ? [n, c] : [n], data: t.data.slice(k * n * c, (k + 1) * n * c) };
+}
+
 export function torchTensors(ck: Checkpoint): Map<string, Tensor> {
   const get = (n: string) => ck.tensors.get(n)!;
-  const H = ck.layout.dims.H;
+  const { H, V } = ck.layout.dims;
+  const dense: Array<[string, Tensor]> = [
+    ['dense.weight', transpose(get('W_hq'))],
+    ['dense.bias', { shape: [V], data: get('b_q').data.slice() }],
+  ];
+  if (ck.config.model.cell === 'lstm') {
+    return new Map<string, Tensor>([
+      ['rnn.weight_ih_l0', stack(TORCH_LSTM_GATES.map((g) => transpose(get(`W_x${g}`))))],
+      ['rnn.weight_hh_l0', stack(TORCH_LSTM_GATES.map((g) => transpose(get(`W_h${g}`))))],
+      ['rnn.bias_ih_l0', stack(TORCH_LSTM_GATES.map((g) => get(`b_${g}`)))],
+      ['rnn.bias_hh_l0', { shape: [4 * H], data: new Float32Array(4 * H) }],
+      ...dense,
+    ]);
+  }
   return new Map<string, Tensor>([
     ['rnn.weight_ih_l0', transpose(get('W_xh'))],
     ['rnn.weight_hh_l0', transpose(get('W_hh'))],
     ['rnn.bias_ih_l0', { shape: [H], data: get('b_h').data.slice() }],
     ['rnn.bias_hh_l0', { shape: [H], data: new Float32Array(H) }],
-    ['dense.weight', transpose(get('W_hq'))],
-    ['dense.bias', { shape: [ck.layout.dims.V], data: get('b_q').data.slice() }],
+    ...dense,
   ]);
 }
 
 export function exportTorch(ck: Checkpoint, out: string): void {
   const act = ck.config.model.activation;
-  if (act === 'identity') {
+  const cell = ck.config.model.cell;
+  if (cell === 'rnn' && act === 'identity') {
     throw new InputError(`checkpoint ${ck.path}: torch.nn.RNN has no identity nonlinearity (only tanh and relu); this model uses activation identity`);
   }
   writeSafetensors(out, torchTensors(ck), {
     format: 'bptt-torch-1',
+    cell,
     vocab: JSON.stringify(ck.vocab.chars),
-    nonlinearity: act,
+    nonlinearity: cell === 'lstm' ? 'tanh' : act,
     hidden_size: String(ck.layout.dims.H),
     vocab_size: String(ck.layout.dims.V),
     // the run's config, so that `bptt import` restores a complete bptt checkpoint
@@ -76,9 +108,12 @@ export function importTorch(path: string): { tensors: Map<string, Tensor>; vocab
   } else {
     config = structuredClone(DEFAULTS);
   }
-  config = { ...config, model: { ...config.model, hidden: H, activation: act } };
+  const cell = meta.cell ?? 'rnn';
+  if (cell !== 'rnn' && cell !== 'lstm') throw bad(`metadata.cell ${JSON.stringify(cell)}: expected rnn or lstm`);
+  config = { ...config, model: { ...config.model, cell, hidden: H, activation: cell === 'lstm' ? config.model.activation : act } };
+  const K = cell === 'lstm' ? 4 : 1;
   const want: Record<string, number[]> = {
-    'rnn.weight_ih_l0': [H, V], 'rnn.weight_hh_l0': [H, H], 'rnn.bias_ih_l0': [H], 'rnn.bias_hh_l0': [H], 'dense.weight': [V, H], 'dense.bias': [V],
+    'rnn.weight_ih_l0': [K * H, V], 'rnn.weight_hh_l0': [K * H, H], 'rnn.bias_ih_l0': [K * H], 'rnn.bias_hh_l0': [K * H], 'dense.weight': [V, H], 'dense.bias': [V],
   };
   for (const [name, shape] of Object.entries(want)) {
     const t = f.tensors.get(name);
@@ -89,13 +124,21 @@ export function importTorch(path: string): { tensors: Map<string, Tensor>; vocab
   const bih = get('rnn.bias_ih_l0').data, bhh = get('rnn.bias_hh_l0').data;
   // torch has two biases where bptt has one; the sum is the same model. While bias_hh is all
   // zeros (as exported) bias_ih is taken as it is, so export then import is bitwise lossless.
-  const b_h = bhh.every((x) => x === 0) ? bih.slice() : bih.map((x, k) => Math.fround(x + bhh[k]));
-  const tensors = new Map<string, Tensor>([
-    ['W_xh', transpose(get('rnn.weight_ih_l0'))],
-    ['W_hh', transpose(get('rnn.weight_hh_l0'))],
-    ['b_h', { shape: [H], data: b_h }],
-    ['W_hq', transpose(get('dense.weight'))],
-    ['b_q', { shape: [V], data: get('dense.bias').data.slice() }],
-  ]);
+  const bias = bhh.every((x) => x === 0) ? bih.slice() : bih.map((x, k) => Math.fround(x + bhh[k]));
+  const biasT: Tensor = { shape: [K * H], data: bias };
+  const tensors = new Map<string, Tensor>();
+  if (cell === 'lstm') {
+    TORCH_LSTM_GATES.forEach((g, k) => {
+      tensors.set(`W_x${g}`, transpose(rowsOf(get('rnn.weight_ih_l0'), k, H)));
+      tensors.set(`W_h${g}`, transpose(rowsOf(get('rnn.weight_hh_l0'), k, H)));
+      tensors.set(`b_${g}`, rowsOf(biasT, k, H));
+    });
+  } else {
+    tensors.set('W_xh', transpose(get('rnn.weight_ih_l0')));
+    tensors.set('W_hh', transpose(get('rnn.weight_hh_l0')));
+    tensors.set('b_h', biasT);
+  }
+  tensors.set('W_hq', transpose(get('dense.weight')));
+  tensors.set('b_q', { shape: [V], data: get('dense.bias').data.slice() });
   return { tensors, vocab, config };
 }

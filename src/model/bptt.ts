@@ -39,6 +39,14 @@ export interface Workspace {
   dh0: number;
   /** GEMM packing scratch for this workspace's thread (GEMM_SCRATCH_ELEMS), or null */
   pack: number | null;
+  /** LSTM only (model/lstm.ts): (T+1, B, H) cell states, cs[0] the initial one */
+  cs?: number;
+  /** LSTM only: (T, B, 4H) gate pre-activations, then activations (i, f, o, c~), then dL/da in backward */
+  gates?: number;
+  /** LSTM only: (T, B, H) tanh(c_t) */
+  tc?: number;
+  /** LSTM only: (B, H) running dL/dc_t in backward, and dL/dc_0 after it */
+  dc?: number;
 }
 
 export function allocWorkspace(arena: Arena, shape: SeqShape, withPack = false): Workspace {

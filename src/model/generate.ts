@@ -2,11 +2,12 @@
 // one character at a time, then feed back each chosen character. Greedy (argmax, D2L) when
 // temperature is 0; otherwise sample from softmax(logits / temperature), optionally top-k only.
 
-import type { Activation, Blas } from '../blas/types.js';
+import type { Blas } from '../blas/types.js';
 import type { Vocab } from '../data/corpus.js';
 import { InputError } from '../util/errors.js';
 import type { Rng } from '../util/rng.js';
-import { rnnForward, type Workspace } from './bptt.js';
+import type { Workspace } from './bptt.js';
+import { carryOver, modelForward, zeroState, type ModelSpec } from './model.js';
 import type { TensorOffsets } from './params.js';
 
 export interface GenerateOptions {
@@ -19,22 +20,22 @@ export interface GenerateOptions {
 }
 
 /** `ws` must have T = 1, B = 1. Returns the prefix followed by `length` generated characters. */
-export function generate(blas: Blas, act: Activation, P: TensorOffsets, ws: Workspace, vocab: Vocab,
+export function generate(blas: Blas, model: ModelSpec, P: TensorOffsets, ws: Workspace, vocab: Vocab,
   prefix: string, opts: GenerateOptions): string {
-  const { H, V } = ws.shape;
+  const { V } = ws.shape;
   const missing = vocab.missing(prefix);
   if (missing.length > 0) {
     throw new InputError(`prefix ${JSON.stringify(prefix)}: ${missing.map((c) => JSON.stringify(c)).join(', ')} not in the model's vocabulary`);
   }
   const ids = Array.from(prefix).map((c) => vocab.id(c));
   if (ids.length === 0) throw new InputError('prefix is empty: give at least one character');
-  blas.fill(H, 0, ws.hs);
+  zeroState(model.cell, blas, ws, 1);
   const out = [...ids];
   const probs = new Float64Array(V);
   for (let k = 0; k < ids.length - 1 + opts.length; k++) {
     blas.i[ws.x] = out[k];
-    rnnForward(blas, act, P, ws, 1);
-    blas.copy(H, ws.hs + H, ws.hs);
+    modelForward(model, blas, P, ws, 1);
+    carryOver(model.cell, blas, ws, 1);
     if (k < ids.length - 1) continue; // still reading the prefix
     out.push(pick(blas.f, ws.logits, V, opts, probs));
   }

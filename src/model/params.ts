@@ -1,94 +1,156 @@
 // The model's parameters as ONE flat buffer with a layout table (offsets, shapes) and named
 // ndarray views. Gradients and any optimizer state share the layout, so reduce, norm, clip and
-// update are single loops over numParams. Shapes follow D2L's code (row vectors times matrices):
-//   W_xh (V, H)   b_h (H)   W_hh (H, H)   W_hq (H, V)   b_q (V)
+// update are single loops over numParams. Shapes follow D2L's code (row vectors times matrices).
+//
+// A layout has STORAGE blocks (what the kernels read: contiguous, 64-byte aligned) and NAMED
+// tensors (what checkpoints hold, D2L's names). For the RNN they are the same five tensors:
+//   W_xh (V, H)   W_hh (H, H)   b_h (H)   W_hq (H, V)   b_q (V)
+// The LSTM stores its four gates fused, so one gather and one GEMM per step serve them all:
+//   W_x (V, 4H)   W_h (H, 4H)   b (4H)   W_hq (H, V)   b_q (V),   gate order i, f, o, c
+// and names them as D2L 6.8 does, each a column slice of a fused block (a strided view):
+//   W_xi W_hi b_i  W_xf W_hf b_f  W_xo W_ho b_o  W_xc W_hc b_c  W_hq b_q
 // The chapter writes column vectors; its W_hh is the transpose of ours, its W_qh is our W_hq^T.
 
 import ndarray from 'ndarray';
+import type { TrainConfig } from '../config/schema.js';
 import { alignUp } from '../util/arena.js';
 
+export type CellKind = TrainConfig['model']['cell'];
+
+/** The RNN's tensor names (also its storage), in checkpoint order. */
 export const TENSOR_NAMES = ['W_xh', 'W_hh', 'b_h', 'W_hq', 'b_q'] as const;
-export type TensorName = (typeof TENSOR_NAMES)[number];
+export type TensorName = string;
+
+/** LSTM gates in storage order (D2L 6.8's order of presentation). */
+export const LSTM_GATES = ['i', 'f', 'o', 'c'] as const;
 
 export interface ModelDims {
   /** vocabulary size */
   V: number;
   /** hidden units */
   H: number;
+  /** recurrent cell (default rnn) */
+  cell?: CellKind;
 }
 
 export interface TensorSpec {
-  name: TensorName;
+  name: string;
   shape: number[];
-  /** offset in elements from the start of the parameter block; 16-element aligned */
+  /** offset in elements of the first element from the start of the parameter block */
   offset: number;
+  /** elements of the tensor itself */
   size: number;
+  /** elements between rows of a 2-D tensor (its width when contiguous) */
+  rowStride: number;
 }
 
 export interface ParamLayout {
   dims: ModelDims;
-  tensors: Record<TensorName, TensorSpec>;
+  /** storage blocks the kernels use, by name (16-element aligned, contiguous) */
+  blocks: Record<string, TensorSpec>;
+  /** named tensors (checkpoint tensors), by name; views into the blocks */
+  tensors: Record<string, TensorSpec>;
+  /** the named tensors in checkpoint order */
+  names: string[];
   /** elements in the block, padding included (a multiple of 16) */
   numParams: number;
 }
 
-export function shapeOf(name: TensorName, { V, H }: ModelDims): number[] {
-  switch (name) {
-    case 'W_xh': return [V, H];
-    case 'W_hh': return [H, H];
-    case 'b_h': return [H];
-    case 'W_hq': return [H, V];
-    case 'b_q': return [V];
-  }
+const sizeOf = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
+
+function storageOf({ V, H, cell = 'rnn' }: ModelDims): Array<[string, number[]]> {
+  if (cell === 'lstm') return [['W_x', [V, 4 * H]], ['W_h', [H, 4 * H]], ['b', [4 * H]], ['W_hq', [H, V]], ['b_q', [V]]];
+  return [['W_xh', [V, H]], ['W_hh', [H, H]], ['b_h', [H]], ['W_hq', [H, V]], ['b_q', [V]]];
+}
+
+/** The shape a named tensor must have (checkpoints are checked against it). */
+export function shapeOf(name: string, dims: ModelDims): number[] {
+  return paramLayout(dims).tensors[name]?.shape ?? [];
 }
 
 export function paramLayout(dims: ModelDims): ParamLayout {
   let offset = 0;
-  const tensors = {} as Record<TensorName, TensorSpec>;
-  for (const name of TENSOR_NAMES) {
-    const shape = shapeOf(name, dims);
-    const size = shape.reduce((a, b) => a * b, 1);
-    tensors[name] = { name, shape, offset, size };
+  const blocks: Record<string, TensorSpec> = {};
+  for (const [name, shape] of storageOf(dims)) {
+    const size = sizeOf(shape);
+    blocks[name] = { name, shape, offset, size, rowStride: shape[shape.length - 1] };
     offset = alignUp(offset + size);
   }
-  return { dims, tensors, numParams: offset };
+  const tensors: Record<string, TensorSpec> = {};
+  const names: string[] = [];
+  const add = (t: TensorSpec) => { tensors[t.name] = t; names.push(t.name); };
+  if ((dims.cell ?? 'rnn') === 'lstm') {
+    const { V, H } = dims;
+    LSTM_GATES.forEach((g, k) => {
+      add({ name: `W_x${g}`, shape: [V, H], offset: blocks.W_x.offset + k * H, size: V * H, rowStride: 4 * H });
+      add({ name: `W_h${g}`, shape: [H, H], offset: blocks.W_h.offset + k * H, size: H * H, rowStride: 4 * H });
+      add({ name: `b_${g}`, shape: [H], offset: blocks.b.offset + k * H, size: H, rowStride: H });
+    });
+    add(blocks.W_hq);
+    add(blocks.b_q);
+  } else {
+    for (const name of TENSOR_NAMES) add(blocks[name]);
+  }
+  return { dims, blocks, tensors, names, numParams: offset };
 }
 
-/** Absolute element offsets of each tensor of a block that starts at `base`. */
-export type TensorOffsets = Record<TensorName, number>;
+/** Absolute element offsets of every block and named tensor of a parameter block at `base`. */
+export type TensorOffsets = Record<string, number>;
 
 export function offsetsAt(layout: ParamLayout, base: number): TensorOffsets {
-  const out = {} as TensorOffsets;
-  for (const name of TENSOR_NAMES) out[name] = base + layout.tensors[name].offset;
+  const out: TensorOffsets = {};
+  for (const t of Object.values(layout.blocks)) out[t.name] = base + t.offset;
+  for (const t of Object.values(layout.tensors)) out[t.name] = base + t.offset;
   return out;
 }
 
-export type Views = Record<TensorName, ndarray.NdArray<Float32Array | Float64Array>>;
+export type Views = Record<string, ndarray.NdArray<Float32Array | Float64Array>>;
 
 /** Named ndarray views (shape and stride, no copy) over a block at `base` in `heap`. */
 export function viewsOf(layout: ParamLayout, heap: Float32Array | Float64Array, base: number): Views {
-  const out = {} as Views;
-  for (const name of TENSOR_NAMES) {
+  const out: Views = {};
+  for (const name of layout.names) {
     const t = layout.tensors[name];
-    out[name] = ndarray(heap.subarray(base + t.offset, base + t.offset + t.size), t.shape);
+    out[name] = t.shape.length === 2
+      ? ndarray(heap, t.shape, [t.rowStride, 1], base + t.offset)
+      : ndarray(heap, t.shape, [1], base + t.offset);
   }
   return out;
+}
+
+/** A named tensor copied out of the heap, row-major and contiguous. */
+export function readTensor(t: TensorSpec, heap: Float32Array | Float64Array, base: number): Float32Array {
+  const out = new Float32Array(t.size);
+  const rows = t.shape.length === 2 ? t.shape[0] : 1;
+  const cols = t.size / rows;
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[r * cols + c] = heap[base + t.offset + r * t.rowStride + c];
+  return out;
+}
+
+/** The inverse of readTensor: a contiguous row-major tensor written into its (strided) place. */
+export function writeTensor(t: TensorSpec, data: ArrayLike<number>, heap: Float32Array | Float64Array, base: number): void {
+  const rows = t.shape.length === 2 ? t.shape[0] : 1;
+  const cols = t.size / rows;
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) heap[base + t.offset + r * t.rowStride + c] = data[r * cols + c];
 }
 
 /** D2L initialization: weights ~ N(0, scale^2), biases zero. Padding stays zero. */
 export function initParams(layout: ParamLayout, heap: Float32Array | Float64Array, base: number,
   normal: () => number, scale: number): void {
   heap.fill(0, base, base + layout.numParams);
-  for (const name of TENSOR_NAMES) {
+  for (const name of layout.names) {
     if (name.startsWith('b_')) continue;
     const t = layout.tensors[name];
-    for (let k = 0; k < t.size; k++) heap[base + t.offset + k] = normal() * scale;
+    const rows = t.shape.length === 2 ? t.shape[0] : 1;
+    const cols = t.size / rows;
+    for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) heap[base + t.offset + r * t.rowStride + c] = normal() * scale;
   }
 }
 
-/** FLOPs per token of one training step (forward + BPTT), counting a multiply-add as 2:
- *  six matrix products of H x V (output forward, dW_hq, dH) and H x H (recurrence forward,
- *  dW_hh, dh_{t-1}) per token; the input layer is a row gather, so it costs no multiplies. */
-export function trainFlopsPerToken({ V, H }: ModelDims): number {
-  return 6 * H * V + 6 * H * H;
+/** FLOPs per token of one training step (forward + BPTT), counting a multiply-add as 2: the output
+ *  layer's three H x V products (forward, dW_hq, dH), and per gate three H x H products (recurrence
+ *  forward, dW_h, dh_{t-1}): 6HV + 6 G H^2 with G = 1 (RNN) or 4 (LSTM). The input layer is a row
+ *  gather, so it costs no multiplies; elementwise gate math is not counted. */
+export function trainFlopsPerToken({ V, H, cell = 'rnn' }: ModelDims): number {
+  return 6 * H * V + 6 * (cell === 'lstm' ? 4 : 1) * H * H;
 }

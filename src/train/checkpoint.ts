@@ -1,15 +1,17 @@
-// Checkpoints: safetensors with the five tensors under D2L's names and shapes (row-major float32),
+// Checkpoints: safetensors with the model's tensors under D2L's names and shapes (row-major float32),
 // and in __metadata__ the vocabulary (a JSON array of characters in index order), the resolved
 // config, and the training state needed to resume exactly (epoch, minibatch position, sampler and
 // RNG state, epoch accumulators). Consecutive sampling also stores the carried hidden state as
-// the tensor "state.h" (B, H). Loading validates everything and names the file in every error.
+// the tensor "state.h" (B, H), and for the LSTM "state.c" (B, H). Loading validates everything and
+// names the file in every error. Tensor names and shapes come from the layout of the config's cell.
 
 import { z } from 'zod';
 import { merge } from '../config/load.js';
 import { ConfigSchema, DEFAULTS, type TrainConfig } from '../config/schema.js';
 import { Vocab } from '../data/corpus.js';
 import { readSafetensors, writeSafetensors, type Tensor } from '../io/safetensors.js';
-import { paramLayout, shapeOf, TENSOR_NAMES, viewsOf, type ParamLayout } from '../model/params.js';
+import { paramLayout, readTensor, writeTensor, type ParamLayout } from '../model/params.js';
+import { stateParts } from '../model/model.js';
 import { InputError } from '../util/errors.js';
 import type { RngState } from '../util/rng.js';
 import { configHash, type DataFingerprint } from './identity.js';
@@ -78,10 +80,9 @@ export function saveCheckpoint(path: string, args: {
 }): void {
   const tensors = new Map<string, Tensor>();
   const copy = (base: number, prefix: string) => {
-    const views = viewsOf(args.layout, args.heap, base);
-    for (const name of TENSOR_NAMES) {
-      const v = views[name];
-      tensors.set(prefix + name, { shape: v.shape.slice(), data: Float32Array.from(v.data) }); // a copy: training goes on
+    for (const name of args.layout.names) {
+      const t = args.layout.tensors[name];
+      tensors.set(prefix + name, { shape: t.shape.slice(), data: readTensor(t, args.heap, base) }); // a copy: training goes on
     }
   };
   copy(args.params, '');
@@ -95,19 +96,19 @@ export function saveCheckpoint(path: string, args: {
  */
 export function loadOptimStateInto(ck: Checkpoint, kind: TrainConfig['optim']['kind'], heap: Float32Array | Float64Array | null, blocks: number[]): void {
   optimSlots(kind).forEach((slot, k) => {
-    for (const name of TENSOR_NAMES) {
+    for (const name of ck.layout.names) {
       const t = ck.tensors.get(`optim.${slot}.${name}`);
       const spec = ck.layout.tensors[name];
       if (!t) throw new InputError(`checkpoint ${ck.path}: optimizer ${kind} needs tensor optim.${slot}.${name}, which is missing`);
       if (t.shape.join(',') !== spec.shape.join(',')) throw new InputError(`checkpoint ${ck.path}: tensor optim.${slot}.${name} has shape [${t.shape}], expected [${spec.shape}]`);
       const nf = firstNonFinite(t.data);
       if (nf >= 0) throw new InputError(`checkpoint ${ck.path}: tensor optim.${slot}.${name} holds a non-finite value`);
-      heap?.set(t.data, blocks[k] + spec.offset);
+      if (heap) writeTensor(spec, t.data, heap, blocks[k]);
     }
   });
 }
 
-/** Writes a checkpoint from its five named tensors (import, or saveCheckpoint above). */
+/** Writes a checkpoint from its named tensors (import, or saveCheckpoint above). */
 export function writeCheckpointTensors(path: string, tensors: Map<string, Tensor>, args: {
   vocab: Vocab; config: TrainConfig; training: TrainingState | null; stateH: Float32Array | null; kernels: string; data: DataFingerprint | null;
 }): void {
@@ -117,7 +118,12 @@ export function writeCheckpointTensors(path: string, tensors: Map<string, Tensor
     const bad = firstNonFinite(data);
     if (bad >= 0) throw new InputError(`refusing to write ${path}: tensor ${name} holds a non-finite value (${data[bad]} at index ${bad}); the previous checkpoint is kept`, 1);
   }
-  if (args.stateH) tensors.set('state.h', { shape: [args.config.data.batch, args.config.model.hidden], data: args.stateH });
+  if (args.stateH) {
+    // the carried state table: h rows, then (LSTM) c rows
+    const { batch: B } = args.config.data, H = args.config.model.hidden;
+    tensors.set('state.h', { shape: [B, H], data: args.stateH.slice(0, B * H) });
+    if (stateParts(args.config.model.cell) > 1) tensors.set('state.c', { shape: [B, H], data: args.stateH.slice(B * H, 2 * B * H) });
+  }
   writeSafetensors(path, tensors, {
     format: FORMAT,
     vocab: JSON.stringify(args.vocab.chars),
@@ -148,11 +154,12 @@ export function loadCheckpoint(path: string): Checkpoint {
   if (!parsed.success) throw bad(`metadata.config is invalid: ${parsed.error.issues[0]?.message}`);
   const config = parsed.data;
   const vocab = new Vocab(chars as string[]);
-  const dims = { V: vocab.size, H: config.model.hidden };
-  for (const name of TENSOR_NAMES) {
+  const dims = { V: vocab.size, H: config.model.hidden, cell: config.model.cell };
+  const layout = paramLayout(dims);
+  for (const name of layout.names) {
     const t = file.tensors.get(name);
-    if (!t) throw bad(`missing tensor ${name}`);
-    const want = shapeOf(name, dims);
+    if (!t) throw bad(`missing tensor ${name} (a ${dims.cell} checkpoint)`);
+    const want = layout.tensors[name].shape;
     if (t.shape.join(',') !== want.join(',')) {
       throw bad(`tensor ${name} has shape [${t.shape}], expected [${want}] for vocabulary size ${dims.V} and hidden ${dims.H}`);
     }
@@ -171,12 +178,21 @@ export function loadCheckpoint(path: string): Checkpoint {
     }
     state = ts.data;
   }
-  const h = file.tensors.get('state.h') ?? null;
-  if (h) {
+  const stateNames = stateParts(config.model.cell) > 1 ? ['state.h', 'state.c'] : ['state.h'];
+  const parts = stateNames.map((n) => file.tensors.get(n) ?? null);
+  if (parts.some((p) => p !== null) && parts.some((p) => p === null)) throw bad(`the carried state needs ${stateNames.join(' and ')}`);
+  parts.forEach((p, k) => {
+    if (!p) return;
     const want = [config.data.batch, config.model.hidden];
-    if (h.shape.join(',') !== want.join(',')) throw bad(`tensor state.h has shape [${h.shape}], expected [${want}] (data.batch, model.hidden)`);
-    const nf = firstNonFinite(h.data);
-    if (nf >= 0) throw bad(`tensor state.h holds a non-finite value (${h.data[nf]} at index ${nf})`);
+    if (p.shape.join(',') !== want.join(',')) throw bad(`tensor ${stateNames[k]} has shape [${p.shape}], expected [${want}] (data.batch, model.hidden)`);
+    const nf = firstNonFinite(p.data);
+    if (nf >= 0) throw bad(`tensor ${stateNames[k]} holds a non-finite value (${p.data[nf]} at index ${nf})`);
+  });
+  let h: { data: Float32Array } | null = null;
+  if (parts[0]) {
+    const all = new Float32Array(parts.length * parts[0].data.length);
+    parts.forEach((p, k) => all.set(p!.data, k * p!.data.length));
+    h = { data: all };
   }
   let data: DataFingerprint | null = null;
   if (meta.data_sha256 !== undefined || meta.data_chars !== undefined) {
@@ -185,7 +201,7 @@ export function loadCheckpoint(path: string): Checkpoint {
     data = { chars, sha256: meta.data_sha256 };
   }
   return {
-    path, vocab, config, layout: paramLayout(dims), tensors: file.tensors,
+    path, vocab, config, layout, tensors: file.tensors,
     training: state, stateH: h?.data ?? null, kernels: meta.kernels ?? 'unknown', data, configSha256: meta.config_sha256 ?? null,
   };
 }
@@ -196,10 +212,7 @@ export function firstNonFinite(x: Float32Array): number {
   return -1;
 }
 
-/** Copies a checkpoint's tensors into a parameter block. */
+/** Copies a checkpoint's tensors into a parameter block (into their strided places for fused gates). */
 export function loadParamsInto(ck: Checkpoint, heap: Float32Array | Float64Array, params: number): void {
-  for (const name of TENSOR_NAMES) {
-    const t = ck.layout.tensors[name];
-    heap.set(ck.tensors.get(name)!.data, params + t.offset);
-  }
+  for (const name of ck.layout.names) writeTensor(ck.layout.tensors[name], ck.tensors.get(name)!.data, heap, params);
 }

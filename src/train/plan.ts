@@ -6,7 +6,8 @@
 //   params                        (numParams)
 //   grad blocks, one per shard    (numShards x numParams): each shard's rows accumulate here
 //   optimizer state               (optimSlots x numParams): momentum's velocity, Adam's m and v
-//   carried state                 (B, H)      consecutive sampling: row b's h_T, read as row b's h_0
+//   carried state                 (parts, B, H) consecutive sampling: row b's h_T (and c_T for the
+//                                             LSTM), read as row b's initial state
 //   workspaces, one per worker    the rows' token ids and activation caches for up to rowsPerTask rows
 //   eval workspace, sampling workspace   (coordinator thread only)
 //
@@ -19,7 +20,9 @@
 // offset, and every worker gathers its rows' tokens from the shared corpus into its workspace.
 // Sizes come from the allocations themselves (an unbounded Arena), never from a second formula.
 import { RESERVED_LOW_BYTES } from '../blas/loader.js';
-import { allocWorkspace, type Workspace } from '../model/bptt.js';
+import type { Workspace } from '../model/bptt.js';
+import { allocModelWorkspace, stateParts } from '../model/model.js';
+import type { CellKind } from '../model/params.js';
 import { offsetsAt, paramLayout, type ParamLayout, type TensorOffsets } from '../model/params.js';
 import { Arena } from '../util/arena.js';
 
@@ -38,6 +41,8 @@ export interface PlanInput {
   evalRows: number;
   /** optimizer state blocks of numParams each: 0 sgd, 1 momentum (velocity), 2 adam (m, v) */
   optimSlots?: number;
+  /** the recurrent cell (default rnn) */
+  cell?: CellKind;
 }
 
 export interface RowRange {
@@ -79,7 +84,8 @@ export function balancedRanges(B: number, parts: number): RowRange[] {
 
 export function makePlan(input: PlanInput): MemoryPlan {
   const { V, H, T, B, workers, deterministic, evalRows } = input;
-  const layout = paramLayout({ V, H });
+  const cell = input.cell ?? 'rnn';
+  const layout = paramLayout({ V, H, cell });
   const numParams = layout.numParams;
   let shards: RowRange[];
   let shardsOfWorker: number[][];
@@ -101,10 +107,10 @@ export function makePlan(input: PlanInput): MemoryPlan {
   const params = arena.alloc(numParams);
   const gradBlocks = shards.map(() => arena.alloc(numParams));
   const optimState = Array.from({ length: input.optimSlots ?? 0 }, () => arena.alloc(numParams));
-  const state = arena.alloc(B * H);
-  const workspaces = Array.from({ length: workers }, () => allocWorkspace(arena, taskShape, true));
-  const evalWs = evalRows > 0 ? allocWorkspace(arena, evalShape, true) : null;
-  const sampleWs = allocWorkspace(arena, sampleShape);
+  const state = arena.alloc(stateParts(cell) * B * H);
+  const workspaces = Array.from({ length: workers }, () => allocModelWorkspace(arena, cell, taskShape, true));
+  const evalWs = evalRows > 0 ? allocModelWorkspace(arena, cell, evalShape, true) : null;
+  const sampleWs = allocModelWorkspace(arena, cell, sampleShape);
   const numChunks = Math.ceil(numParams / NORM_CHUNK_ELEMS);
   return {
     input, layout, numParams, params, P: offsetsAt(layout, params), shards, gradBlocks, optimState, shardsOfWorker,

@@ -20,7 +20,8 @@
 // of the same phases run one after another (test/step.test.ts checks exactly that).
 
 import type { Activation, Blas } from '../blas/types.js';
-import { rnnBackward, rnnForward, xentForwardBackward, type Workspace } from '../model/bptt.js';
+import type { Workspace } from '../model/bptt.js';
+import { loadState, modelBackward, modelForward, storeState, xentForwardBackward, zeroState } from '../model/model.js';
 import { clipFactor } from '../optim/clip.js';
 import { applyUpdate, type OptimStep } from '../optim/optimizers.js';
 import { barrier, checkAbort, PhaseIndex, PHASES, Result, RESULT_FIELDS, Slot, StretchStatus, type ControlViews } from '../parallel/control.js';
@@ -88,17 +89,18 @@ export function computeShard(ctx: StepContext, s: number, carry: boolean, gradSc
   const { blas, plan, act, ws } = ctx;
   const { lo, hi } = plan.shards[s];
   const rows = hi - lo;
-  const { T, H } = plan.input;
+  const { B } = plan.input;
+  const model = { cell: plan.input.cell ?? 'rnn', act };
   const block = plan.gradBlocks[s];
   blas.fill(plan.numParams, 0, block);
   if (rows === 0) return 0;
-  if (carry) blas.copy(rows * H, plan.state + lo * H, ws.hs);
-  else blas.fill(rows * H, 0, ws.hs);
-  rnnForward(blas, act, plan.P, ws, rows);
-  // The carried state is h_T of this minibatch, detached: BPTT below never reaches past h_0.
-  if (carry) blas.copy(rows * H, ws.hs + T * rows * H, plan.state + lo * H);
+  if (carry) loadState(model.cell, blas, ws, plan.state, B, lo, rows);
+  else zeroState(model.cell, blas, ws, rows);
+  modelForward(model, blas, plan.P, ws, rows);
+  // The carried state is the final state of this minibatch, detached: BPTT below never reaches past it.
+  if (carry) storeState(model.cell, blas, ws, plan.state, B, lo, rows);
   const loss = xentForwardBackward(blas, ws, gradScale, rows);
-  rnnBackward(blas, act, plan.P, plan.gradOffsets[s], ws, rows);
+  modelBackward(model, blas, plan.P, plan.gradOffsets[s], ws, rows);
   return loss;
 }
 

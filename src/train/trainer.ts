@@ -5,7 +5,7 @@
 // training perplexity, tokens/s, gradient norm before clipping, validation perplexity, samples,
 // checkpoints. Stops at a minibatch boundary when asked (signals), leaving a checkpoint to resume.
 
-import type { Activation } from '../blas/types.js';
+import { stateParts, type ModelSpec } from '../model/model.js';
 import { learningRate, type TrainConfig } from '../config/schema.js';
 import { makeSampler, type Sampler } from '../data/samplers.js';
 import { generate } from '../model/generate.js';
@@ -54,7 +54,7 @@ function samplerSeed(seed: number): number {
 
 export class Trainer {
   readonly sampler: Sampler;
-  private readonly act: Activation;
+  private readonly model: ModelSpec;
   state: TrainingState;
   /** set when run.early_stop ended the run before run.epochs */
   stoppedEarly = false;
@@ -63,7 +63,7 @@ export class Trainer {
 
   /** `resume`: continue its training state; `initFrom`: a new run starting from its weights */
   constructor(readonly config: TrainConfig, readonly data: PreparedData, readonly engine: Engine, resume?: Checkpoint, initFrom?: Checkpoint) {
-    this.act = config.model.activation;
+    this.model = { cell: config.model.cell, act: config.model.activation };
     this.sampler = makeSampler(config.data.sampler, data.train, config.data.batch, config.data.steps);
     const heap = engine.blas.f;
     const plan = engine.plan;
@@ -95,13 +95,13 @@ export class Trainer {
     if (this.sampler.kind !== 'consecutive') return null;
     const { state } = this.engine.plan;
     const { B, H } = this.engine.plan.input;
-    return this.engine.blas.f.slice(state, state + B * H);
+    return this.engine.blas.f.slice(state, state + stateParts(this.model.cell) * B * H);
   }
 
   validationPerplexity(): number | null {
     const { evalWs, P } = this.engine.plan;
     if (!this.data.val || !evalWs) return null;
-    return evaluatePerplexity(this.engine.blas, this.act, P, evalWs, this.data.val);
+    return evaluatePerplexity(this.engine.blas, this.model, P, evalWs, this.data.val);
   }
 
   samples(): string[] {
@@ -109,7 +109,7 @@ export class Trainer {
     const prefixes = r.sample_prefixes.length > 0 ? r.sample_prefixes : [this.data.vocab.decode(this.data.train.subarray(0, 1))];
     const { sampleWs, P } = this.engine.plan;
     return prefixes.map((p) =>
-      generate(this.engine.blas, this.act, P, sampleWs, this.data.vocab, p, { length: r.sample_length, temperature: 0, topK: 0, rng: new Rng(0) }));
+      generate(this.engine.blas, this.model, P, sampleWs, this.data.vocab, p, { length: r.sample_length, temperature: 0, topK: 0, rng: new Rng(0) }));
   }
 
   /** Runs to config.run.epochs or until hooks.shouldStop(); returns true when all epochs ran. */
@@ -120,7 +120,7 @@ export class Trainer {
     const run = config.run;
     const plan = engine.plan;
     const { schedule, results } = engine.control;
-    const flopsPerToken = trainFlopsPerToken({ V: this.data.vocab.size, H: config.model.hidden });
+    const flopsPerToken = trainFlopsPerToken({ V: this.data.vocab.size, H: config.model.hidden, cell: config.model.cell });
     const carry = sampler.kind === 'consecutive';
     const gradScale = 1 / (T * B);
     const optim = optimStepOf(config.optim);
@@ -132,7 +132,7 @@ export class Trainer {
       const resumedTokens = state.epochTokens;
       if (state.minibatch === 0) {
         state.epochRng = this.rng.state();
-        if (carry) engine.blas.fill(B * plan.input.H, 0, plan.state); // D2L: fresh state each epoch
+        if (carry) engine.blas.fill(stateParts(this.model.cell) * B * plan.input.H, 0, plan.state); // D2L: fresh state each epoch
       }
       this.rng = new Rng(state.epochRng);
       sampler.startEpoch(this.rng);
