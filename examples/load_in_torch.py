@@ -27,12 +27,14 @@ def read_safetensors(path: str) -> tuple[dict[str, torch.Tensor], dict[str, str]
 
 
 class CharRNN(torch.nn.Module):
-    """nn.RNN (cell "rnn") or nn.LSTM (cell "lstm") on one-hot inputs, then nn.Linear."""
+    """nn.RNN (cell "rnn"), nn.GRU ("gru") or nn.LSTM ("lstm") on one-hot inputs, then nn.Linear."""
 
     def __init__(self, vocab_size: int, hidden_size: int, nonlinearity: str, cell: str = "rnn"):
         super().__init__()
         if cell == "lstm":
             self.rnn = torch.nn.LSTM(vocab_size, hidden_size)
+        elif cell == "gru":
+            self.rnn = torch.nn.GRU(vocab_size, hidden_size)
         else:
             self.rnn = torch.nn.RNN(vocab_size, hidden_size, nonlinearity=nonlinearity)
         self.dense = torch.nn.Linear(hidden_size, vocab_size)

@@ -10,7 +10,7 @@ Backend: gloo on CPUs (default), nccl with --device cuda. With Debian's torch 1.
 3.11, add `--redirects 1 --tee 1` to torchrun (its launcher fails on the default of 0).
 
 What matches bptt: the data preparation (UTF-8, newlines to spaces, the first max_chars code
-points, the validation tail), the model (torch.nn.RNN or nn.LSTM + nn.Linear, as `bptt export` writes it), the
+points, the validation tail), the model (torch.nn.RNN, nn.GRU or nn.LSTM + nn.Linear, as `bptt export` writes it), the
 samplers (D2L 6.3: random or consecutive, state (h, and c for the LSTM) carried and detached within an epoch), the global
 minibatch of data.batch rows (rank r takes rows [r*B/W, (r+1)*B/W), as bptt's workers do), the loss
 (mean cross-entropy over the T*B tokens of the global minibatch), clipping by the global L2 norm of

@@ -86,7 +86,7 @@ async function measure(o: ScalingOptions, data: PreparedData, workers: number): 
   const V = data.vocab.size;
   const { steps: T, batch: B } = c.data;
   const engine = new PoolEngine({
-    plan: { V, H: c.model.hidden, T, B, workers, deterministic: c.run.deterministic, evalRows: 0, optimSlots: optimSlots(c.optim.kind).length, cell: c.model.cell },
+    plan: { V, H: c.model.hidden, T, B, workers, deterministic: c.run.deterministic, evalRows: 0, optimSlots: optimSlots(c.optim.kind).length, cell: c.model.cell, gruReset: c.model.gru_reset },
     act: c.model.activation, kernels: o.kernels, corpus: data.train,
   });
   try {

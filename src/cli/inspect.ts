@@ -4,7 +4,7 @@
 // back through time.
 
 import { createWasmBlas, RESERVED_LOW_BYTES } from '../blas/loader.js';
-import { allocModelWorkspace, modelBackward, modelForward, xentForwardBackward, zeroState } from '../model/model.js';
+import { allocModelWorkspace, modelBackward, modelForward, modelSpecOf, xentForwardBackward, zeroState } from '../model/model.js';
 import { offsetsAt, readTensor } from '../model/params.js';
 import { writeSafetensors, type Tensor } from '../io/safetensors.js';
 import { loadCheckpoint, loadParamsInto } from '../train/checkpoint.js';
@@ -32,11 +32,11 @@ export function inspectCheckpoint(checkpoint: string, text: string, gradsOut?: s
   const T = ids.length - 1;
   const { V, H } = ck.layout.dims;
   const shape = { V, H, T, B: 1 };
-  const model = { cell: ck.config.model.cell, act: ck.config.model.activation };
+  const model = modelSpecOf(ck.config.model);
   const n = ck.layout.numParams;
   const place = (arena: Arena) => ({
     pBase: arena.alloc(n), gBase: arena.alloc(n), dhTrace: arena.alloc(T * H), dcTrace: arena.alloc(T * H),
-    ws: allocModelWorkspace(arena, model.cell, shape),
+    ws: allocModelWorkspace(arena, model.cell, shape, false, model.gruReset),
   });
   const measure = new Arena(RESERVED_LOW_BYTES / 4);
   place(measure);

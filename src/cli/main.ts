@@ -11,7 +11,7 @@ import { writeFileAtomic } from '../io/safetensors.js';
 import { lineChart } from '../io/svg.js';
 import { envOverrides, getPath, leafKeys, parseSet, parseValue, resolveConfig, type Override } from '../config/load.js';
 import { createWasmBlas, RESERVED_LOW_BYTES, type KernelPreference } from '../blas/loader.js';
-import { allocModelWorkspace } from '../model/model.js';
+import { allocModelWorkspace, modelSpecOf } from '../model/model.js';
 import { generate } from '../model/generate.js';
 import { offsetsAt } from '../model/params.js';
 import { loadCheckpoint, loadParamsInto, writeCheckpointTensors } from '../train/checkpoint.js';
@@ -144,15 +144,15 @@ export function buildProgram(): Command {
       const topK = nonNegInt(opts.topK, '--top-k');
       const ck = loadCheckpoint(opts.checkpoint);
       const shape = { V: ck.layout.dims.V, H: ck.layout.dims.H, T: 1, B: 1 };
-      const model = { cell: ck.config.model.cell, act: ck.config.model.activation };
+      const model = modelSpecOf(ck.config.model);
       // sized by the allocations themselves (a measuring arena), then placed for real
       const measure = new Arena(RESERVED_LOW_BYTES / 4);
       measure.alloc(ck.layout.numParams);
-      allocModelWorkspace(measure, model.cell, shape);
+      allocModelWorkspace(measure, model.cell, shape, false, model.gruReset);
       const blas = createWasmBlas(measure.end * 4);
       const arena = new Arena(RESERVED_LOW_BYTES / 4);
       const pBase = arena.alloc(ck.layout.numParams);
-      const ws = allocModelWorkspace(arena, model.cell, shape);
+      const ws = allocModelWorkspace(arena, model.cell, shape, false, model.gruReset);
       loadParamsInto(ck, blas.f, pBase);
       const text = generate(blas, model, offsetsAt(ck.layout, pBase), ws, ck.vocab, opts.prefix,
         { length, temperature, topK, rng: new Rng(seed) });
@@ -216,7 +216,7 @@ export function buildProgram(): Command {
       const out = opts.out ?? opts.checkpoint.replace(/(\.safetensors)?$/, '.torch.safetensors');
       checkOutputFile(out, '--out', { force: Boolean(opts.force), reads: [opts.checkpoint] });
       exportTorch(ck, out);
-      const torchModule = ck.config.model.cell === 'lstm' ? 'torch.nn.LSTM' : `torch.nn.RNN nonlinearity=${ck.config.model.activation}`;
+      const torchModule = { lstm: 'torch.nn.LSTM', gru: 'torch.nn.GRU', rnn: `torch.nn.RNN nonlinearity=${ck.config.model.activation}` }[ck.config.model.cell];
       stdout(`bptt export: ${out} (${torchModule}, hidden ${ck.layout.dims.H}, vocabulary ${ck.layout.dims.V})\n`);
     });
 

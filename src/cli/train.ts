@@ -46,7 +46,7 @@ export function createEngine(config: TrainConfig, data: PreparedData, kernels: K
   const plan = {
     V: data.vocab.size, H: config.model.hidden, T: config.data.steps, B: config.data.batch, workers,
     deterministic: config.run.deterministic, evalRows: evalRows(data.val?.length ?? 0, config.data.steps, config.data.batch),
-    optimSlots: optimSlots(config.optim.kind).length, cell: config.model.cell,
+    optimSlots: optimSlots(config.optim.kind).length, cell: config.model.cell, gruReset: config.model.gru_reset,
   };
   return new PoolEngine({ plan, act: config.model.activation, kernels, corpus: data.train });
 }

@@ -1,6 +1,7 @@
 // Export a checkpoint for PyTorch: safetensors named for torch.nn.RNN (tanh/relu, one layer,
-// batch_first irrelevant to weights) or torch.nn.LSTM (gates stacked in torch's order i, f, g, o,
-// g being D2L's candidate c; bias_hh zero), followed by nn.Linear. For the RNN torch computes
+// batch_first irrelevant to weights), torch.nn.LSTM (gates stacked in torch's order i, f, g, o,
+// g being D2L's candidate c; bias_hh zero) or torch.nn.GRU (reset "after" only; order r, z, n;
+// bias_hh zero but its n part, which is b_hn), followed by nn.Linear. For the RNN torch computes
 //   h_t = act(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh),  o_t = h_t W^T + b
 // so weight_ih_l0 = W_xh^T (H, V), weight_hh_l0 = W_hh^T (H, H), bias_ih_l0 = b_h, bias_hh_l0 = 0,
 // dense.weight = W_hq^T (V, H), dense.bias = b_q. The vocabulary and the run's config go into the
@@ -24,6 +25,8 @@ function transpose(t: Tensor): Tensor {
 
 /** torch's LSTM gate order (i, f, g, o) in terms of D2L's gate names (g is D2L's candidate c). */
 const TORCH_LSTM_GATES = ['i', 'f', 'c', 'o'] as const;
+/** torch's GRU gate order (r, z, n) in terms of D2L's (n is D2L's candidate h~). */
+const TORCH_GRU_GATES = ['r', 'z', 'h'] as const;
 
 /** Row-stacks (k, r, c) tensors into one (k*r, c). */
 function stack(parts: Tensor[]): Tensor {
@@ -46,12 +49,18 @@ export function torchTensors(ck: Checkpoint): Map<string, Tensor> {
     ['dense.weight', transpose(get('W_hq'))],
     ['dense.bias', { shape: [V], data: get('b_q').data.slice() }],
   ];
-  if (ck.config.model.cell === 'lstm') {
+  const cell = ck.config.model.cell;
+  if (cell === 'lstm' || cell === 'gru') {
+    const gates = cell === 'lstm' ? TORCH_LSTM_GATES : TORCH_GRU_GATES;
+    const K = gates.length;
+    // torch's bias_hh: zero, except the GRU's n part, which is b_hn (inside r * (...))
+    const bhh = new Float32Array(K * H);
+    if (cell === 'gru') bhh.set(get('b_hn').data, 2 * H);
     return new Map<string, Tensor>([
-      ['rnn.weight_ih_l0', stack(TORCH_LSTM_GATES.map((g) => transpose(get(`W_x${g}`))))],
-      ['rnn.weight_hh_l0', stack(TORCH_LSTM_GATES.map((g) => transpose(get(`W_h${g}`))))],
-      ['rnn.bias_ih_l0', stack(TORCH_LSTM_GATES.map((g) => get(`b_${g}`)))],
-      ['rnn.bias_hh_l0', { shape: [4 * H], data: new Float32Array(4 * H) }],
+      ['rnn.weight_ih_l0', stack(gates.map((g) => transpose(get(`W_x${g}`))))],
+      ['rnn.weight_hh_l0', stack(gates.map((g) => transpose(get(`W_h${g}`))))],
+      ['rnn.bias_ih_l0', stack(gates.map((g) => get(`b_${g}`)))],
+      ['rnn.bias_hh_l0', { shape: [K * H], data: bhh }],
       ...dense,
     ]);
   }
@@ -70,11 +79,15 @@ export function exportTorch(ck: Checkpoint, out: string): void {
   if (cell === 'rnn' && act === 'identity') {
     throw new InputError(`checkpoint ${ck.path}: torch.nn.RNN has no identity nonlinearity (only tanh and relu); this model uses activation identity`);
   }
+  if (cell === 'gru' && ck.config.model.gru_reset === 'before') {
+    throw new InputError(`checkpoint ${ck.path}: a GRU with the reset gate before the product (D2L's, model.gru_reset: before) has no torch.nn.GRU equivalent; ` +
+      'train with model.gru_reset: after (PyTorch\'s convention) to export');
+  }
   writeSafetensors(out, torchTensors(ck), {
     format: 'bptt-torch-1',
     cell,
     vocab: JSON.stringify(ck.vocab.chars),
-    nonlinearity: cell === 'lstm' ? 'tanh' : act,
+    nonlinearity: cell === 'rnn' ? act : 'tanh',
     hidden_size: String(ck.layout.dims.H),
     vocab_size: String(ck.layout.dims.V),
     // the run's config, so that `bptt import` restores a complete bptt checkpoint
@@ -109,9 +122,12 @@ export function importTorch(path: string): { tensors: Map<string, Tensor>; vocab
     config = structuredClone(DEFAULTS);
   }
   const cell = meta.cell ?? 'rnn';
-  if (cell !== 'rnn' && cell !== 'lstm') throw bad(`metadata.cell ${JSON.stringify(cell)}: expected rnn or lstm`);
-  config = { ...config, model: { ...config.model, cell, hidden: H, activation: cell === 'lstm' ? config.model.activation : act } };
-  const K = cell === 'lstm' ? 4 : 1;
+  if (cell !== 'rnn' && cell !== 'lstm' && cell !== 'gru') throw bad(`metadata.cell ${JSON.stringify(cell)}: expected rnn, gru or lstm`);
+  config = {
+    ...config,
+    model: { ...config.model, cell, hidden: H, activation: cell === 'rnn' ? act : config.model.activation, gru_reset: cell === 'gru' ? 'after' : config.model.gru_reset },
+  };
+  const K = cell === 'lstm' ? 4 : cell === 'gru' ? 3 : 1;
   const want: Record<string, number[]> = {
     'rnn.weight_ih_l0': [K * H, V], 'rnn.weight_hh_l0': [K * H, H], 'rnn.bias_ih_l0': [K * H], 'rnn.bias_hh_l0': [K * H], 'dense.weight': [V, H], 'dense.bias': [V],
   };
@@ -124,11 +140,14 @@ export function importTorch(path: string): { tensors: Map<string, Tensor>; vocab
   const bih = get('rnn.bias_ih_l0').data, bhh = get('rnn.bias_hh_l0').data;
   // torch has two biases where bptt has one; the sum is the same model. While bias_hh is all
   // zeros (as exported) bias_ih is taken as it is, so export then import is bitwise lossless.
-  const bias = bhh.every((x) => x === 0) ? bih.slice() : bih.map((x, k) => Math.fround(x + bhh[k]));
+  // (the GRU's n part of bias_hh is b_hn, inside r * (...): kept apart, never summed)
+  const summed = cell === 'gru' ? 2 * H : K * H;
+  const bias = bih.slice();
+  if (!bhh.subarray(0, summed).every((x) => x === 0)) for (let k = 0; k < summed; k++) bias[k] = Math.fround(bih[k] + bhh[k]);
   const biasT: Tensor = { shape: [K * H], data: bias };
   const tensors = new Map<string, Tensor>();
-  if (cell === 'lstm') {
-    TORCH_LSTM_GATES.forEach((g, k) => {
+  if (cell === 'lstm' || cell === 'gru') {
+    (cell === 'lstm' ? TORCH_LSTM_GATES : TORCH_GRU_GATES).forEach((g, k) => {
       tensors.set(`W_x${g}`, transpose(rowsOf(get('rnn.weight_ih_l0'), k, H)));
       tensors.set(`W_h${g}`, transpose(rowsOf(get('rnn.weight_hh_l0'), k, H)));
       tensors.set(`b_${g}`, rowsOf(biasT, k, H));
@@ -138,6 +157,7 @@ export function importTorch(path: string): { tensors: Map<string, Tensor>; vocab
     tensors.set('W_hh', transpose(get('rnn.weight_hh_l0')));
     tensors.set('b_h', biasT);
   }
+  if (cell === 'gru') tensors.set('b_hn', { shape: [H], data: bhh.slice(2 * H, 3 * H) });
   tensors.set('W_hq', transpose(get('dense.weight')));
   tensors.set('b_q', { shape: [V], data: get('dense.bias').data.slice() });
   return { tensors, vocab, config };

@@ -41,12 +41,18 @@ export interface Workspace {
   pack: number | null;
   /** LSTM only (model/lstm.ts): (T+1, B, H) cell states, cs[0] the initial one */
   cs?: number;
-  /** LSTM only: (T, B, 4H) gate pre-activations, then activations (i, f, o, c~), then dL/da in backward */
+  /** LSTM/GRU: (T, B, 4H or 3H) gate pre-activations, then activations, then dL/da in backward */
   gates?: number;
   /** LSTM only: (T, B, H) tanh(c_t) */
   tc?: number;
   /** LSTM only: (B, H) running dL/dc_t in backward, and dL/dc_0 after it */
   dc?: number;
+  /** GRU only: (T, B, H) per step: h W_hh + b_hn (after) or R ⊙ h (before) */
+  aux?: number;
+  /** GRU after only: (T, B, 3H) h W_h per step, then dL/d(h W_h) in backward */
+  hg?: number;
+  /** GRU before only: (B, H) scratch for dL/d(R ⊙ h) */
+  tmp?: number;
 }
 
 export function allocWorkspace(arena: Arena, shape: SeqShape, withPack = false): Workspace {

@@ -1,17 +1,25 @@
 // One entry point per operation for every cell, so the step, evaluation, generation and inspect
 // never branch on the cell themselves: workspace, carried state, forward, backward, loss.
-// RNN: model/bptt.ts; LSTM: model/lstm.ts.
+// RNN: model/bptt.ts; GRU: model/gru.ts; LSTM: model/lstm.ts.
 
 import type { Activation, Blas } from '../blas/types.js';
 import type { Arena } from '../util/arena.js';
 import { allocWorkspace, rnnBackward, rnnForward, xentForwardBackward, type SeqShape, type Workspace } from './bptt.js';
+import { gruBackward, gruForward, type GruReset } from './gru.js';
 import { lstmBackward, lstmForward } from './lstm.js';
 import type { CellKind, TensorOffsets } from './params.js';
 
 export interface ModelSpec {
   cell: CellKind;
-  /** the RNN's activation (the LSTM's gates are always sigmoid/tanh) */
+  /** the RNN's activation (the gated cells use sigmoid/tanh) */
   act: Activation;
+  /** GRU: where the reset gate applies (default before) */
+  gruReset?: GruReset;
+}
+
+/** The spec of a config's model. */
+export function modelSpecOf(model: { cell: CellKind; activation: Activation; gru_reset: GruReset }): ModelSpec {
+  return { cell: model.cell, act: model.activation, gruReset: model.gru_reset };
 }
 
 /** Rows of the carried state per sequence: h (RNN), or h then c (LSTM). */
@@ -19,8 +27,15 @@ export function stateParts(cell: CellKind): number {
   return cell === 'lstm' ? 2 : 1;
 }
 
-export function allocModelWorkspace(arena: Arena, cell: CellKind, shape: SeqShape, withPack = false): Workspace {
+export function allocModelWorkspace(arena: Arena, cell: CellKind, shape: SeqShape, withPack = false, gruReset: GruReset = 'before'): Workspace {
   const ws = allocWorkspace(arena, shape, withPack);
+  if (cell === 'gru') {
+    const { H, T, B } = shape;
+    ws.gates = arena.alloc(T * B * 3 * H);
+    ws.aux = arena.alloc(T * B * H);
+    if (gruReset === 'after') ws.hg = arena.alloc(T * B * 3 * H);
+    else ws.tmp = arena.alloc(B * H);
+  }
   if (cell === 'lstm') {
     const { H, T, B } = shape;
     ws.cs = arena.alloc((T + 1) * B * H);
@@ -64,6 +79,7 @@ export function storeState(cell: CellKind, blas: Blas, ws: Workspace, table: num
 
 export function modelForward(m: ModelSpec, blas: Blas, P: TensorOffsets, ws: Workspace, B = ws.shape.B): void {
   if (m.cell === 'lstm') lstmForward(blas, P, ws, B);
+  else if (m.cell === 'gru') gruForward(blas, m.gruReset ?? 'before', P, ws, B);
   else rnnForward(blas, m.act, P, ws, B);
 }
 
@@ -76,6 +92,7 @@ export interface TraceOptions {
 
 export function modelBackward(m: ModelSpec, blas: Blas, P: TensorOffsets, G: TensorOffsets, ws: Workspace, B = ws.shape.B, opts: TraceOptions = {}): void {
   if (m.cell === 'lstm') lstmBackward(blas, P, G, ws, B, opts);
+  else if (m.cell === 'gru') gruBackward(blas, m.gruReset ?? 'before', P, G, ws, B, opts);
   else rnnBackward(blas, m.act, P, G, ws, B, opts);
 }
 

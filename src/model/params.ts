@@ -9,6 +9,9 @@
 //   W_x (V, 4H)   W_h (H, 4H)   b (4H)   W_hq (H, V)   b_q (V),   gate order i, f, o, c
 // and names them as D2L 6.8 does, each a column slice of a fused block (a strided view):
 //   W_xi W_hi b_i  W_xf W_hf b_f  W_xo W_ho b_o  W_xc W_hc b_c  W_hq b_q
+// The GRU likewise, three gates z, r, h~ (W_x (V, 3H), W_h (H, 3H), b (3H), plus b_hn (H) when the
+// reset gate applies after the product, PyTorch's convention), named as D2L 6.7 does:
+//   W_xz W_hz b_z  W_xr W_hr b_r  W_xh W_hh b_h  [b_hn]  W_hq b_q
 // The chapter writes column vectors; its W_hh is the transpose of ours, its W_qh is our W_hq^T.
 
 import ndarray from 'ndarray';
@@ -31,7 +34,12 @@ export interface ModelDims {
   H: number;
   /** recurrent cell (default rnn) */
   cell?: CellKind;
+  /** GRU: where the reset gate applies (default before, D2L); "after" adds the bias b_hn */
+  gruReset?: 'before' | 'after';
 }
+
+/** GRU gates in storage order (D2L 6.7): update z, reset r, candidate h~ (named W_xh, W_hh, b_h). */
+export const GRU_GATES = ['z', 'r', 'h'] as const;
 
 export interface TensorSpec {
   name: string;
@@ -58,8 +66,12 @@ export interface ParamLayout {
 
 const sizeOf = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
 
-function storageOf({ V, H, cell = 'rnn' }: ModelDims): Array<[string, number[]]> {
+function storageOf({ V, H, cell = 'rnn', gruReset = 'before' }: ModelDims): Array<[string, number[]]> {
   if (cell === 'lstm') return [['W_x', [V, 4 * H]], ['W_h', [H, 4 * H]], ['b', [4 * H]], ['W_hq', [H, V]], ['b_q', [V]]];
+  if (cell === 'gru') {
+    return [['W_x', [V, 3 * H]], ['W_h', [H, 3 * H]], ['b', [3 * H]], ...(gruReset === 'after' ? [['b_hn', [H]] as [string, number[]]] : []),
+      ['W_hq', [H, V]], ['b_q', [V]]];
+  }
   return [['W_xh', [V, H]], ['W_hh', [H, H]], ['b_h', [H]], ['W_hq', [H, V]], ['b_q', [V]]];
 }
 
@@ -79,13 +91,17 @@ export function paramLayout(dims: ModelDims): ParamLayout {
   const tensors: Record<string, TensorSpec> = {};
   const names: string[] = [];
   const add = (t: TensorSpec) => { tensors[t.name] = t; names.push(t.name); };
-  if ((dims.cell ?? 'rnn') === 'lstm') {
+  const cell = dims.cell ?? 'rnn';
+  if (cell === 'lstm' || cell === 'gru') {
     const { V, H } = dims;
-    LSTM_GATES.forEach((g, k) => {
-      add({ name: `W_x${g}`, shape: [V, H], offset: blocks.W_x.offset + k * H, size: V * H, rowStride: 4 * H });
-      add({ name: `W_h${g}`, shape: [H, H], offset: blocks.W_h.offset + k * H, size: H * H, rowStride: 4 * H });
+    const gates = cell === 'lstm' ? LSTM_GATES : GRU_GATES;
+    const width = gates.length * H;
+    gates.forEach((g, k) => {
+      add({ name: `W_x${g}`, shape: [V, H], offset: blocks.W_x.offset + k * H, size: V * H, rowStride: width });
+      add({ name: `W_h${g}`, shape: [H, H], offset: blocks.W_h.offset + k * H, size: H * H, rowStride: width });
       add({ name: `b_${g}`, shape: [H], offset: blocks.b.offset + k * H, size: H, rowStride: H });
     });
+    if (blocks.b_hn) add(blocks.b_hn);
     add(blocks.W_hq);
     add(blocks.b_q);
   } else {
@@ -149,8 +165,8 @@ export function initParams(layout: ParamLayout, heap: Float32Array | Float64Arra
 
 /** FLOPs per token of one training step (forward + BPTT), counting a multiply-add as 2: the output
  *  layer's three H x V products (forward, dW_hq, dH), and per gate three H x H products (recurrence
- *  forward, dW_h, dh_{t-1}): 6HV + 6 G H^2 with G = 1 (RNN) or 4 (LSTM). The input layer is a row
+ *  forward, dW_h, dh_{t-1}): 6HV + 6 G H^2 with G = 1 (RNN), 3 (GRU) or 4 (LSTM). The input layer is a row
  *  gather, so it costs no multiplies; elementwise gate math is not counted. */
 export function trainFlopsPerToken({ V, H, cell = 'rnn' }: ModelDims): number {
-  return 6 * H * V + 6 * (cell === 'lstm' ? 4 : 1) * H * H;
+  return 6 * H * V + 6 * (cell === 'lstm' ? 4 : cell === 'gru' ? 3 : 1) * H * H;
 }

@@ -154,7 +154,7 @@ export function loadCheckpoint(path: string): Checkpoint {
   if (!parsed.success) throw bad(`metadata.config is invalid: ${parsed.error.issues[0]?.message}`);
   const config = parsed.data;
   const vocab = new Vocab(chars as string[]);
-  const dims = { V: vocab.size, H: config.model.hidden, cell: config.model.cell };
+  const dims = { V: vocab.size, H: config.model.hidden, cell: config.model.cell, gruReset: config.model.gru_reset };
   const layout = paramLayout(dims);
   for (const name of layout.names) {
     const t = file.tensors.get(name);

@@ -43,6 +43,8 @@ export interface PlanInput {
   optimSlots?: number;
   /** the recurrent cell (default rnn) */
   cell?: CellKind;
+  /** GRU: where the reset gate applies (default before) */
+  gruReset?: 'before' | 'after';
 }
 
 export interface RowRange {
@@ -85,7 +87,8 @@ export function balancedRanges(B: number, parts: number): RowRange[] {
 export function makePlan(input: PlanInput): MemoryPlan {
   const { V, H, T, B, workers, deterministic, evalRows } = input;
   const cell = input.cell ?? 'rnn';
-  const layout = paramLayout({ V, H, cell });
+  const gruReset = input.gruReset ?? 'before';
+  const layout = paramLayout({ V, H, cell, gruReset });
   const numParams = layout.numParams;
   let shards: RowRange[];
   let shardsOfWorker: number[][];
@@ -108,9 +111,9 @@ export function makePlan(input: PlanInput): MemoryPlan {
   const gradBlocks = shards.map(() => arena.alloc(numParams));
   const optimState = Array.from({ length: input.optimSlots ?? 0 }, () => arena.alloc(numParams));
   const state = arena.alloc(stateParts(cell) * B * H);
-  const workspaces = Array.from({ length: workers }, () => allocModelWorkspace(arena, cell, taskShape, true));
-  const evalWs = evalRows > 0 ? allocModelWorkspace(arena, cell, evalShape, true) : null;
-  const sampleWs = allocModelWorkspace(arena, cell, sampleShape);
+  const workspaces = Array.from({ length: workers }, () => allocModelWorkspace(arena, cell, taskShape, true, gruReset));
+  const evalWs = evalRows > 0 ? allocModelWorkspace(arena, cell, evalShape, true, gruReset) : null;
+  const sampleWs = allocModelWorkspace(arena, cell, sampleShape, false, gruReset);
   const numChunks = Math.ceil(numParams / NORM_CHUNK_ELEMS);
   return {
     input, layout, numParams, params, P: offsetsAt(layout, params), shards, gradBlocks, optimState, shardsOfWorker,

@@ -90,7 +90,7 @@ export function computeShard(ctx: StepContext, s: number, carry: boolean, gradSc
   const { lo, hi } = plan.shards[s];
   const rows = hi - lo;
   const { B } = plan.input;
-  const model = { cell: plan.input.cell ?? 'rnn', act };
+  const model = { cell: plan.input.cell ?? 'rnn', act, gruReset: plan.input.gruReset };
   const block = plan.gradBlocks[s];
   blas.fill(plan.numParams, 0, block);
   if (rows === 0) return 0;

@@ -5,7 +5,7 @@
 // training perplexity, tokens/s, gradient norm before clipping, validation perplexity, samples,
 // checkpoints. Stops at a minibatch boundary when asked (signals), leaving a checkpoint to resume.
 
-import { stateParts, type ModelSpec } from '../model/model.js';
+import { modelSpecOf, stateParts, type ModelSpec } from '../model/model.js';
 import { learningRate, type TrainConfig } from '../config/schema.js';
 import { makeSampler, type Sampler } from '../data/samplers.js';
 import { generate } from '../model/generate.js';
@@ -63,7 +63,7 @@ export class Trainer {
 
   /** `resume`: continue its training state; `initFrom`: a new run starting from its weights */
   constructor(readonly config: TrainConfig, readonly data: PreparedData, readonly engine: Engine, resume?: Checkpoint, initFrom?: Checkpoint) {
-    this.model = { cell: config.model.cell, act: config.model.activation };
+    this.model = modelSpecOf(config.model);
     this.sampler = makeSampler(config.data.sampler, data.train, config.data.batch, config.data.steps);
     const heap = engine.blas.f;
     const plan = engine.plan;

@@ -1,0 +1,203 @@
+// The GRU (issue 9, D2L 6.7), both conventions of the reset gate: central finite differences in
+// float64 for every named tensor (b_hn included for "after") and dL/dh_0; float32 WASM against the
+// float64 reference; 1 vs N workers.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { readSafetensors } from '../src/io/safetensors.js';
+import { loadCheckpoint, loadParamsInto } from '../src/train/checkpoint.js';
+import { bptt } from './cli_helpers.js';
+import { createWasmBlas, RESERVED_LOW_BYTES } from '../src/blas/loader.js';
+import { RefBlas } from '../src/blas/ref.js';
+import type { Blas } from '../src/blas/types.js';
+import { DEFAULTS, type TrainConfig } from '../src/config/schema.js';
+import { allocModelWorkspace, modelBackward, modelForward, modelLoss, xentForwardBackward } from '../src/model/model.js';
+import { initParams, offsetsAt, paramLayout, writeTensor } from '../src/model/params.js';
+import { InlineEngine, type Engine } from '../src/parallel/engine.js';
+import { PoolEngine } from '../src/parallel/pool.js';
+import { prepareData } from '../src/train/data.js';
+import { evalRows } from '../src/train/evaluate.js';
+import { Trainer } from '../src/train/trainer.js';
+import { Arena } from '../src/util/arena.js';
+import { Rng } from '../src/util/rng.js';
+import { close } from './helpers.js';
+
+const shape = { V: 5, H: 4, T: 3, B: 2 };
+const N = shape.T * shape.B;
+
+describe.each(['before', 'after'] as const)('GRU, reset %s', (gruReset) => {
+  const spec = { cell: 'gru' as const, act: 'tanh' as const, gruReset };
+  function build(blas: Blas, base: number, seed: number) {
+    const layout = paramLayout({ V: shape.V, H: shape.H, cell: 'gru', gruReset });
+    const arena = new Arena(base);
+    const pBase = arena.alloc(layout.numParams), gBase = arena.alloc(layout.numParams);
+    const ws = allocModelWorkspace(arena, 'gru', shape, false, gruReset);
+    const rng = new Rng(seed);
+    initParams(layout, blas.f, pBase, () => rng.normal(), 0.5);
+    for (const name of layout.names.filter((n) => n.startsWith('b_'))) {
+      const t = layout.tensors[name];
+      writeTensor(t, Array.from({ length: t.size }, () => rng.normal() * 0.5), blas.f, pBase);
+    }
+    for (let k = 0; k < N; k++) { blas.i[ws.x + k] = rng.int(shape.V); blas.i[ws.y + k] = rng.int(shape.V); }
+    for (let k = 0; k < shape.B * shape.H; k++) blas.f[ws.hs + k] = rng.normal() * 0.3;
+    return { layout, pBase, gBase, ws, P: offsetsAt(layout, pBase), G: offsetsAt(layout, gBase) };
+  }
+  function grads(blas: Blas, m: ReturnType<typeof build>): void {
+    blas.fill(m.layout.numParams, 0, m.gBase);
+    modelForward(spec, blas, m.P, m.ws);
+    xentForwardBackward(blas, m.ws, 1 / N);
+    modelBackward(spec, blas, m.P, m.G, m.ws);
+  }
+
+  it('names D2L\'s tensors (b_hn only for "after")', () => {
+    const names = paramLayout({ V: 5, H: 4, cell: 'gru', gruReset }).names;
+    expect(names).toEqual(['W_xz', 'W_hz', 'b_z', 'W_xr', 'W_hr', 'b_r', 'W_xh', 'W_hh', 'b_h', ...(gruReset === 'after' ? ['b_hn'] : []), 'W_hq', 'b_q']);
+  });
+
+  it('finite differences in float64: every element of every named tensor, and dL/dh_0', () => {
+    const blas = new RefBlas(1 << 16, 'f64');
+    const m = build(blas, 0, 5);
+    const f = blas.f;
+    const loss = () => modelLoss(spec, blas, m.P, m.ws) / N;
+    const eps = 1e-6;
+    grads(blas, m);
+    let checked = 0;
+    for (const name of m.layout.names) {
+      const t = m.layout.tensors[name];
+      const rows = t.shape.length === 2 ? t.shape[0] : 1, cols = t.size / rows;
+      for (let r = 0; r < rows; r++) {
+        for (let c = 0; c < cols; c++) {
+          const at = t.offset + r * t.rowStride + c;
+          const saved = f[m.pBase + at];
+          f[m.pBase + at] = saved + eps; const up = loss();
+          f[m.pBase + at] = saved - eps; const down = loss();
+          f[m.pBase + at] = saved;
+          const numeric = (up - down) / (2 * eps);
+          expect(close(f[m.gBase + at], numeric, 1e-8, 1e-6), `${name}[${r},${c}] analytic ${f[m.gBase + at]} numeric ${numeric}`).toBe(true);
+          checked++;
+        }
+      }
+    }
+    const { V, H } = shape;
+    expect(checked).toBe(3 * (V * H + H * H + H) + (gruReset === 'after' ? H : 0) + H * V + V);
+    grads(blas, m);
+    const dh0 = Array.from(f.subarray(m.ws.dh0, m.ws.dh0 + shape.B * H));
+    for (let k = 0; k < shape.B * H; k++) {
+      const saved = f[m.ws.hs + k];
+      f[m.ws.hs + k] = saved + eps; const up = loss();
+      f[m.ws.hs + k] = saved - eps; const down = loss();
+      f[m.ws.hs + k] = saved;
+      expect(close(dh0[k], (up - down) / (2 * eps), 1e-8, 1e-6), `dh0[${k}]`).toBe(true);
+    }
+  });
+
+  it('float32 WASM against the float64 reference: every gradient', () => {
+    const ref = new RefBlas(1 << 16, 'f64');
+    const a = build(ref, 0, 9);
+    const wasm = createWasmBlas((RESERVED_LOW_BYTES / 4 + (1 << 16)) * 4);
+    const b = build(wasm, RESERVED_LOW_BYTES / 4, 9);
+    grads(ref, a);
+    grads(wasm, b);
+    let scale = 0;
+    for (let k = 0; k < a.layout.numParams; k++) scale = Math.max(scale, Math.abs(ref.f[a.gBase + k]));
+    for (let k = 0; k < a.layout.numParams; k++) expect(Math.abs(wasm.f[b.gBase + k] - ref.f[a.gBase + k]), `grad ${k}`).toBeLessThanOrEqual(1e-5 * scale);
+  });
+
+  it('1, 2, 3 workers give the one-thread parameters; --deterministic is bitwise across worker counts', async () => {
+    const cfgOf = (deterministic: boolean): TrainConfig => ({
+      ...DEFAULTS,
+      model: { ...DEFAULTS.model, cell: 'gru', gru_reset: gruReset, hidden: 24, init_scale: 0.1 },
+      data: { ...DEFAULTS.data, sampler: 'consecutive', steps: 9, batch: 7, val_fraction: 0.05, max_chars: 3000 },
+      optim: { ...DEFAULTS.optim, lr: 1, clip: 1 },
+      run: { ...DEFAULTS.run, epochs: 2, deterministic, sample_every: 0, checkpoint_every: 0 },
+    });
+    const run = async (cfg: TrainConfig, workers: number) => {
+      const data = prepareData(cfg);
+      const plan = { V: data.vocab.size, H: 24, T: 9, B: 7, workers, deterministic: cfg.run.deterministic, evalRows: evalRows(data.val?.length ?? 0, 9, 7), cell: 'gru' as const, gruReset };
+      const opts = { plan, act: 'tanh' as const, corpus: data.train };
+      const engine: Engine = workers === 0 ? new InlineEngine(opts) : new PoolEngine(opts);
+      try {
+        const trainer = new Trainer(cfg, data, engine);
+        await trainer.run({ stopAtStep: 6 });
+        expect(trainer.samples()[0].length).toBeGreaterThan(1);
+        return engine.blas.f.slice(engine.plan.params, engine.plan.params + engine.plan.numParams);
+      } finally {
+        await engine.close();
+      }
+    };
+    const single = await run(cfgOf(false), 0);
+    let scale = 0;
+    for (const x of single) scale = Math.max(scale, Math.abs(x));
+    for (const n of [1, 2, 3]) {
+      const p = await run(cfgOf(false), n);
+      let worst = 0;
+      for (let k = 0; k < p.length; k++) worst = Math.max(worst, Math.abs(p[k] - single[k]) / scale);
+      expect(worst, `workers=${n}`).toBeLessThanOrEqual(1e-5);
+    }
+    const det = Buffer.from((await run(cfgOf(true), 1)).buffer);
+    for (const n of [2, 3]) expect(Buffer.from((await run(cfgOf(true), n)).buffer).equals(det), `det workers=${n}`).toBe(true);
+  });
+});
+
+describe('GRU on the command line', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'bptt-gru-'));
+  const train = (reset: string, out: string) => bptt(['train', '--builtin', 'counting', '--set', 'model.cell=gru', '--set', `model.gru_reset=${reset}`,
+    '--hidden', '32', '--batch', '8', '--steps', '16', '--lr', '10', '--clip', '1', '--sampler', 'consecutive', '--epochs', '2',
+    '--set', 'run.sample_every=0', '--quiet', '--out', out]);
+
+  it('reset after: export to torch.nn.GRU (order r, z, n; b_hn in bias_hh) and back is bitwise; sample and inspect work', () => {
+    const run = join(dir, 'after');
+    expect(train('after', run).code).toBe(0);
+    const ck = loadCheckpoint(join(run, 'last.safetensors'));
+    const exported = join(dir, 'g.torch.safetensors');
+    expect(bptt(['export', '--checkpoint', join(run, 'last.safetensors'), '--out', exported]).stdout).toMatch(/torch\.nn\.GRU/);
+    const t = readSafetensors(exported).tensors;
+    expect(t.get('rnn.weight_hh_l0')!.shape).toEqual([96, 32]);
+    expect(Array.from(t.get('rnn.bias_hh_l0')!.data.subarray(64))).toEqual(Array.from(ck.tensors.get('b_hn')!.data));
+    expect(bptt(['import', '--checkpoint', exported, '--out', join(dir, 'back.safetensors')]).code).toBe(0);
+    const back = loadCheckpoint(join(dir, 'back.safetensors'));
+    for (const n of ck.layout.names) expect(Buffer.from(back.tensors.get(n)!.data.buffer).equals(Buffer.from(ck.tensors.get(n)!.data.buffer)), n).toBe(true);
+    expect(bptt(['sample', '--checkpoint', join(run, 'last.safetensors'), '--prefix', 'one', '--length', '20']).code).toBe(0);
+    expect(JSON.parse(bptt(['inspect', '--checkpoint', join(run, 'last.safetensors'), '--text', 'one two', '--json']).stdout).grad_norms).toHaveProperty('b_hn');
+  });
+
+  it('reset before (D2L\'s): export is refused with a message naming gru_reset: after', () => {
+    const run = join(dir, 'before');
+    expect(train('before', run).code).toBe(0);
+    const r = bptt(['export', '--checkpoint', join(run, 'last.safetensors'), '--out', join(dir, 'x.safetensors')]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/no torch\.nn\.GRU equivalent; train with model\.gru_reset: after/);
+  });
+
+  const torchPython = ['python3', '/usr/bin/python3'].find((py) => spawnSync(py, ['-c', 'import torch'], { encoding: 'utf8' }).status === 0);
+  if (!torchPython) console.warn('SKIPPED: no python3 with torch here; the nn.GRU comparison did not run');
+  it.skipIf(!torchPython)('torch.nn.GRU with the exported tensors computes bptt\'s logits and generates bptt\'s text', () => {
+    const exported = join(dir, 'g.torch.safetensors');
+    const code = [
+      'import json, sys, torch', `sys.path.insert(0, ${JSON.stringify(join(import.meta.dirname, '../examples'))})`,
+      'from load_in_torch import load, generate', `model, vocab = load(${JSON.stringify(exported)})`,
+      "ids = torch.tensor([vocab.index(ch) for ch in 'twenty-one']).view(-1, 1)",
+      'with torch.no_grad():', '    logits, _ = model(ids, None)',
+      "print(json.dumps({'logits': logits[-1, 0].tolist(), 'text': generate(model, vocab, 'five', 30)}))",
+    ].join('\n');
+    const py = spawnSync(torchPython!, ['-c', code], { encoding: 'utf8' });
+    expect(py.stderr).toBe('');
+    const { logits, text } = JSON.parse(py.stdout) as { logits: number[]; text: string };
+    const ck = loadCheckpoint(join(dir, 'after', 'last.safetensors'));
+    const ids = ck.vocab.encode(Array.from('twenty-one'));
+    const blas = createWasmBlas((RESERVED_LOW_BYTES / 4 + (1 << 18)) * 4);
+    const arena = new Arena(RESERVED_LOW_BYTES / 4);
+    const p = arena.alloc(ck.layout.numParams);
+    const ws = allocModelWorkspace(arena, 'gru', { V: ck.vocab.size, H: 32, T: ids.length, B: 1 }, false, 'after');
+    loadParamsInto(ck, blas.f, p);
+    blas.i.set(ids, ws.x);
+    blas.fill(32, 0, ws.hs);
+    modelForward({ cell: 'gru', act: 'tanh', gruReset: 'after' }, blas, offsetsAt(ck.layout, p), ws);
+    const V = ck.vocab.size;
+    const ours = blas.f.slice(ws.logits + (ids.length - 1) * V, ws.logits + ids.length * V);
+    logits.forEach((x, v) => expect(Math.abs(x - ours[v]), `logit ${v}`).toBeLessThanOrEqual(1e-5 + 1e-4 * Math.abs(x)));
+    expect(text + '\n').toBe(bptt(['sample', '--checkpoint', join(dir, 'after', 'last.safetensors'), '--prefix', 'five', '--length', '30']).stdout);
+  });
+});
