@@ -213,6 +213,12 @@ describe('LSTM on the command line', () => {
     expect(r.cell).toBe('lstm');
     expect(r.dc_norms).toHaveLength(16);
     expect(Object.keys(r.grad_norms)).toContain('W_hc');
+    // --last-only: the gradient of the last prediction alone; nothing flows into the last step from later ones
+    const last = JSON.parse(bptt(['inspect', '--checkpoint', join(run, 'last.safetensors'), '--text', 'twenty-one twenty', '--json', '--last-only']).stdout);
+    expect(last.loss_at).toBe('last');
+    expect(last.dh_norms).toHaveLength(16);
+    expect(last.loss).not.toBeCloseTo(r.loss, 6);
+    expect(last.dh_norms[15]).toBeGreaterThan(0);
   });
 
   const torchPython = ['python3', '/usr/bin/python3'].find((py) => spawnSync(py, ['-c', 'import torch'], { encoding: 'utf8' }).status === 0);

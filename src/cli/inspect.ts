@@ -13,6 +13,8 @@ import { InputError } from '../util/errors.js';
 
 export interface InspectResult {
   text: string;
+  /** which loss was differentiated: the mean over all steps, or the last step's alone */
+  loss_at: 'all' | 'last';
   cell: string;
   steps: number;
   loss: number;
@@ -22,7 +24,12 @@ export interface InspectResult {
   dc_norms?: number[];
 }
 
-export function inspectCheckpoint(checkpoint: string, text: string, gradsOut?: string): InspectResult {
+/**
+ * `lastOnly`: differentiate only the loss of the LAST character: ||dL_T/dh_t|| then shows how far
+ * back one prediction's gradient reaches (the chapter's point: it vanishes in an RNN, the LSTM's
+ * cell state carries it further).
+ */
+export function inspectCheckpoint(checkpoint: string, text: string, gradsOut?: string, lastOnly = false): InspectResult {
   const ck = loadCheckpoint(checkpoint);
   const chars = Array.from(text);
   if (chars.length < 2) throw new InputError('--text needs at least 2 characters (inputs 0..T-2, targets 1..T-1)');
@@ -47,7 +54,14 @@ export function inspectCheckpoint(checkpoint: string, text: string, gradsOut?: s
   zeroState(model.cell, blas, ws, 1);
   const P = offsetsAt(ck.layout, pBase), G = offsetsAt(ck.layout, gBase);
   modelForward(model, blas, P, ws);
-  const loss = xentForwardBackward(blas, ws, 1 / T) / T;
+  const lastLoss = blas.xentLoss(1, V, ws.logits + (T - 1) * V, V, ws.y + T - 1);
+  let loss = xentForwardBackward(blas, ws, 1 / T) / T;
+  if (lastOnly) {
+    // keep only the last step's dL/do, as the gradient of that one loss (not of the mean)
+    blas.fill((T - 1) * V, 0, ws.logits);
+    blas.scal(V, T, ws.logits + (T - 1) * V);
+    loss = lastLoss;
+  }
   modelBackward(model, blas, P, G, ws, 1, { dhTrace, dcTrace });
   const grad_norms: Record<string, number> = {};
   const tensors = new Map<string, Tensor>();
@@ -59,7 +73,7 @@ export function inspectCheckpoint(checkpoint: string, text: string, gradsOut?: s
   }
   const norms = (trace: number) => Array.from({ length: T }, (_, t) => Math.sqrt(blas.sumsq(H, trace + t * H)));
   if (gradsOut) writeSafetensors(gradsOut, tensors, { format: 'bptt-gradients-1', text, loss: String(loss), checkpoint });
-  return { text, cell: model.cell, steps: T, loss, grad_norms, dh_norms: norms(dhTrace), ...(model.cell === 'lstm' ? { dc_norms: norms(dcTrace) } : {}) };
+  return { text, cell: model.cell, steps: T, loss, loss_at: lastOnly ? 'last' : 'all', grad_norms, dh_norms: norms(dhTrace), ...(model.cell === 'lstm' ? { dc_norms: norms(dcTrace) } : {}) };
 }
 
 export function formatInspect(r: InspectResult): string {

@@ -165,11 +165,12 @@ export function buildProgram(): Command {
     .requiredOption('--text <string>', 'the sequence: inputs are its characters 0..T-2, targets 1..T-1')
     .option('--json', 'print JSON: {loss, grad_norms, dh_norms}')
     .option('--grads-out <file>', 'write the gradients as safetensors with the checkpoint tensor names')
+    .option('--last-only', 'differentiate only the last character\'s loss: how far back one prediction\'s gradient reaches')
     .option('--force', 'overwrite an existing --grads-out file')
     .addHelpText('after', '\nExample:\n  bptt inspect --checkpoint runs/d2l-random/last.safetensors --text 分开我不能再想你')
     .action((opts: Record<string, string | boolean>) => {
       if (opts.gradsOut) checkOutputFile(opts.gradsOut as string, '--grads-out', { force: Boolean(opts.force), reads: [opts.checkpoint as string] });
-      const r = inspectCheckpoint(opts.checkpoint as string, opts.text as string, opts.gradsOut as string | undefined);
+      const r = inspectCheckpoint(opts.checkpoint as string, opts.text as string, opts.gradsOut as string | undefined, Boolean(opts.lastOnly));
       stdout((opts.json ? JSON.stringify(r, null, 2) : formatInspect(r)) + '\n');
     });
 
