@@ -76,7 +76,10 @@ async function bpttFirstLoss(runDir = run): Promise<number> {
   const data = prepareData(cfg, ck.vocab);
   const { steps: T, batch: B } = cfg.data;
   const H = cfg.model.hidden;
-  const engine = new InlineEngine({ plan: { V: ck.vocab.size, H, T, B, workers: 1, deterministic: false, evalRows: 0, cell: cfg.model.cell }, act: 'tanh', corpus: data.train });
+  const engine = new InlineEngine({
+    plan: { V: ck.vocab.size, H, T, B, workers: 1, deterministic: false, evalRows: 0, cell: cfg.model.cell, gruReset: cfg.model.gru_reset },
+    act: 'tanh', corpus: data.train,
+  });
   loadParamsInto(ck, engine.blas.f, engine.plan.params);
   makeSampler('consecutive', data.train, B, T).starts(0, engine.control.schedule, 0);
   engine.blas.fill(2 * B * H, 0, engine.plan.state);
@@ -128,20 +131,20 @@ describe.skipIf(!python)('examples/train_ddp.py under torchrun (gloo, this machi
     expect(moved).toBeGreaterThan(1e-4); // the step did something
   });
 
-  it('an LSTM run: the first minibatch loss equals bptt\'s, and the result imports as an LSTM checkpoint', async () => {
-    const lrun = join(dir, 'lstm-run');
-    expect(bptt(['train', '--data', corpus, '--set', 'model.cell=lstm', '--hidden', '32', '--batch', '8', '--steps', '16', '--lr', '10', '--clip', '1',
-      '--sampler', 'consecutive', '--epochs', '2', '--set', 'run.sample_every=0', '--quiet', '--out', lrun]).code).toBe(0);
-    const lexp = join(dir, 'lstm.torch.safetensors');
+  it.each(['lstm', 'gru'] as const)('a %s run: the first minibatch loss equals bptt\'s, and the result imports as that cell', async (cell) => {
+    const lrun = join(dir, `${cell}-run`);
+    expect(bptt(['train', '--data', corpus, '--set', `model.cell=${cell}`, '--set', 'model.gru_reset=after', '--hidden', '32', '--batch', '8', '--steps', '16',
+      '--lr', '10', '--clip', '1', '--sampler', 'consecutive', '--epochs', '2', '--set', 'run.sample_every=0', '--quiet', '--out', lrun]).code).toBe(0);
+    const lexp = join(dir, `${cell}.torch.safetensors`);
     expect(bptt(['export', '--checkpoint', join(lrun, 'last.safetensors'), '--out', lexp]).code).toBe(0);
-    const out = join(dir, 'lstm-t.torch.safetensors');
+    const out = join(dir, `${cell}-t.torch.safetensors`);
     const lines = torchrun(2, out, ['--epochs', '1', '--max-minibatches', '2', '--log-minibatches'], lrun, lexp);
     const first = lines.find((l) => l.minibatch === 1)!;
     const ours = await bpttFirstLoss(lrun);
     expect(Math.abs(first.loss - ours)).toBeLessThanOrEqual(1e-5 * ours);
-    const imported = join(dir, 'lstm-t.safetensors');
+    const imported = join(dir, `${cell}-t.safetensors`);
     expect(bptt(['import', '--checkpoint', out, '--out', imported]).code).toBe(0);
-    expect(loadCheckpoint(imported).config.model.cell).toBe('lstm');
+    expect(loadCheckpoint(imported).config.model.cell).toBe(cell);
     expect(bptt(['sample', '--checkpoint', imported, '--prefix', 'one', '--length', '10']).code).toBe(0);
   });
 });
