@@ -6,32 +6,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { decodeSafetensors, encodeSafetensors, readSafetensors } from '../src/io/safetensors.js';
-import { loadCheckpoint, loadParamsInto } from '../src/train/checkpoint.js';
-import { createWasmBlas, RESERVED_LOW_BYTES } from '../src/blas/loader.js';
-import { allocWorkspace, rnnForward, workspaceElems } from '../src/model/bptt.js';
-import { offsetsAt } from '../src/model/params.js';
-import { Arena } from '../src/util/arena.js';
+import { loadCheckpoint } from '../src/train/checkpoint.js';
+import { bpttLogits } from './torch_helpers.js';
 import { configHash } from '../src/train/identity.js';
 import { torchTensors } from '../src/io/export_torch.js';
 import { bptt } from './cli_helpers.js';
-
-/** bptt's own (float32 WASM) logits after reading `text`, for the last character. */
-function bpttLogits(path: string, text: string): Float32Array {
-  const c = loadCheckpoint(path);
-  const ids = c.vocab.encode(Array.from(text));
-  const shape = { ...c.layout.dims, T: ids.length, B: 1 };
-  const elems = c.layout.numParams + workspaceElems(shape) + 64;
-  const blas = createWasmBlas((RESERVED_LOW_BYTES / 4 + elems) * 4);
-  const arena = new Arena(RESERVED_LOW_BYTES / 4, elems);
-  const p = arena.alloc(c.layout.numParams);
-  const ws = allocWorkspace(arena, shape);
-  loadParamsInto(c, blas.f, p);
-  blas.i.set(ids, ws.x);
-  blas.fill(c.layout.dims.H, 0, ws.hs);
-  rnnForward(blas, c.config.model.activation, offsetsAt(c.layout, p), ws);
-  const V = c.layout.dims.V;
-  return blas.f.slice(ws.logits + (ids.length - 1) * V, ws.logits + ids.length * V);
-}
 
 const dir = mkdtempSync(join(tmpdir(), 'bptt-ck-'));
 const run = join(dir, 'run');

@@ -1,14 +1,14 @@
 // The GRU (issue 9, D2L 6.7), both conventions of the reset gate: central finite differences in
 // float64 for every named tensor (b_hn included for "after") and dL/dh_0; float32 WASM against the
 // float64 reference; 1 vs N workers.
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readSafetensors } from '../src/io/safetensors.js';
-import { loadCheckpoint, loadParamsInto } from '../src/train/checkpoint.js';
+import { loadCheckpoint } from '../src/train/checkpoint.js';
 import { bptt } from './cli_helpers.js';
+import { bpttLogits, expectSameLogits, findTorchPython, torchLogitsAndText } from './torch_helpers.js';
 import { createWasmBlas, RESERVED_LOW_BYTES } from '../src/blas/loader.js';
 import { RefBlas } from '../src/blas/ref.js';
 import type { Blas } from '../src/blas/types.js';
@@ -22,7 +22,7 @@ import { evalRows } from '../src/train/evaluate.js';
 import { Trainer } from '../src/train/trainer.js';
 import { Arena } from '../src/util/arena.js';
 import { Rng } from '../src/util/rng.js';
-import { close } from './helpers.js';
+import { gradcheckBuffer, gradcheckTensors } from './helpers.js';
 
 const shape = { V: 5, H: 4, T: 3, B: 2 };
 const N = shape.T * shape.B;
@@ -61,36 +61,12 @@ describe.each(['before', 'after'] as const)('GRU, reset %s', (gruReset) => {
     const m = build(blas, 0, 5);
     const f = blas.f;
     const loss = () => modelLoss(spec, blas, m.P, m.ws) / N;
-    const eps = 1e-6;
     grads(blas, m);
-    let checked = 0;
-    for (const name of m.layout.names) {
-      const t = m.layout.tensors[name];
-      const rows = t.shape.length === 2 ? t.shape[0] : 1, cols = t.size / rows;
-      for (let r = 0; r < rows; r++) {
-        for (let c = 0; c < cols; c++) {
-          const at = t.offset + r * t.rowStride + c;
-          const saved = f[m.pBase + at];
-          f[m.pBase + at] = saved + eps; const up = loss();
-          f[m.pBase + at] = saved - eps; const down = loss();
-          f[m.pBase + at] = saved;
-          const numeric = (up - down) / (2 * eps);
-          expect(close(f[m.gBase + at], numeric, 1e-8, 1e-6), `${name}[${r},${c}] analytic ${f[m.gBase + at]} numeric ${numeric}`).toBe(true);
-          checked++;
-        }
-      }
-    }
+    const checked = gradcheckTensors(f, m.layout, m.pBase, m.gBase, loss);
     const { V, H } = shape;
     expect(checked).toBe(3 * (V * H + H * H + H) + (gruReset === 'after' ? H : 0) + H * V + V);
     grads(blas, m);
-    const dh0 = Array.from(f.subarray(m.ws.dh0, m.ws.dh0 + shape.B * H));
-    for (let k = 0; k < shape.B * H; k++) {
-      const saved = f[m.ws.hs + k];
-      f[m.ws.hs + k] = saved + eps; const up = loss();
-      f[m.ws.hs + k] = saved - eps; const down = loss();
-      f[m.ws.hs + k] = saved;
-      expect(close(dh0[k], (up - down) / (2 * eps), 1e-8, 1e-6), `dh0[${k}]`).toBe(true);
-    }
+    gradcheckBuffer(f, m.ws.hs, Array.from(f.subarray(m.ws.dh0, m.ws.dh0 + shape.B * H)), loss, 'dh0');
   });
 
   it('float32 WASM against the float64 reference: every gradient', () => {
@@ -171,33 +147,12 @@ describe('GRU on the command line', () => {
     expect(r.stderr).toMatch(/no torch\.nn\.GRU equivalent; train with model\.gru_reset: after/);
   });
 
-  const torchPython = ['python3', '/usr/bin/python3'].find((py) => spawnSync(py, ['-c', 'import torch'], { encoding: 'utf8' }).status === 0);
+  const torchPython = findTorchPython();
   if (!torchPython) console.warn('SKIPPED: no python3 with torch here; the nn.GRU comparison did not run');
   it.skipIf(!torchPython)('torch.nn.GRU with the exported tensors computes bptt\'s logits and generates bptt\'s text', () => {
-    const exported = join(dir, 'g.torch.safetensors');
-    const code = [
-      'import json, sys, torch', `sys.path.insert(0, ${JSON.stringify(join(import.meta.dirname, '../examples'))})`,
-      'from load_in_torch import load, generate', `model, vocab = load(${JSON.stringify(exported)})`,
-      "ids = torch.tensor([vocab.index(ch) for ch in 'twenty-one']).view(-1, 1)",
-      'with torch.no_grad():', '    logits, _ = model(ids, None)',
-      "print(json.dumps({'logits': logits[-1, 0].tolist(), 'text': generate(model, vocab, 'five', 30)}))",
-    ].join('\n');
-    const py = spawnSync(torchPython!, ['-c', code], { encoding: 'utf8' });
-    expect(py.stderr).toBe('');
-    const { logits, text } = JSON.parse(py.stdout) as { logits: number[]; text: string };
-    const ck = loadCheckpoint(join(dir, 'after', 'last.safetensors'));
-    const ids = ck.vocab.encode(Array.from('twenty-one'));
-    const blas = createWasmBlas((RESERVED_LOW_BYTES / 4 + (1 << 18)) * 4);
-    const arena = new Arena(RESERVED_LOW_BYTES / 4);
-    const p = arena.alloc(ck.layout.numParams);
-    const ws = allocModelWorkspace(arena, 'gru', { V: ck.vocab.size, H: 32, T: ids.length, B: 1 }, false, 'after');
-    loadParamsInto(ck, blas.f, p);
-    blas.i.set(ids, ws.x);
-    blas.fill(32, 0, ws.hs);
-    modelForward({ cell: 'gru', act: 'tanh', gruReset: 'after' }, blas, offsetsAt(ck.layout, p), ws);
-    const V = ck.vocab.size;
-    const ours = blas.f.slice(ws.logits + (ids.length - 1) * V, ws.logits + ids.length * V);
-    logits.forEach((x, v) => expect(Math.abs(x - ours[v]), `logit ${v}`).toBeLessThanOrEqual(1e-5 + 1e-4 * Math.abs(x)));
-    expect(text + '\n').toBe(bptt(['sample', '--checkpoint', join(dir, 'after', 'last.safetensors'), '--prefix', 'five', '--length', '30']).stdout);
+    const ckPath = join(dir, 'after', 'last.safetensors');
+    const torch = torchLogitsAndText(torchPython!, join(dir, 'g.torch.safetensors'), 'twenty-one', 'five', 30);
+    expectSameLogits(torch.logits, bpttLogits(ckPath, 'twenty-one'));
+    expect(torch.text + '\n').toBe(bptt(['sample', '--checkpoint', ckPath, '--prefix', 'five', '--length', '30']).stdout);
   });
 });

@@ -5,6 +5,7 @@ import { allocWorkspace, type SeqShape, type Workspace } from '../src/model/bptt
 import { initParams, offsetsAt, paramLayout, type ParamLayout, type TensorOffsets } from '../src/model/params.js';
 import { Arena } from '../src/util/arena.js';
 import { Rng } from '../src/util/rng.js';
+import { expect } from 'vitest';
 
 export interface TinyModel {
   blas: RefBlas;
@@ -43,4 +44,40 @@ export function tinyModel(shape: SeqShape, act: Activation, seed = 1, scale = 0.
 /** |a - r| <= atol + rtol |r| */
 export function close(a: number, r: number, atol: number, rtol: number): boolean {
   return Math.abs(a - r) <= atol + rtol * Math.abs(r);
+}
+
+/** Central difference of `loss` with respect to heap[at] (restored afterwards). */
+function centralDiff(f: Float32Array | Float64Array, at: number, loss: () => number, eps: number): number {
+  const saved = f[at];
+  f[at] = saved + eps; const up = loss();
+  f[at] = saved - eps; const down = loss();
+  f[at] = saved;
+  return (up - down) / (2 * eps);
+}
+
+/**
+ * Float64 gradient check of every element of every named tensor of `layout` (strided views
+ * included): analytic gradient at gBase against central differences of `loss` at pBase. Returns
+ * how many elements were checked.
+ */
+export function gradcheckTensors(f: Float32Array | Float64Array, layout: ParamLayout, pBase: number, gBase: number, loss: () => number, eps = 1e-6): number {
+  let checked = 0;
+  for (const name of layout.names) {
+    const t = layout.tensors[name];
+    const rows = t.shape.length === 2 ? t.shape[0] : 1, cols = t.size / rows;
+    for (let r = 0; r < rows; r++) {
+      for (let c = 0; c < cols; c++) {
+        const at = t.offset + r * t.rowStride + c;
+        const numeric = centralDiff(f, pBase + at, loss, eps);
+        expect(close(f[gBase + at], numeric, 1e-8, 1e-6), `${name}[${r},${c}] analytic ${f[gBase + at]} numeric ${numeric}`).toBe(true);
+        checked++;
+      }
+    }
+  }
+  return checked;
+}
+
+/** The same for a state buffer: `analytic` (a copy) against central differences at heap[base + k]. */
+export function gradcheckBuffer(f: Float32Array | Float64Array, base: number, analytic: number[], loss: () => number, what: string, eps = 1e-6): void {
+  analytic.forEach((a, k) => expect(close(a, centralDiff(f, base + k, loss, eps), 1e-8, 1e-6), `${what}[${k}]`).toBe(true));
 }

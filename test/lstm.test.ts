@@ -1,7 +1,7 @@
 // The LSTM (issue 9, D2L 6.8): central finite differences in float64 for every named tensor (each
 // gate's slice of the fused blocks), dL/dh_0 and dL/dc_0; the float32 WASM path against the float64
 // reference; the layout's named views against the fused storage.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,19 +10,20 @@ import { DEFAULTS, type TrainConfig } from '../src/config/schema.js';
 import { readSafetensors } from '../src/io/safetensors.js';
 import { InlineEngine, type Engine } from '../src/parallel/engine.js';
 import { PoolEngine } from '../src/parallel/pool.js';
-import { loadCheckpoint, loadParamsInto } from '../src/train/checkpoint.js';
+import { loadCheckpoint } from '../src/train/checkpoint.js';
 import { prepareData } from '../src/train/data.js';
 import { evalRows } from '../src/train/evaluate.js';
 import { Trainer } from '../src/train/trainer.js';
 import { bptt, CLI } from './cli_helpers.js';
+import { bpttLogits, expectSameLogits, findTorchPython, torchLogitsAndText } from './torch_helpers.js';
 import { createWasmBlas, RESERVED_LOW_BYTES } from '../src/blas/loader.js';
 import { RefBlas } from '../src/blas/ref.js';
 import type { Blas } from '../src/blas/types.js';
-import { allocModelWorkspace, modelBackward, modelForward, modelLoss, xentForwardBackward, zeroState } from '../src/model/model.js';
+import { allocModelWorkspace, modelBackward, modelForward, modelLoss, xentForwardBackward } from '../src/model/model.js';
 import { initParams, offsetsAt, paramLayout, readTensor, viewsOf, writeTensor, type ParamLayout } from '../src/model/params.js';
 import { Arena } from '../src/util/arena.js';
 import { Rng } from '../src/util/rng.js';
-import { close } from './helpers.js';
+import { gradcheckBuffer, gradcheckTensors } from './helpers.js';
 
 const shape = { V: 5, H: 4, T: 3, B: 2 };
 const N = shape.T * shape.B;
@@ -56,46 +57,20 @@ describe('LSTM, finite-difference gradient check, float64', () => {
   const m = build(blas, 0, 5);
   const f = blas.f;
   const loss = () => modelLoss(spec, blas, m.P, m.ws) / N;
-  const eps = 1e-6;
 
   it('matches every element of every named tensor (the 12 gate tensors, W_hq, b_q)', () => {
     grads(blas, m);
-    let checked = 0;
-    for (const name of m.layout.names) {
-      const t = m.layout.tensors[name];
-      const rows = t.shape.length === 2 ? t.shape[0] : 1, cols = t.size / rows;
-      for (let r = 0; r < rows; r++) {
-        for (let c = 0; c < cols; c++) {
-          const at = t.offset + r * t.rowStride + c;
-          const saved = f[m.pBase + at];
-          f[m.pBase + at] = saved + eps; const up = loss();
-          f[m.pBase + at] = saved - eps; const down = loss();
-          f[m.pBase + at] = saved;
-          const numeric = (up - down) / (2 * eps);
-          const analytic = f[m.gBase + at];
-          expect(close(analytic, numeric, 1e-8, 1e-6), `${name}[${r},${c}] analytic ${analytic} numeric ${numeric}`).toBe(true);
-          checked++;
-        }
-      }
-    }
     const { V, H } = shape;
-    expect(checked).toBe(4 * (V * H + H * H + H) + H * V + V);
+    expect(gradcheckTensors(f, m.layout, m.pBase, m.gBase, loss)).toBe(4 * (V * H + H * H + H) + H * V + V);
   });
 
   it('matches dL/dh_0 and dL/dc_0', () => {
     grads(blas, m);
-    const { B, H } = shape;
-    const dh0 = Array.from(f.subarray(m.ws.dh0, m.ws.dh0 + B * H));
-    const dc0 = Array.from(f.subarray(m.ws.dc!, m.ws.dc! + B * H));
-    for (const [buf, want, what] of [[m.ws.hs, dh0, 'dh0'], [m.ws.cs!, dc0, 'dc0']] as const) {
-      for (let k = 0; k < B * H; k++) {
-        const saved = f[buf + k];
-        f[buf + k] = saved + eps; const up = loss();
-        f[buf + k] = saved - eps; const down = loss();
-        f[buf + k] = saved;
-        expect(close(want[k], (up - down) / (2 * eps), 1e-8, 1e-6), `${what}[${k}]`).toBe(true);
-      }
-    }
+    const n = shape.B * shape.H;
+    const dh0 = Array.from(f.subarray(m.ws.dh0, m.ws.dh0 + n));
+    const dc0 = Array.from(f.subarray(m.ws.dc!, m.ws.dc! + n));
+    gradcheckBuffer(f, m.ws.hs, dh0, loss, 'dh0');
+    gradcheckBuffer(f, m.ws.cs!, dc0, loss, 'dc0');
   });
 });
 
@@ -221,35 +196,12 @@ describe('LSTM on the command line', () => {
     expect(last.dh_norms[15]).toBeGreaterThan(0);
   });
 
-  const torchPython = ['python3', '/usr/bin/python3'].find((py) => spawnSync(py, ['-c', 'import torch'], { encoding: 'utf8' }).status === 0);
+  const torchPython = findTorchPython();
   if (!torchPython) console.warn('SKIPPED: no python3 with torch here; the nn.LSTM comparison did not run');
   it.skipIf(!torchPython)('torch.nn.LSTM with the exported tensors computes bptt\'s logits and generates bptt\'s text', () => {
-    const exported = join(dir, 'l.torch.safetensors');
-    const code = [
-      'import json, sys, torch', `sys.path.insert(0, ${JSON.stringify(join(import.meta.dirname, '../examples'))})`,
-      'from load_in_torch import load, generate', `model, vocab = load(${JSON.stringify(exported)})`,
-      "ids = torch.tensor([vocab.index(ch) for ch in 'twenty-one']).view(-1, 1)",
-      'with torch.no_grad():', '    logits, _ = model(ids, None)',
-      "print(json.dumps({'logits': logits[-1, 0].tolist(), 'text': generate(model, vocab, 'five', 30)}))",
-    ].join('\n');
-    const py = spawnSync(torchPython!, ['-c', code], { encoding: 'utf8' });
-    expect(py.stderr).toBe('');
-    const { logits, text } = JSON.parse(py.stdout) as { logits: number[]; text: string };
-    // bptt's logits after 'twenty-one'
-    const ck = loadCheckpoint(join(dir, 'straight', 'last.safetensors'));
-    const ids = ck.vocab.encode(Array.from('twenty-one'));
-    const shape2 = { V: ck.vocab.size, H: 48, T: ids.length, B: 1 };
-    const blas = createWasmBlas((RESERVED_LOW_BYTES / 4 + (1 << 18)) * 4);
-    const arena = new Arena(RESERVED_LOW_BYTES / 4);
-    const p = arena.alloc(ck.layout.numParams);
-    const ws = allocModelWorkspace(arena, 'lstm', shape2);
-    loadParamsInto(ck, blas.f, p);
-    blas.i.set(ids, ws.x);
-    zeroState('lstm', blas, ws, 1);
-    modelForward({ cell: 'lstm', act: 'tanh' }, blas, offsetsAt(ck.layout, p), ws);
-    const V = ck.vocab.size;
-    const ours = blas.f.slice(ws.logits + (ids.length - 1) * V, ws.logits + ids.length * V);
-    logits.forEach((x, v) => expect(Math.abs(x - ours[v]), `logit ${v}`).toBeLessThanOrEqual(1e-5 + 1e-4 * Math.abs(x)));
-    expect(text + '\n').toBe(bptt(['sample', '--checkpoint', join(dir, 'straight', 'last.safetensors'), '--prefix', 'five', '--length', '30']).stdout);
+    const ckPath = join(dir, 'straight', 'last.safetensors');
+    const torch = torchLogitsAndText(torchPython!, join(dir, 'l.torch.safetensors'), 'twenty-one', 'five', 30);
+    expectSameLogits(torch.logits, bpttLogits(ckPath, 'twenty-one'));
+    expect(torch.text + '\n').toBe(bptt(['sample', '--checkpoint', ckPath, '--prefix', 'five', '--length', '30']).stdout);
   });
 });

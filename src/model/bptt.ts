@@ -76,9 +76,33 @@ export function workspaceElems(shape: SeqShape, withPack = false): number {
   return measure.end;
 }
 
+/** The output layer over all T*B rows at once: logits = H W_hq + b_q (every cell ends with it). */
+export function outputForward(blas: Blas, P: TensorOffsets, ws: Workspace, B = ws.shape.B): void {
+  const { V, H, T } = ws.shape;
+  const rows = T * B;
+  blas.setRows(rows, V, P.b_q, ws.logits, V);
+  blas.sgemm(false, false, rows, V, H, 1, ws.hs + B * H, H, P.W_hq, V, 1, ws.logits, V);
+}
+
+/** Its backward from dL/do in ws.logits: dW_hq, db_q, and dL/dh_t of every step into ws.dhs. */
+export function outputBackward(blas: Blas, P: TensorOffsets, G: TensorOffsets, ws: Workspace, B = ws.shape.B): void {
+  const { V, H, T } = ws.shape;
+  const rows = T * B;
+  blas.sgemm(true, false, H, V, rows, 1, ws.hs + B * H, H, ws.logits, V, 1, G.W_hq, V);
+  blas.colsumAdd(rows, V, ws.logits, V, G.b_q);
+  blas.sgemm(false, true, rows, H, V, 1, ws.logits, V, P.W_hq, V, 0, ws.dhs, H);
+}
+
+/** Gated cells: the input contributions of all T steps at once, gates = b + W_x[x] (width = G*H). */
+export function gateInputs(blas: Blas, P: TensorOffsets, ws: Workspace, width: number, B = ws.shape.B): void {
+  const rows = ws.shape.T * B;
+  blas.setRows(rows, width, P.b, ws.gates!, width);
+  blas.gatherAddRows(rows, width, ws.x, P.W_x, width, ws.gates!, width);
+}
+
 /** Forward over T steps from the state in hs[0]; fills hs[1..T] and the logits. */
 export function rnnForward(blas: Blas, act: Activation, P: TensorOffsets, ws: Workspace, B = ws.shape.B): void {
-  const { V, H, T } = ws.shape;
+  const { H, T } = ws.shape;
   blas.setScratch(ws.pack);
   for (let t = 0; t < T; t++) {
     const hPrev = ws.hs + t * B * H;
@@ -88,9 +112,7 @@ export function rnnForward(blas: Blas, act: Activation, P: TensorOffsets, ws: Wo
     blas.sgemm(false, false, B, H, H, 1, hPrev, H, P.W_hh, H, 1, a, H);
     blas.actForward(act, B * H, a);
   }
-  const rows = T * B;
-  blas.setRows(rows, V, P.b_q, ws.logits, V);
-  blas.sgemm(false, false, rows, V, H, 1, ws.hs + B * H, H, P.W_hq, V, 1, ws.logits, V);
+  outputForward(blas, P, ws, B);
 }
 
 /** Softmax cross-entropy over all T*B rows; logits become gradScale * dL_sum/do. Returns the summed loss. */
@@ -107,15 +129,11 @@ export interface BackwardOptions {
 /** Full BPTT from dL/do in ws.logits; accumulates all five gradients into G, writes ws.dh0. */
 export function rnnBackward(blas: Blas, act: Activation, P: TensorOffsets, G: TensorOffsets, ws: Workspace,
   B = ws.shape.B, opts: BackwardOptions = {}): void {
-  const { V, H, T } = ws.shape;
+  const { H, T } = ws.shape;
   blas.setScratch(ws.pack);
   const rows = T * B;
-  const hAll = ws.hs + B * H; // (T*B, H): h_1..h_T
-  const dO = ws.logits;
   // Output layer over all steps at once.
-  blas.sgemm(true, false, H, V, rows, 1, hAll, H, dO, V, 1, G.W_hq, V);
-  blas.colsumAdd(rows, V, dO, V, G.b_q);
-  blas.sgemm(false, true, rows, H, V, 1, dO, V, P.W_hq, V, 0, ws.dhs, H);
+  outputBackward(blas, P, G, ws, B);
   // The recurrence, newest step first: dhs[t] already holds dL/dh_t in full when we reach it.
   for (let t = T - 1; t >= 0; t--) {
     const dh = ws.dhs + t * B * H;

@@ -10,7 +10,7 @@
 // elementwise TypeScript over the heap (float64 in the gradient checks). Gradients ACCUMULATE.
 
 import type { Blas } from '../blas/types.js';
-import type { Workspace } from './bptt.js';
+import { gateInputs, outputBackward, outputForward, type Workspace } from './bptt.js';
 import type { TensorOffsets } from './params.js';
 
 export type GruReset = 'before' | 'after';
@@ -19,14 +19,12 @@ const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
 
 /** Forward from hs[0]; fills hs[1..T], the gate activations (z, r, h~), aux and the logits. */
 export function gruForward(blas: Blas, reset: GruReset, P: TensorOffsets, ws: Workspace, B = ws.shape.B): void {
-  const { V, H, T } = ws.shape;
+  const { H, T } = ws.shape;
   const G = 3 * H;
   const f = blas.f;
   const gates = ws.gates!, aux = ws.aux!;
   blas.setScratch(ws.pack);
-  const rows = T * B;
-  blas.setRows(rows, G, P.b, gates, G);
-  blas.gatherAddRows(rows, G, ws.x, P.W_x, G, gates, G);
+  gateInputs(blas, P, ws, G, B);
   for (let t = 0; t < T; t++) {
     const A = gates + t * B * G;
     const hPrev = ws.hs + t * B * H, hNext = hPrev + B * H;
@@ -75,23 +73,19 @@ export function gruForward(blas: Blas, reset: GruReset, P: TensorOffsets, ws: Wo
       }
     }
   }
-  blas.setRows(rows, V, P.b_q, ws.logits, V);
-  blas.sgemm(false, false, rows, V, H, 1, ws.hs + B * H, H, P.W_hq, V, 1, ws.logits, V);
+  outputForward(blas, P, ws, B);
 }
 
 /** Full BPTT from dL/do in ws.logits; accumulates into G (blocks W_x, W_h, b, b_hn, W_hq, b_q); writes ws.dh0. */
 export function gruBackward(blas: Blas, reset: GruReset, P: TensorOffsets, G: TensorOffsets, ws: Workspace, B = ws.shape.B,
   opts: { dhTrace?: number } = {}): void {
-  const { V, H, T } = ws.shape;
+  const { H, T } = ws.shape;
   const G3 = 3 * H;
   const f = blas.f;
   const gates = ws.gates!, aux = ws.aux!;
   blas.setScratch(ws.pack);
   const rows = T * B;
-  const dO = ws.logits;
-  blas.sgemm(true, false, H, V, rows, 1, ws.hs + B * H, H, dO, V, 1, G.W_hq, V);
-  blas.colsumAdd(rows, V, dO, V, G.b_q);
-  blas.sgemm(false, true, rows, H, V, 1, dO, V, P.W_hq, V, 0, ws.dhs, H);
+  outputBackward(blas, P, G, ws, B);
   for (let t = T - 1; t >= 0; t--) {
     const A = gates + t * B * G3;
     const dh = ws.dhs + t * B * H;

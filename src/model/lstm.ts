@@ -9,22 +9,19 @@
 // heap (float64 for the gradient checks, float32 in training). Gradients ACCUMULATE (+=).
 
 import type { Blas } from '../blas/types.js';
-import type { Workspace } from './bptt.js';
+import { gateInputs, outputBackward, outputForward, type Workspace } from './bptt.js';
 import type { TensorOffsets } from './params.js';
 
 const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
 
 /** Forward from the state in hs[0], cs[0]; fills hs[1..T], cs[1..T], the gates, tanh(c) and the logits. */
 export function lstmForward(blas: Blas, P: TensorOffsets, ws: Workspace, B = ws.shape.B): void {
-  const { V, H, T } = ws.shape;
+  const { H, T } = ws.shape;
   const G = 4 * H;
   const f = blas.f;
   const gates = ws.gates!, cs = ws.cs!, tc = ws.tc!;
   blas.setScratch(ws.pack);
-  const rows = T * B;
-  // input contributions of every step at once: gates = b + W_x[x]
-  blas.setRows(rows, G, P.b, gates, G);
-  blas.gatherAddRows(rows, G, ws.x, P.W_x, G, gates, G);
+  gateInputs(blas, P, ws, G, B);
   for (let t = 0; t < T; t++) {
     const A = gates + t * B * G;
     const hPrev = ws.hs + t * B * H, hNext = hPrev + B * H;
@@ -50,8 +47,7 @@ export function lstmForward(blas: Blas, P: TensorOffsets, ws: Workspace, B = ws.
       }
     }
   }
-  blas.setRows(rows, V, P.b_q, ws.logits, V);
-  blas.sgemm(false, false, rows, V, H, 1, ws.hs + B * H, H, P.W_hq, V, 1, ws.logits, V);
+  outputForward(blas, P, ws, B);
 }
 
 export interface LstmBackwardOptions {
@@ -63,18 +59,13 @@ export interface LstmBackwardOptions {
 
 /** Full BPTT from dL/do in ws.logits; accumulates into G (blocks W_x, W_h, b, W_hq, b_q); writes ws.dh0 and ws.dc (dL/dc_0). */
 export function lstmBackward(blas: Blas, P: TensorOffsets, G: TensorOffsets, ws: Workspace, B = ws.shape.B, opts: LstmBackwardOptions = {}): void {
-  const { V, H, T } = ws.shape;
+  const { H, T } = ws.shape;
   const G4 = 4 * H;
   const f = blas.f;
   const gates = ws.gates!, cs = ws.cs!, tc = ws.tc!, dc = ws.dc!;
   blas.setScratch(ws.pack);
   const rows = T * B;
-  const hAll = ws.hs + B * H;
-  const dO = ws.logits;
-  // output layer over all steps at once (as the RNN)
-  blas.sgemm(true, false, H, V, rows, 1, hAll, H, dO, V, 1, G.W_hq, V);
-  blas.colsumAdd(rows, V, dO, V, G.b_q);
-  blas.sgemm(false, true, rows, H, V, 1, dO, V, P.W_hq, V, 0, ws.dhs, H);
+  outputBackward(blas, P, G, ws, B);
   blas.fill(B * H, 0, dc);
   for (let t = T - 1; t >= 0; t--) {
     const A = gates + t * B * G4;
