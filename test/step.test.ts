@@ -172,9 +172,8 @@ describe('stretch control', () => {
       const { engine, task } = await engineFor(3, 0.1);
       try {
         let progress = 0;
-        const t0 = performance.now();
+        // a hang would fail this test by its timeout; the rejection must come, with the real cause
         await expect(engine.runStretch(task, (d) => { progress = d; })).rejects.toThrow(kind === 'throw' ? /a worker thread failed: injected fault at minibatch 37/ : /a worker thread failed/);
-        expect(performance.now() - t0).toBeLessThan(30_000);
         expect(progress).toBeLessThanOrEqual(37);
       } finally {
         await engine.close();
