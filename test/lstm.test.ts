@@ -16,7 +16,7 @@ import { evalRows } from '../src/train/evaluate.js';
 import { Trainer } from '../src/train/trainer.js';
 import { bptt, CLI } from './cli_helpers.js';
 import { bpttLogits, expectSameLogits, findTorchPython, torchLogitsAndText } from './torch_helpers.js';
-import { createWasmBlas, RESERVED_LOW_BYTES } from '../src/blas/loader.js';
+import { compileKernels, createSharedMemory, createWasmBlas, RESERVED_LOW_BYTES, WasmBlas } from '../src/blas/loader.js';
 import { RefBlas } from '../src/blas/ref.js';
 import type { Blas } from '../src/blas/types.js';
 import { allocModelWorkspace, modelBackward, modelForward, modelLoss, xentForwardBackward } from '../src/model/model.js';
@@ -203,5 +203,24 @@ describe('LSTM on the command line', () => {
     const torch = torchLogitsAndText(torchPython!, join(dir, 'l.torch.safetensors'), 'twenty-one', 'five', 30);
     expectSameLogits(torch.logits, bpttLogits(ckPath, 'twenty-one'));
     expect(torch.text + '\n').toBe(bptt(['sample', '--checkpoint', ckPath, '--prefix', 'five', '--length', '30']).stdout);
+  });
+});
+
+describe('LSTM gate kernels, WASM SIMD against the TypeScript reference', () => {
+  it.each([['simd'], ['relaxed-simd']] as const)('%s: H not a multiple of 4 (the scalar tail), forward and backward, with the dc trace', (variant) => {
+    const B = 3, H = 7, n = B * H;
+    const w = new WasmBlas(compileKernels(variant), createSharedMemory((RESERVED_LOW_BYTES / 4 + 64 * n) * 4));
+    const r = new RefBlas(RESERVED_LOW_BYTES / 4 + 64 * n, 'f64');
+    const base = RESERVED_LOW_BYTES / 4;
+    const A = base, cPrev = A + 4 * n, c = cPrev + n, tc = c + n, h = tc + n, dh = h + n, dc = dh + n, trace = dc + n;
+    const rng = new Rng(4);
+    for (let k = 0; k < 8 * n; k++) { const x = Math.fround(rng.normal() * 2); w.f[base + k] = x; r.f[base + k] = x; }
+    for (const b of [w, r]) {
+      b.lstmGatesForward(B, H, A, cPrev, c, tc, h);
+      b.lstmGatesBackward(B, H, A, cPrev, tc, dh, dc, trace);
+    }
+    for (const [off, len, what] of [[A, 4 * n, 'dA'], [c, n, 'c'], [tc, n, 'tanh c'], [h, n, 'h'], [dc, n, 'dc'], [trace, n, 'dc trace']] as const) {
+      for (let k = 0; k < len; k++) expect(Math.abs(w.f[off + k] - r.f[off + k]), `${what}[${k}]`).toBeLessThanOrEqual(2e-6 + 2e-6 * Math.abs(r.f[off + k]));
+    }
   });
 });

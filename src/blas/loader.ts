@@ -139,6 +139,8 @@ interface KernelExports {
   xent_loss: (M: number, N: number, x: number, ldx: number, targets: number) => number;
   peak_madd: (iters: number, seed: number) => number;
   momentum_update: (n: number, p: number, g: number, v: number, lr: number, mu: number, scale: number) => void;
+  lstm_fwd: (B: number, H: number, A: number, cPrev: number, c: number, tc: number, h: number) => void;
+  lstm_bwd: (B: number, H: number, A: number, cPrev: number, tc: number, dh: number, dc: number, dcTrace: number) => void;
   adam_update: (n: number, p: number, g: number, m: number, v: number, lr: number, b1: number, b2: number, eps: number,
     bc1: number, bc2: number, scale: number, wd: number, decoupled: number) => void;
   sgemm_packed: (transA: number, transB: number, M: number, N: number, K: number, alpha: number, A: number, lda: number, B: number, ldb: number, beta: number, C: number, ldc: number, scratch: number) => void;
@@ -208,6 +210,12 @@ export class WasmBlas implements Blas {
   }
   xentLoss(M: number, N: number, x: number, ldx: number, targets: number): number {
     return this.x.xent_loss(M, N, x << 2, ldx, targets << 2);
+  }
+  lstmGatesForward(B: number, H: number, A: number, cPrev: number, c: number, tc: number, h: number): void {
+    this.x.lstm_fwd(B, H, A << 2, cPrev << 2, c << 2, tc << 2, h << 2);
+  }
+  lstmGatesBackward(B: number, H: number, A: number, cPrev: number, tc: number, dh: number, dc: number, dcTrace: number): void {
+    this.x.lstm_bwd(B, H, A << 2, cPrev << 2, tc << 2, dh << 2, dc << 2, dcTrace < 0 ? 0 : dcTrace << 2);
   }
   momentumUpdate(n: number, p: number, g: number, v: number, lr: number, mu: number, scale: number): void {
     this.x.momentum_update(n, p << 2, g << 2, v << 2, lr, mu, scale);

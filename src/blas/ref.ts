@@ -142,4 +142,41 @@ export class RefBlas implements Blas {
       f[p + k] = base - (lr * (f[m + k] / bc1)) / (Math.sqrt(f[v + k] / bc2) + eps);
     }
   }
+
+  lstmGatesForward(B: number, H: number, A: number, cPrev: number, c: number, tc: number, h: number): void {
+    const f = this.f;
+    const sig = (x: number) => 1 / (1 + Math.exp(-x));
+    for (let r = 0; r < B; r++) {
+      const a = A + r * 4 * H;
+      for (let j = 0; j < H; j++) {
+        const i = sig(f[a + j]), fg = sig(f[a + H + j]), o = sig(f[a + 2 * H + j]), g = Math.tanh(f[a + 3 * H + j]);
+        f[a + j] = i; f[a + H + j] = fg; f[a + 2 * H + j] = o; f[a + 3 * H + j] = g;
+        const k = r * H + j;
+        const cn = fg * f[cPrev + k] + i * g;
+        f[c + k] = cn;
+        const th = Math.tanh(cn);
+        f[tc + k] = th;
+        f[h + k] = o * th;
+      }
+    }
+  }
+
+  lstmGatesBackward(B: number, H: number, A: number, cPrev: number, tc: number, dh: number, dc: number, dcTrace: number): void {
+    const f = this.f;
+    for (let r = 0; r < B; r++) {
+      const a = A + r * 4 * H;
+      for (let j = 0; j < H; j++) {
+        const k = r * H + j;
+        const i = f[a + j], fg = f[a + H + j], o = f[a + 2 * H + j], g = f[a + 3 * H + j];
+        const th = f[tc + k], dhv = f[dh + k];
+        const dcv = f[dc + k] + dhv * o * (1 - th * th);
+        if (dcTrace >= 0) f[dcTrace + k] = dcv;
+        f[dc + k] = dcv * fg;
+        f[a + j] = dcv * g * i * (1 - i);
+        f[a + H + j] = dcv * f[cPrev + k] * fg * (1 - fg);
+        f[a + 2 * H + j] = dhv * th * o * (1 - o);
+        f[a + 3 * H + j] = dcv * i * (1 - g * g);
+      }
+    }
+  }
 }

@@ -40,6 +40,10 @@ export interface Blas {
   actForward(act: Activation, n: number, x: number): void;
   /** dy *= phi'(.) written in terms of the forward output y */
   actBackward(act: Activation, n: number, y: number, dy: number): void;
+  /** LSTM step forward over B rows: A (B,4H) pre-activations -> (i,f,o,c~); c = f*cPrev + i*c~; tc = tanh(c); h = o*tc */
+  lstmGatesForward(B: number, H: number, A: number, cPrev: number, c: number, tc: number, h: number): void;
+  /** its backward: dc running dL/dc (in: from step t+1, out: dL/dc_{t-1}); A becomes dL/da; dcTrace (or -1) gets dL/dc_t */
+  lstmGatesBackward(B: number, H: number, A: number, cPrev: number, tc: number, dh: number, dc: number, dcTrace: number): void;
   /** momentum: v = mu*v + scale*g; p -= lr*v (n elements from p, g, v) */
   momentumUpdate(n: number, p: number, g: number, v: number, lr: number, mu: number, scale: number): void;
   /** Adam/AdamW step on scale*g with bias corrections bc1, bc2 (see kernels.ts adam_update) */

@@ -5,20 +5,18 @@
 // As for the RNN, what is not recurrent leaves the time loop: the input contributions of all T
 // steps are one gather (plus the bias rows), the output layer is the RNN's (bptt.ts), dW_h is one
 // GEMM after the loop and dW_x one scatter-add. Per step there is one GEMM h W_h (B x 4H) forward
-// and one dA W_h^T backward; the gate math is elementwise, written here in TypeScript over the
-// heap (float64 for the gradient checks, float32 in training). Gradients ACCUMULATE (+=).
+// and one dA W_h^T backward; the gate math is one elementwise
+// kernel pair lstmGatesForward/Backward (WASM SIMD in training, the float64 TypeScript reference in
+// the gradient checks). Gradients ACCUMULATE (+=).
 
 import type { Blas } from '../blas/types.js';
 import { gateInputs, outputBackward, outputForward, type Workspace } from './bptt.js';
 import type { TensorOffsets } from './params.js';
 
-const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
-
 /** Forward from the state in hs[0], cs[0]; fills hs[1..T], cs[1..T], the gates, tanh(c) and the logits. */
 export function lstmForward(blas: Blas, P: TensorOffsets, ws: Workspace, B = ws.shape.B): void {
   const { H, T } = ws.shape;
   const G = 4 * H;
-  const f = blas.f;
   const gates = ws.gates!, cs = ws.cs!, tc = ws.tc!;
   blas.setScratch(ws.pack);
   gateInputs(blas, P, ws, G, B);
@@ -27,25 +25,7 @@ export function lstmForward(blas: Blas, P: TensorOffsets, ws: Workspace, B = ws.
     const hPrev = ws.hs + t * B * H, hNext = hPrev + B * H;
     const cPrev = cs + t * B * H, cNext = cPrev + B * H;
     blas.sgemm(false, false, B, G, H, 1, hPrev, H, P.W_h, G, 1, A, G);
-    for (let r = 0; r < B; r++) {
-      const a = A + r * G;
-      for (let j = 0; j < H; j++) {
-        const i = sigmoid(f[a + j]);
-        const fg = sigmoid(f[a + H + j]);
-        const o = sigmoid(f[a + 2 * H + j]);
-        const g = Math.tanh(f[a + 3 * H + j]);
-        f[a + j] = i;
-        f[a + H + j] = fg;
-        f[a + 2 * H + j] = o;
-        f[a + 3 * H + j] = g;
-        const k = r * H + j;
-        const c = fg * f[cPrev + k] + i * g;
-        f[cNext + k] = c;
-        const th = Math.tanh(c);
-        f[tc + t * B * H + k] = th;
-        f[hNext + k] = o * th;
-      }
-    }
+    blas.lstmGatesForward(B, H, A, cPrev, cNext, tc + t * B * H, hNext);
   }
   outputForward(blas, P, ws, B);
 }
@@ -61,7 +41,6 @@ export interface LstmBackwardOptions {
 export function lstmBackward(blas: Blas, P: TensorOffsets, G: TensorOffsets, ws: Workspace, B = ws.shape.B, opts: LstmBackwardOptions = {}): void {
   const { H, T } = ws.shape;
   const G4 = 4 * H;
-  const f = blas.f;
   const gates = ws.gates!, cs = ws.cs!, tc = ws.tc!, dc = ws.dc!;
   blas.setScratch(ws.pack);
   const rows = T * B;
@@ -71,22 +50,7 @@ export function lstmBackward(blas: Blas, P: TensorOffsets, G: TensorOffsets, ws:
     const A = gates + t * B * G4;
     const dh = ws.dhs + t * B * H;
     if (opts.dhTrace !== undefined) blas.copy(B * H, dh, opts.dhTrace + t * B * H);
-    for (let r = 0; r < B; r++) {
-      const a = A + r * G4;
-      for (let j = 0; j < H; j++) {
-        const k = r * H + j;
-        const i = f[a + j], fg = f[a + H + j], o = f[a + 2 * H + j], g = f[a + 3 * H + j];
-        const th = f[tc + t * B * H + k];
-        const dhv = f[dh + k];
-        const dcv = f[dc + k] + dhv * o * (1 - th * th);
-        if (opts.dcTrace !== undefined) f[opts.dcTrace + t * B * H + k] = dcv;
-        f[dc + k] = dcv * fg; // dL/dc_{t-1}
-        f[a + j] = dcv * g * i * (1 - i);
-        f[a + H + j] = dcv * f[cs + t * B * H + k] * fg * (1 - fg);
-        f[a + 2 * H + j] = dhv * th * o * (1 - o);
-        f[a + 3 * H + j] = dcv * i * (1 - g * g);
-      }
-    }
+    blas.lstmGatesBackward(B, H, A, cs + t * B * H, tc + t * B * H, dh, dc, opts.dcTrace === undefined ? -1 : opts.dcTrace + t * B * H);
     // dh_{t-1} += dA_t W_h^T (for t = 0: dL/dh_0)
     const dhPrev = t > 0 ? dh - B * H : ws.dh0;
     blas.sgemm(false, true, B, H, G4, 1, A, G4, P.W_h, G4, t > 0 ? 1 : 0, dhPrev, H);

@@ -470,6 +470,99 @@ export function scal(n: i32, a: f32, x: usize): void {
 
 /** sum of x[i]^2, squared and accumulated in float64 so the global gradient norm is exact to ~1e-16. */
 // ---------------------------------------------------------------------------------------------
+// LSTM gate math for one step of B rows (model/lstm.ts), f32x4 with the Cephes exp/tanh above; the
+// scalar tail calls the same 4-lane functions, so every element gets the same arithmetic.
+// A (B, 4H): pre-activations in, activations (i, f, o, c~) out; cPrev, c, tc, h, dh, dc: (B, H).
+
+/** sigmoid(x) = 1 / (1 + exp(-x)) for 4 lanes */
+// @ts-ignore: decorator
+@inline function sigm4(x: v128): v128 {
+  return f32x4.div(f32x4.splat(1.0), f32x4.add(f32x4.splat(1.0), exp4(f32x4.neg(x))));
+}
+
+// @ts-ignore: decorator
+@inline function lstmFwd4(a: usize, H4: usize, cp: usize, c: usize, tc: usize, h: usize): void {
+  const i = sigm4(v128.load(a));
+  const f = sigm4(v128.load(a + H4));
+  const o = sigm4(v128.load(a + 2 * H4));
+  const g = tanh4(v128.load(a + 3 * H4));
+  v128.store(a, i);
+  v128.store(a + H4, f);
+  v128.store(a + 2 * H4, o);
+  v128.store(a + 3 * H4, g);
+  const cn = f32x4.add(f32x4.mul(f, v128.load(cp)), f32x4.mul(i, g));
+  v128.store(c, cn);
+  const th = tanh4(cn);
+  v128.store(tc, th);
+  v128.store(h, f32x4.mul(o, th));
+}
+
+export function lstm_fwd(B: i32, H: i32, A: usize, cPrev: usize, c: usize, tc: usize, h: usize): void {
+  const H4 = <usize>H << 2;
+  for (let r = 0; r < B; r++) {
+    const a = A + <usize>r * 4 * H4, off = <usize>r * H4;
+    let j = 0;
+    for (; j + 4 <= H; j += 4) {
+      const jb = <usize>j << 2;
+      lstmFwd4(a + jb, H4, cPrev + off + jb, c + off + jb, tc + off + jb, h + off + jb);
+    }
+    for (; j < H; j++) {
+      const jb = <usize>j << 2;
+      // one element through the same 4-lane functions (splat, lane 0): no memory, no sharing
+      const i = f32x4.extract_lane(sigm4(f32x4.splat(load<f32>(a + jb))), 0);
+      const f = f32x4.extract_lane(sigm4(f32x4.splat(load<f32>(a + H4 + jb))), 0);
+      const o = f32x4.extract_lane(sigm4(f32x4.splat(load<f32>(a + 2 * H4 + jb))), 0);
+      const g = f32x4.extract_lane(tanh4(f32x4.splat(load<f32>(a + 3 * H4 + jb))), 0);
+      store<f32>(a + jb, i); store<f32>(a + H4 + jb, f); store<f32>(a + 2 * H4 + jb, o); store<f32>(a + 3 * H4 + jb, g);
+      const cn: f32 = f * load<f32>(cPrev + off + jb) + i * g;
+      store<f32>(c + off + jb, cn);
+      const th = tanhf(cn);
+      store<f32>(tc + off + jb, th);
+      store<f32>(h + off + jb, o * th);
+    }
+  }
+}
+
+/**
+ * Backward through one step's gates: dc (running dL/dc_t in, dL/dc_{t-1} out), A (activations in,
+ * dL/da out, gate by gate); dcTrace (byte pointer, 0 = none) receives dL/dc_t.
+ */
+export function lstm_bwd(B: i32, H: i32, A: usize, cPrev: usize, tc: usize, dh: usize, dc: usize, dcTrace: usize): void {
+  const H4 = <usize>H << 2;
+  const one = f32x4.splat(1.0);
+  for (let r = 0; r < B; r++) {
+    const a = A + <usize>r * 4 * H4, off = <usize>r * H4;
+    let j = 0;
+    for (; j + 4 <= H; j += 4) {
+      const jb = <usize>j << 2;
+      const i = v128.load(a + jb), f = v128.load(a + H4 + jb), o = v128.load(a + 2 * H4 + jb), g = v128.load(a + 3 * H4 + jb);
+      const th = v128.load(tc + off + jb);
+      const dhv = v128.load(dh + off + jb);
+      const dcv = f32x4.add(v128.load(dc + off + jb), f32x4.mul(f32x4.mul(dhv, o), f32x4.sub(one, f32x4.mul(th, th))));
+      if (dcTrace != 0) v128.store(dcTrace + off + jb, dcv);
+      v128.store(dc + off + jb, f32x4.mul(dcv, f));
+      v128.store(a + jb, f32x4.mul(f32x4.mul(f32x4.mul(dcv, g), i), f32x4.sub(one, i)));
+      v128.store(a + H4 + jb, f32x4.mul(f32x4.mul(f32x4.mul(dcv, v128.load(cPrev + off + jb)), f), f32x4.sub(one, f)));
+      v128.store(a + 2 * H4 + jb, f32x4.mul(f32x4.mul(f32x4.mul(dhv, th), o), f32x4.sub(one, o)));
+      v128.store(a + 3 * H4 + jb, f32x4.mul(f32x4.mul(dcv, i), f32x4.sub(one, f32x4.mul(g, g))));
+    }
+    for (; j < H; j++) {
+      const jb = <usize>j << 2;
+      const i = load<f32>(a + jb), f = load<f32>(a + H4 + jb), o = load<f32>(a + 2 * H4 + jb), g = load<f32>(a + 3 * H4 + jb);
+      const th = load<f32>(tc + off + jb);
+      const dhv = load<f32>(dh + off + jb);
+      const dcv: f32 = load<f32>(dc + off + jb) + (dhv * o) * (1 - th * th);
+      if (dcTrace != 0) store<f32>(dcTrace + off + jb, dcv);
+      store<f32>(dc + off + jb, dcv * f);
+      store<f32>(a + jb, ((dcv * g) * i) * (1 - i));
+      store<f32>(a + H4 + jb, ((dcv * load<f32>(cPrev + off + jb)) * f) * (1 - f));
+      store<f32>(a + 2 * H4 + jb, ((dhv * th) * o) * (1 - o));
+      store<f32>(a + 3 * H4 + jb, (dcv * i) * (1 - g * g));
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Optimizer updates over a parameter range, on the clipped gradient (scale = the clip factor).
 // Plain mul/add (no FMA) in a fixed order, the same in the SIMD body and the scalar tail, so both
 // builds and any split of the range give bitwise the same parameters.
