@@ -9,7 +9,7 @@ import { readSafetensors } from '../src/io/safetensors.js';
 import { loadCheckpoint } from '../src/train/checkpoint.js';
 import { bptt } from './cli_helpers.js';
 import { bpttLogits, expectSameLogits, findTorchPython, torchLogitsAndText } from './torch_helpers.js';
-import { createWasmBlas, RESERVED_LOW_BYTES } from '../src/blas/loader.js';
+import { compileKernels, createSharedMemory, createWasmBlas, RESERVED_LOW_BYTES, WasmBlas } from '../src/blas/loader.js';
 import { RefBlas } from '../src/blas/ref.js';
 import type { Blas } from '../src/blas/types.js';
 import { DEFAULTS, type TrainConfig } from '../src/config/schema.js';
@@ -154,5 +154,24 @@ describe('GRU on the command line', () => {
     const torch = torchLogitsAndText(torchPython!, join(dir, 'g.torch.safetensors'), 'twenty-one', 'five', 30);
     expectSameLogits(torch.logits, bpttLogits(ckPath, 'twenty-one'));
     expect(torch.text + '\n').toBe(bptt(['sample', '--checkpoint', ckPath, '--prefix', 'five', '--length', '30']).stdout);
+  });
+});
+
+describe('GRU forward gate kernels, WASM SIMD against the TypeScript reference', () => {
+  it.each([['simd'], ['relaxed-simd']] as const)('%s: both conventions, H not a multiple of 4', (variant) => {
+    const B = 3, H = 7, n = B * H;
+    const base = RESERVED_LOW_BYTES / 4;
+    const w = new WasmBlas(compileKernels(variant), createSharedMemory((base + 64 * n) * 4));
+    const r = new RefBlas(base + 64 * n, 'f64');
+    const A = base, Hg = A + 3 * n, bhn = Hg + 3 * n, hPrev = bhn + H, aux = hPrev + n, h = aux + n;
+    const rng = new Rng(6);
+    for (let k = 0; k < 9 * n; k++) { const x = Math.fround(rng.normal() * 2); w.f[base + k] = x; r.f[base + k] = x; }
+    const check = (what: string, off: number, len: number) => {
+      for (let k = 0; k < len; k++) expect(Math.abs(w.f[off + k] - r.f[off + k]), `${what}[${k}]`).toBeLessThanOrEqual(2e-6 + 2e-6 * Math.abs(r.f[off + k]));
+    };
+    for (const b of [w, r]) b.gruAfterForward(B, H, A, Hg, bhn, hPrev, aux, h);
+    check('after: gates', A, 3 * n); check('after: aux', aux, n); check('after: h', h, n);
+    for (const b of [w, r]) { b.gruBeforeForward1(B, H, A, hPrev, aux); b.gruBeforeForward2(B, H, A, hPrev, h); }
+    check('before: gates', A, 3 * n); check('before: aux', aux, n); check('before: h', h, n);
   });
 });

@@ -140,6 +140,9 @@ interface KernelExports {
   peak_madd: (iters: number, seed: number) => number;
   momentum_update: (n: number, p: number, g: number, v: number, lr: number, mu: number, scale: number) => void;
   lstm_fwd: (B: number, H: number, A: number, cPrev: number, c: number, tc: number, h: number) => void;
+  gru_after_fwd: (B: number, H: number, A: number, Hg: number, bhn: number, hPrev: number, aux: number, h: number) => void;
+  gru_before_fwd1: (B: number, H: number, A: number, hPrev: number, aux: number) => void;
+  gru_before_fwd2: (B: number, H: number, A: number, hPrev: number, h: number) => void;
   lstm_bwd: (B: number, H: number, A: number, cPrev: number, tc: number, dh: number, dc: number, dcTrace: number) => void;
   adam_update: (n: number, p: number, g: number, m: number, v: number, lr: number, b1: number, b2: number, eps: number,
     bc1: number, bc2: number, scale: number, wd: number, decoupled: number) => void;
@@ -210,6 +213,15 @@ export class WasmBlas implements Blas {
   }
   xentLoss(M: number, N: number, x: number, ldx: number, targets: number): number {
     return this.x.xent_loss(M, N, x << 2, ldx, targets << 2);
+  }
+  gruAfterForward(B: number, H: number, A: number, Hg: number, bhn: number, hPrev: number, aux: number, h: number): void {
+    this.x.gru_after_fwd(B, H, A << 2, Hg << 2, bhn << 2, hPrev << 2, aux << 2, h << 2);
+  }
+  gruBeforeForward1(B: number, H: number, A: number, hPrev: number, aux: number): void {
+    this.x.gru_before_fwd1(B, H, A << 2, hPrev << 2, aux << 2);
+  }
+  gruBeforeForward2(B: number, H: number, A: number, hPrev: number, h: number): void {
+    this.x.gru_before_fwd2(B, H, A << 2, hPrev << 2, h << 2);
   }
   lstmGatesForward(B: number, H: number, A: number, cPrev: number, c: number, tc: number, h: number): void {
     this.x.lstm_fwd(B, H, A << 2, cPrev << 2, c << 2, tc << 2, h << 2);

@@ -179,4 +179,50 @@ export class RefBlas implements Blas {
       }
     }
   }
+
+  gruAfterForward(B: number, H: number, A: number, Hg: number, bhn: number, hPrev: number, aux: number, h: number): void {
+    const f = this.f;
+    const sig = (x: number) => 1 / (1 + Math.exp(-x));
+    for (let r = 0; r < B; r++) {
+      const a = A + r * 3 * H, hg = Hg + r * 3 * H;
+      for (let j = 0; j < H; j++) {
+        const k = r * H + j;
+        const z = sig(f[a + j] + f[hg + j]);
+        const rr = sig(f[a + H + j] + f[hg + H + j]);
+        const hn = f[hg + 2 * H + j] + f[bhn + j];
+        const n = Math.tanh(f[a + 2 * H + j] + rr * hn);
+        f[a + j] = z; f[a + H + j] = rr; f[a + 2 * H + j] = n;
+        f[aux + k] = hn;
+        f[h + k] = z * f[hPrev + k] + (1 - z) * n;
+      }
+    }
+  }
+
+  gruBeforeForward1(B: number, H: number, A: number, hPrev: number, aux: number): void {
+    const f = this.f;
+    const sig = (x: number) => 1 / (1 + Math.exp(-x));
+    for (let r = 0; r < B; r++) {
+      const a = A + r * 3 * H;
+      for (let j = 0; j < H; j++) {
+        f[a + j] = sig(f[a + j]);
+        const rr = sig(f[a + H + j]);
+        f[a + H + j] = rr;
+        f[aux + r * H + j] = rr * f[hPrev + r * H + j];
+      }
+    }
+  }
+
+  gruBeforeForward2(B: number, H: number, A: number, hPrev: number, h: number): void {
+    const f = this.f;
+    for (let r = 0; r < B; r++) {
+      const a = A + r * 3 * H;
+      for (let j = 0; j < H; j++) {
+        const k = r * H + j;
+        const n = Math.tanh(f[a + 2 * H + j]);
+        f[a + 2 * H + j] = n;
+        const z = f[a + j];
+        f[h + k] = z * f[hPrev + k] + (1 - z) * n;
+      }
+    }
+  }
 }

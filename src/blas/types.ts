@@ -44,6 +44,12 @@ export interface Blas {
   lstmGatesForward(B: number, H: number, A: number, cPrev: number, c: number, tc: number, h: number): void;
   /** its backward: dc running dL/dc (in: from step t+1, out: dL/dc_{t-1}); A becomes dL/da; dcTrace (or -1) gets dL/dc_t */
   lstmGatesBackward(B: number, H: number, A: number, cPrev: number, tc: number, dh: number, dc: number, dcTrace: number): void;
+  /** GRU reset after, one step forward: A (B,3H) input parts -> (z, r, n); aux = h W_hh + b_hn; h = z hp + (1-z) n */
+  gruAfterForward(B: number, H: number, A: number, Hg: number, bhn: number, hPrev: number, aux: number, h: number): void;
+  /** GRU reset before, first half: z, r in place; aux = r * hp */
+  gruBeforeForward1(B: number, H: number, A: number, hPrev: number, aux: number): void;
+  /** GRU reset before, second half: n = tanh in place; h = z hp + (1-z) n */
+  gruBeforeForward2(B: number, H: number, A: number, hPrev: number, h: number): void;
   /** momentum: v = mu*v + scale*g; p -= lr*v (n elements from p, g, v) */
   momentumUpdate(n: number, p: number, g: number, v: number, lr: number, mu: number, scale: number): void;
   /** Adam/AdamW step on scale*g with bias corrections bc1, bc2 (see kernels.ts adam_update) */

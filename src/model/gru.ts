@@ -6,8 +6,10 @@
 //   after (PyTorch, cuDNN):     H~ = tanh(x W_xh + b_h + R ⊙ (h W_hh + b_hn))
 // With "after" all three hidden products of a step are one GEMM h [W_hz | W_hr | W_hh]; with
 // "before" the candidate's product needs R first, so a step has two. The input contributions of
-// all steps are one gather; dW_h is GEMMs after the loop, dW_x one scatter-add. The gate math is
-// elementwise TypeScript over the heap (float64 in the gradient checks). Gradients ACCUMULATE.
+// all steps are one gather; dW_h is GEMMs after the loop, dW_x one scatter-add. The forward gate
+// math is Blas kernels (WASM SIMD in training, the float64 TypeScript reference in the gradient
+// checks); the backward's, which has no transcendental functions, is TypeScript over the heap.
+// Gradients ACCUMULATE.
 
 import type { Blas } from '../blas/types.js';
 import { gateInputs, outputBackward, outputForward, type Workspace } from './bptt.js';
@@ -15,13 +17,11 @@ import type { TensorOffsets } from './params.js';
 
 export type GruReset = 'before' | 'after';
 
-const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
 
 /** Forward from hs[0]; fills hs[1..T], the gate activations (z, r, h~), aux and the logits. */
 export function gruForward(blas: Blas, reset: GruReset, P: TensorOffsets, ws: Workspace, B = ws.shape.B): void {
   const { H, T } = ws.shape;
   const G = 3 * H;
-  const f = blas.f;
   const gates = ws.gates!, aux = ws.aux!;
   blas.setScratch(ws.pack);
   gateInputs(blas, P, ws, G, B);
@@ -32,45 +32,13 @@ export function gruForward(blas: Blas, reset: GruReset, P: TensorOffsets, ws: Wo
     if (reset === 'after') {
       const Hg = ws.hg! + t * B * G;
       blas.sgemm(false, false, B, G, H, 1, hPrev, H, P.W_h, G, 0, Hg, G);
-      for (let r = 0; r < B; r++) {
-        const a = A + r * G, hg = Hg + r * G;
-        for (let j = 0; j < H; j++) {
-          const k = r * H + j;
-          const z = sigmoid(f[a + j] + f[hg + j]);
-          const rr = sigmoid(f[a + H + j] + f[hg + H + j]);
-          const hn = f[hg + 2 * H + j] + f[P.b_hn + j];
-          const n = Math.tanh(f[a + 2 * H + j] + rr * hn);
-          f[a + j] = z;
-          f[a + H + j] = rr;
-          f[a + 2 * H + j] = n;
-          f[X + k] = hn;
-          f[hNext + k] = z * f[hPrev + k] + (1 - z) * n;
-        }
-      }
+      blas.gruAfterForward(B, H, A, Hg, P.b_hn, hPrev, X, hNext);
     } else {
-      // z and r: columns [0, 2H) of W_h
+      // z and r: columns [0, 2H) of W_h; then the candidate from (R ⊙ h) W_hh, columns [2H, 3H)
       blas.sgemm(false, false, B, 2 * H, H, 1, hPrev, H, P.W_h, G, 1, A, G);
-      for (let r = 0; r < B; r++) {
-        const a = A + r * G;
-        for (let j = 0; j < H; j++) {
-          f[a + j] = sigmoid(f[a + j]);
-          const rr = sigmoid(f[a + H + j]);
-          f[a + H + j] = rr;
-          f[X + r * H + j] = rr * f[hPrev + r * H + j];
-        }
-      }
-      // the candidate: (R ⊙ h) W_hh, columns [2H, 3H) of W_h
+      blas.gruBeforeForward1(B, H, A, hPrev, X);
       blas.sgemm(false, false, B, H, H, 1, X, H, P.W_h + 2 * H, G, 1, A + 2 * H, G);
-      for (let r = 0; r < B; r++) {
-        const a = A + r * G;
-        for (let j = 0; j < H; j++) {
-          const k = r * H + j;
-          const n = Math.tanh(f[a + 2 * H + j]);
-          f[a + 2 * H + j] = n;
-          const z = f[a + j];
-          f[hNext + k] = z * f[hPrev + k] + (1 - z) * n;
-        }
-      }
+      blas.gruBeforeForward2(B, H, A, hPrev, hNext);
     }
   }
   outputForward(blas, P, ws, B);

@@ -563,6 +563,89 @@ export function lstm_bwd(B: i32, H: i32, A: usize, cPrev: usize, tc: usize, dh: 
 }
 
 // ---------------------------------------------------------------------------------------------
+// GRU gate math, forward (model/gru.ts), same conventions as the LSTM kernels above. A (B, 3H):
+// the input contributions (z, r, h~) in, the activations out; rows of H elements elsewhere.
+
+/** reset after (PyTorch): z, r from A + Hg; hn = Hg_n + b_hn (kept in aux); n = tanh(A_n + r hn); h = z hp + (1 - z) n */
+export function gru_after_fwd(B: i32, H: i32, A: usize, Hg: usize, bhn: usize, hPrev: usize, aux: usize, h: usize): void {
+  const H4 = <usize>H << 2;
+  const one = f32x4.splat(1.0);
+  for (let r = 0; r < B; r++) {
+    const a = A + <usize>r * 3 * H4, g = Hg + <usize>r * 3 * H4, off = <usize>r * H4;
+    let j = 0;
+    for (; j + 4 <= H; j += 4) {
+      const jb = <usize>j << 2;
+      const z = sigm4(f32x4.add(v128.load(a + jb), v128.load(g + jb)));
+      const rr = sigm4(f32x4.add(v128.load(a + H4 + jb), v128.load(g + H4 + jb)));
+      const hn = f32x4.add(v128.load(g + 2 * H4 + jb), v128.load(bhn + jb));
+      const n = tanh4(f32x4.add(v128.load(a + 2 * H4 + jb), f32x4.mul(rr, hn)));
+      v128.store(a + jb, z);
+      v128.store(a + H4 + jb, rr);
+      v128.store(a + 2 * H4 + jb, n);
+      v128.store(aux + off + jb, hn);
+      v128.store(h + off + jb, f32x4.add(f32x4.mul(z, v128.load(hPrev + off + jb)), f32x4.mul(f32x4.sub(one, z), n)));
+    }
+    for (; j < H; j++) {
+      const jb = <usize>j << 2;
+      const z = f32x4.extract_lane(sigm4(f32x4.splat(load<f32>(a + jb) + load<f32>(g + jb))), 0);
+      const rr = f32x4.extract_lane(sigm4(f32x4.splat(load<f32>(a + H4 + jb) + load<f32>(g + H4 + jb))), 0);
+      const hn: f32 = load<f32>(g + 2 * H4 + jb) + load<f32>(bhn + jb);
+      const n = tanhf(load<f32>(a + 2 * H4 + jb) + rr * hn);
+      store<f32>(a + jb, z); store<f32>(a + H4 + jb, rr); store<f32>(a + 2 * H4 + jb, n);
+      store<f32>(aux + off + jb, hn);
+      store<f32>(h + off + jb, z * load<f32>(hPrev + off + jb) + (1 - z) * n);
+    }
+  }
+}
+
+/** reset before (D2L), first half: z, r = sigmoid(A_z, A_r) in place; aux = r * hp (the candidate GEMM's input) */
+export function gru_before_fwd1(B: i32, H: i32, A: usize, hPrev: usize, aux: usize): void {
+  const H4 = <usize>H << 2;
+  for (let r = 0; r < B; r++) {
+    const a = A + <usize>r * 3 * H4, off = <usize>r * H4;
+    let j = 0;
+    for (; j + 4 <= H; j += 4) {
+      const jb = <usize>j << 2;
+      v128.store(a + jb, sigm4(v128.load(a + jb)));
+      const rr = sigm4(v128.load(a + H4 + jb));
+      v128.store(a + H4 + jb, rr);
+      v128.store(aux + off + jb, f32x4.mul(rr, v128.load(hPrev + off + jb)));
+    }
+    for (; j < H; j++) {
+      const jb = <usize>j << 2;
+      store<f32>(a + jb, f32x4.extract_lane(sigm4(f32x4.splat(load<f32>(a + jb))), 0));
+      const rr = f32x4.extract_lane(sigm4(f32x4.splat(load<f32>(a + H4 + jb))), 0);
+      store<f32>(a + H4 + jb, rr);
+      store<f32>(aux + off + jb, rr * load<f32>(hPrev + off + jb));
+    }
+  }
+}
+
+/** reset before, second half (after the candidate GEMM): n = tanh(A_n) in place; h = z hp + (1 - z) n */
+export function gru_before_fwd2(B: i32, H: i32, A: usize, hPrev: usize, h: usize): void {
+  const H4 = <usize>H << 2;
+  const one = f32x4.splat(1.0);
+  for (let r = 0; r < B; r++) {
+    const a = A + <usize>r * 3 * H4, off = <usize>r * H4;
+    let j = 0;
+    for (; j + 4 <= H; j += 4) {
+      const jb = <usize>j << 2;
+      const n = tanh4(v128.load(a + 2 * H4 + jb));
+      v128.store(a + 2 * H4 + jb, n);
+      const z = v128.load(a + jb);
+      v128.store(h + off + jb, f32x4.add(f32x4.mul(z, v128.load(hPrev + off + jb)), f32x4.mul(f32x4.sub(one, z), n)));
+    }
+    for (; j < H; j++) {
+      const jb = <usize>j << 2;
+      const n = tanhf(load<f32>(a + 2 * H4 + jb));
+      store<f32>(a + 2 * H4 + jb, n);
+      const z = load<f32>(a + jb);
+      store<f32>(h + off + jb, z * load<f32>(hPrev + off + jb) + (1 - z) * n);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Optimizer updates over a parameter range, on the clipped gradient (scale = the clip factor).
 // Plain mul/add (no FMA) in a fixed order, the same in the SIMD body and the scalar tail, so both
 // builds and any split of the range give bitwise the same parameters.
