@@ -148,7 +148,8 @@ describe.each(['momentum', 'adam', 'adamw'] as const)('%s across workers', (kind
 });
 
 describe('resume with optimizer state', () => {
-  const SMALL = ['--builtin', 'counting', '--hidden', '64', '--batch', '4', '--steps', '16', '--clip', '1', '--set', 'run.sample_every=0', '--set', 'run.checkpoint_every=0'];
+  // H=256, B=4: ~300 minibatches of half a millisecond an epoch, so a signal 30 ms into epoch 2 lands inside it
+  const SMALL = ['--builtin', 'counting', '--hidden', '256', '--batch', '4', '--steps', '16', '--clip', '1', '--set', 'run.sample_every=0', '--set', 'run.checkpoint_every=0'];
   it.each([['momentum', '0.5'], ['adam', '0.003']] as const)('%s: interrupted mid-epoch and resumed is bitwise the uninterrupted run', async (kind, lr) => {
     const dir = mkdtempSync(join(tmpdir(), 'bptt-optim-'));
     const args = [...SMALL, '--lr', lr, '--set', `optim.kind=${kind}`, '--epochs', '3', '--workers', '2'];

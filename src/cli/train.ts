@@ -82,6 +82,7 @@ export async function trainCommand(resolved: ResolvedConfig, opts: TrainOptions,
       process.exit(sig === 'SIGINT' ? 130 : 143);
     }
     stopSignal = sig;
+    engine.requestStop(); // the running stretch ends after the minibatch in flight, without waiting for a progress wake
     out.info(`\n${sig}: stopping at the next minibatch boundary and writing a checkpoint (again to quit at once)`);
   };
   process.on('SIGINT', onSignal);
