@@ -10,7 +10,7 @@
 
 import { GEMM_SCRATCH_ELEMS } from '../blas/loader.js';
 import type { Activation, Blas } from '../blas/types.js';
-import { Arena } from '../util/arena.js';
+import type { Arena } from '../util/arena.js';
 import type { TensorOffsets } from './params.js';
 
 export interface SeqShape {
@@ -67,13 +67,6 @@ export function allocWorkspace(arena: Arena, shape: SeqShape, withPack = false):
     dh0: arena.alloc(B * H),
     pack: withPack ? arena.alloc(GEMM_SCRATCH_ELEMS) : null,
   };
-}
-
-/** Elements a workspace takes, alignment included: measured by placing it, not restated. */
-export function workspaceElems(shape: SeqShape, withPack = false): number {
-  const measure = new Arena(0);
-  allocWorkspace(measure, shape, withPack);
-  return measure.end;
 }
 
 /** The output layer over all T*B rows at once: logits = H W_hq + b_q (every cell ends with it). */

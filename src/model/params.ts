@@ -75,11 +75,6 @@ function storageOf({ V, H, cell = 'rnn', gruReset = 'before' }: ModelDims): Arra
   return [['W_xh', [V, H]], ['W_hh', [H, H]], ['b_h', [H]], ['W_hq', [H, V]], ['b_q', [V]]];
 }
 
-/** The shape a named tensor must have (checkpoints are checked against it). */
-export function shapeOf(name: string, dims: ModelDims): number[] {
-  return paramLayout(dims).tensors[name]?.shape ?? [];
-}
-
 export function paramLayout(dims: ModelDims): ParamLayout {
   let offset = 0;
   const blocks: Record<string, TensorSpec> = {};
