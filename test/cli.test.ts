@@ -2,8 +2,7 @@
 // run directory; SIGINT stops at a minibatch boundary with a checkpoint and exit 130, and resume
 // gives bitwise the parameters of an uninterrupted run; a failing worker or a diverging loss stops
 // the run with one line and a non-zero exit, leaving the last good checkpoint intact.
-import { spawn } from 'node:child_process';
-import { bptt, CLI } from './cli_helpers.js';
+import { bptt, runAndSignal } from './cli_helpers.js';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -71,14 +70,7 @@ describe('interrupt and resume', () => {
     const args = [...SMALL, '--epochs', '3', '--workers', '2', '--sampler', sampler];
     expect(bptt(['train', ...args, '--out', join(dir, 'straight')]).code).toBe(0);
 
-    const child = spawn(process.execPath, [CLI, 'train', ...args, '--out', join(dir, 'cut')], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let sent = false; // one signal only: a second one means "quit at once"
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d.toString();
-      if (!sent && stdout.includes('epoch 1/3')) { sent = true; child.kill(signal); }
-    });
-    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    const { code, stdout } = await runAndSignal(['train', ...args, '--out', join(dir, 'cut')], signal, 0);
     expect(code).toBe(exitCode);
     expect(stdout).toMatch(/interrupted; checkpoint written/);
     const cut = loadCheckpoint(join(dir, 'cut', 'last.safetensors'));

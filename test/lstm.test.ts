@@ -1,7 +1,6 @@
 // The LSTM (issue 9, D2L 6.8): central finite differences in float64 for every named tensor (each
 // gate's slice of the fused blocks), dL/dh_0 and dL/dc_0; the float32 WASM path against the float64
 // reference; the layout's named views against the fused storage.
-import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,7 +13,7 @@ import { loadCheckpoint } from '../src/train/checkpoint.js';
 import { prepareData } from '../src/train/data.js';
 import { evalRows } from '../src/train/evaluate.js';
 import { Trainer } from '../src/train/trainer.js';
-import { bptt, CLI } from './cli_helpers.js';
+import { bptt, runAndSignal } from './cli_helpers.js';
 import { bpttLogits, expectSameLogits, findTorchPython, torchLogitsAndText } from './torch_helpers.js';
 import { compileKernels, createSharedMemory, createWasmBlas, RESERVED_LOW_BYTES, WasmBlas } from '../src/blas/loader.js';
 import { RefBlas } from '../src/blas/ref.js';
@@ -158,11 +157,7 @@ describe('LSTM on the command line', () => {
   it('SIGINT mid-epoch, resume: bitwise the uninterrupted run (h and c carried in the checkpoint)', async () => {
     const args = [...ARGS, '--epochs', '3', '--workers', '2'];
     expect(bptt(['train', ...args, '--out', join(dir, 'straight')]).code).toBe(0);
-    const child = spawn(process.execPath, [CLI, 'train', ...args, '--out', join(dir, 'cut')], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let sent = false;
-    child.stdout.on('data', (d: Buffer) => { out += d; if (!sent && out.includes('epoch 1/3')) { sent = true; setTimeout(() => child.kill('SIGINT'), 30); } });
-    expect(await new Promise((resolve) => child.on('close', resolve))).toBe(130);
+    expect((await runAndSignal(['train', ...args, '--out', join(dir, 'cut')], 'SIGINT', 30)).code).toBe(130);
     const cut = loadCheckpoint(join(dir, 'cut', 'last.safetensors'));
     expect(cut.training!.minibatch).toBeGreaterThan(0);
     expect(cut.tensors.get('state.c')!.shape).toEqual([4, 192]);

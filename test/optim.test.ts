@@ -21,8 +21,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { encodeSafetensors, readSafetensors } from '../src/io/safetensors.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { spawn } from 'node:child_process';
-import { bptt, CLI } from './cli_helpers.js';
+import { bptt, runAndSignal } from './cli_helpers.js';
 
 const BASE = RESERVED_LOW_BYTES / 4;
 
@@ -154,11 +153,7 @@ describe('resume with optimizer state', () => {
     const dir = mkdtempSync(join(tmpdir(), 'bptt-optim-'));
     const args = [...SMALL, '--lr', lr, '--set', `optim.kind=${kind}`, '--epochs', '3', '--workers', '2'];
     expect(bptt(['train', ...args, '--out', join(dir, 'straight')]).code).toBe(0);
-    const child = spawn(process.execPath, [CLI, 'train', ...args, '--out', join(dir, 'cut')], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let sent = false;
-    child.stdout.on('data', (d: Buffer) => { out += d; if (!sent && out.includes('epoch 1/3')) { sent = true; setTimeout(() => child.kill('SIGINT'), 30); } });
-    expect(await new Promise((resolve) => child.on('close', resolve))).toBe(130);
+    expect((await runAndSignal(['train', ...args, '--out', join(dir, 'cut')], 'SIGINT', 30)).code).toBe(130);
     const cut = loadCheckpoint(join(dir, 'cut', 'last.safetensors'));
     expect(cut.training!.epoch).toBeLessThan(3);
     for (const slot of optimSlots(kind)) expect(cut.tensors.has(`optim.${slot}.W_hh`)).toBe(true);

@@ -12,7 +12,7 @@ import { appendWhole, removeStaleTemps, writeAllSync, writeFileAtomic } from '..
 import { encodeSafetensors, readSafetensors } from '../src/io/safetensors.js';
 import { loadCheckpoint } from '../src/train/checkpoint.js';
 import { RunDir } from '../src/train/rundir.js';
-import { bptt, CLI } from './cli_helpers.js';
+import { bptt, CLI, runAndSignal } from './cli_helpers.js';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'bptt-rel-'));
 const SMALL = ['--builtin', 'counting', '--hidden', '32', '--batch', '8', '--steps', '16', '--lr', '2', '--clip', '1', '--set', 'run.sample_every=0'];
@@ -167,14 +167,7 @@ describe('stopping works the same for every worker count', () => {
     // ~300 minibatches an epoch of ~2 ms each: a signal 50 ms into epoch 2 lands well inside it
     const args = [...SMALL, '--hidden', '512', '--batch', '4', '--epochs', '3', '--workers', String(workers), '--set', 'run.checkpoint_every=0'];
     expect(bptt(['train', ...args, '--out', join(dir, 'straight')]).code).toBe(0);
-    const child = spawn(process.execPath, [CLI, 'train', ...args, '--out', join(dir, 'cut')], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let sent = false;
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d.toString();
-      if (!sent && stdout.includes('epoch 1/3')) { sent = true; setTimeout(() => child.kill(signal), 50); }
-    });
-    expect(await new Promise((resolve) => child.on('close', resolve))).toBe(code);
+    expect((await runAndSignal(['train', ...args, '--out', join(dir, 'cut')], signal, 50)).code).toBe(code);
     const cut = loadCheckpoint(join(dir, 'cut', 'last.safetensors'));
     expect(cut.training!.epoch).toBe(1);
     expect(cut.training!.minibatch).toBeGreaterThan(0); // mid-epoch, not at a boundary
