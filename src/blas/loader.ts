@@ -143,6 +143,9 @@ interface KernelExports {
   gru_after_fwd: (B: number, H: number, A: number, Hg: number, bhn: number, hPrev: number, aux: number, h: number) => void;
   gru_before_fwd1: (B: number, H: number, A: number, hPrev: number, aux: number) => void;
   gru_before_fwd2: (B: number, H: number, A: number, hPrev: number, h: number) => void;
+  gru_after_bwd: (B: number, H: number, A: number, Hg: number, hPrev: number, aux: number, dh: number, dhPrev: number, accum: number) => void;
+  gru_before_bwd1: (B: number, H: number, A: number, hPrev: number, dh: number, dhPrev: number, accum: number) => void;
+  gru_before_bwd2: (B: number, H: number, A: number, hPrev: number, tmp: number, dhPrev: number) => void;
   lstm_bwd: (B: number, H: number, A: number, cPrev: number, tc: number, dh: number, dc: number, dcTrace: number) => void;
   adam_update: (n: number, p: number, g: number, m: number, v: number, lr: number, b1: number, b2: number, eps: number,
     bc1: number, bc2: number, scale: number, wd: number, decoupled: number) => void;
@@ -222,6 +225,15 @@ export class WasmBlas implements Blas {
   }
   gruBeforeForward2(B: number, H: number, A: number, hPrev: number, h: number): void {
     this.x.gru_before_fwd2(B, H, A << 2, hPrev << 2, h << 2);
+  }
+  gruAfterBackward(B: number, H: number, A: number, Hg: number, hPrev: number, aux: number, dh: number, dhPrev: number, accum: number): void {
+    this.x.gru_after_bwd(B, H, A << 2, Hg << 2, hPrev << 2, aux << 2, dh << 2, dhPrev << 2, accum);
+  }
+  gruBeforeBackward1(B: number, H: number, A: number, hPrev: number, dh: number, dhPrev: number, accum: number): void {
+    this.x.gru_before_bwd1(B, H, A << 2, hPrev << 2, dh << 2, dhPrev << 2, accum);
+  }
+  gruBeforeBackward2(B: number, H: number, A: number, hPrev: number, tmp: number, dhPrev: number): void {
+    this.x.gru_before_bwd2(B, H, A << 2, hPrev << 2, tmp << 2, dhPrev << 2);
   }
   lstmGatesForward(B: number, H: number, A: number, cPrev: number, c: number, tc: number, h: number): void {
     this.x.lstm_fwd(B, H, A << 2, cPrev << 2, c << 2, tc << 2, h << 2);

@@ -225,4 +225,50 @@ export class RefBlas implements Blas {
       }
     }
   }
+
+  gruAfterBackward(B: number, H: number, A: number, Hg: number, hPrev: number, aux: number, dh: number, dhPrev: number, accum: number): void {
+    const f = this.f;
+    for (let r = 0; r < B; r++) {
+      const a = A + r * 3 * H, hg = Hg + r * 3 * H;
+      for (let j = 0; j < H; j++) {
+        const k = r * H + j;
+        const z = f[a + j], rr = f[a + H + j], n = f[a + 2 * H + j];
+        const dhv = f[dh + k];
+        const dan = dhv * (1 - z) * (1 - n * n);
+        const daz = dhv * (f[hPrev + k] - n) * z * (1 - z);
+        const dar = dan * f[aux + k] * rr * (1 - rr);
+        f[a + j] = daz; f[a + H + j] = dar; f[a + 2 * H + j] = dan;
+        f[hg + j] = daz; f[hg + H + j] = dar; f[hg + 2 * H + j] = dan * rr;
+        f[dhPrev + k] = (accum ? f[dhPrev + k] : 0) + dhv * z;
+      }
+    }
+  }
+
+  gruBeforeBackward1(B: number, H: number, A: number, hPrev: number, dh: number, dhPrev: number, accum: number): void {
+    const f = this.f;
+    for (let r = 0; r < B; r++) {
+      const a = A + r * 3 * H;
+      for (let j = 0; j < H; j++) {
+        const k = r * H + j;
+        const z = f[a + j], n = f[a + 2 * H + j];
+        const dhv = f[dh + k];
+        f[a + 2 * H + j] = dhv * (1 - z) * (1 - n * n);
+        f[a + j] = dhv * (f[hPrev + k] - n) * z * (1 - z);
+        f[dhPrev + k] = (accum ? f[dhPrev + k] : 0) + dhv * z;
+      }
+    }
+  }
+
+  gruBeforeBackward2(B: number, H: number, A: number, hPrev: number, tmp: number, dhPrev: number): void {
+    const f = this.f;
+    for (let r = 0; r < B; r++) {
+      const a = A + r * 3 * H;
+      for (let j = 0; j < H; j++) {
+        const k = r * H + j;
+        const rr = f[a + H + j];
+        f[a + H + j] = f[tmp + k] * f[hPrev + k] * rr * (1 - rr);
+        f[dhPrev + k] += f[tmp + k] * rr;
+      }
+    }
+  }
 }

@@ -50,6 +50,12 @@ export interface Blas {
   gruBeforeForward1(B: number, H: number, A: number, hPrev: number, aux: number): void;
   /** GRU reset before, second half: n = tanh in place; h = z hp + (1-z) n */
   gruBeforeForward2(B: number, H: number, A: number, hPrev: number, h: number): void;
+  /** GRU reset after, one step backward: A (z, r, n) -> dL/da; Hg -> dL/d(h W_h); dhPrev = (accum ? dhPrev : 0) + dh * z */
+  gruAfterBackward(B: number, H: number, A: number, Hg: number, hPrev: number, aux: number, dh: number, dhPrev: number, accum: number): void;
+  /** GRU reset before, backward first half: da_n, da_z into A; dhPrev = (accum ? dhPrev : 0) + dh * z */
+  gruBeforeBackward1(B: number, H: number, A: number, hPrev: number, dh: number, dhPrev: number, accum: number): void;
+  /** its second half, tmp = dL/d(R ⊙ h): da_r into A; dhPrev += tmp * r */
+  gruBeforeBackward2(B: number, H: number, A: number, hPrev: number, tmp: number, dhPrev: number): void;
   /** momentum: v = mu*v + scale*g; p -= lr*v (n elements from p, g, v) */
   momentumUpdate(n: number, p: number, g: number, v: number, lr: number, mu: number, scale: number): void;
   /** Adam/AdamW step on scale*g with bias corrections bc1, bc2 (see kernels.ts adam_update) */

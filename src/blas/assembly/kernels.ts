@@ -645,6 +645,97 @@ export function gru_before_fwd2(B: i32, H: i32, A: usize, hPrev: usize, h: usize
   }
 }
 
+// GRU gate math, backward: the same rows, activations (z, r, n) in A, replaced by dL/da gate by
+// gate; dhPrev (B, H) gets the direct path h_{t-1} -> h_t, dhv * z, added to what it holds when
+// accum is 1 (the output layer's dL/dh_{t-1}) or written when 0 (t = 0: dL/dh_0). The GEMMs
+// through W_h then add the paths through the gates.
+
+/** reset after: dA (z, r, n) into A; dL/d(h W_h) = (da_z, da_r, da_n * r) into Hg; aux holds hn = h W_hh + b_hn */
+export function gru_after_bwd(B: i32, H: i32, A: usize, Hg: usize, hPrev: usize, aux: usize, dh: usize, dhPrev: usize, accum: i32): void {
+  const H4 = <usize>H << 2;
+  const one = f32x4.splat(1.0);
+  const zero = f32x4.splat(0.0);
+  for (let r = 0; r < B; r++) {
+    const a = A + <usize>r * 3 * H4, g = Hg + <usize>r * 3 * H4, off = <usize>r * H4;
+    let j = 0;
+    for (; j + 4 <= H; j += 4) {
+      const jb = <usize>j << 2;
+      const z = v128.load(a + jb), rr = v128.load(a + H4 + jb), n = v128.load(a + 2 * H4 + jb);
+      const dhv = v128.load(dh + off + jb), hp = v128.load(hPrev + off + jb);
+      const dan = f32x4.mul(f32x4.mul(dhv, f32x4.sub(one, z)), f32x4.sub(one, f32x4.mul(n, n)));
+      const daz = f32x4.mul(f32x4.mul(f32x4.mul(dhv, f32x4.sub(hp, n)), z), f32x4.sub(one, z));
+      const dar = f32x4.mul(f32x4.mul(f32x4.mul(dan, v128.load(aux + off + jb)), rr), f32x4.sub(one, rr));
+      v128.store(a + jb, daz); v128.store(a + H4 + jb, dar); v128.store(a + 2 * H4 + jb, dan);
+      v128.store(g + jb, daz); v128.store(g + H4 + jb, dar); v128.store(g + 2 * H4 + jb, f32x4.mul(dan, rr));
+      // not 0 * dhPrev: what a t = 0 target held before is never read (it may be anything, NaN included)
+      v128.store(dhPrev + off + jb, f32x4.add(accum != 0 ? v128.load(dhPrev + off + jb) : zero, f32x4.mul(dhv, z)));
+    }
+    for (; j < H; j++) {
+      const jb = <usize>j << 2;
+      const z = load<f32>(a + jb), rr = load<f32>(a + H4 + jb), n = load<f32>(a + 2 * H4 + jb);
+      const dhv = load<f32>(dh + off + jb), hp = load<f32>(hPrev + off + jb);
+      const dan: f32 = (dhv * (1 - z)) * (1 - n * n);
+      const daz: f32 = ((dhv * (hp - n)) * z) * (1 - z);
+      const dar: f32 = ((dan * load<f32>(aux + off + jb)) * rr) * (1 - rr);
+      store<f32>(a + jb, daz); store<f32>(a + H4 + jb, dar); store<f32>(a + 2 * H4 + jb, dan);
+      store<f32>(g + jb, daz); store<f32>(g + H4 + jb, dar); store<f32>(g + 2 * H4 + jb, dan * rr);
+      const prev: f32 = accum != 0 ? load<f32>(dhPrev + off + jb) : 0;
+      store<f32>(dhPrev + off + jb, prev + dhv * z);
+    }
+  }
+}
+
+/** reset before, first half: da_n, da_z into A (they need only this step's activations); the direct path into dhPrev */
+export function gru_before_bwd1(B: i32, H: i32, A: usize, hPrev: usize, dh: usize, dhPrev: usize, accum: i32): void {
+  const H4 = <usize>H << 2;
+  const one = f32x4.splat(1.0);
+  const zero = f32x4.splat(0.0);
+  for (let r = 0; r < B; r++) {
+    const a = A + <usize>r * 3 * H4, off = <usize>r * H4;
+    let j = 0;
+    for (; j + 4 <= H; j += 4) {
+      const jb = <usize>j << 2;
+      const z = v128.load(a + jb), n = v128.load(a + 2 * H4 + jb);
+      const dhv = v128.load(dh + off + jb), hp = v128.load(hPrev + off + jb);
+      v128.store(a + 2 * H4 + jb, f32x4.mul(f32x4.mul(dhv, f32x4.sub(one, z)), f32x4.sub(one, f32x4.mul(n, n))));
+      v128.store(a + jb, f32x4.mul(f32x4.mul(f32x4.mul(dhv, f32x4.sub(hp, n)), z), f32x4.sub(one, z)));
+      // not 0 * dhPrev: what a t = 0 target held before is never read (it may be anything, NaN included)
+      v128.store(dhPrev + off + jb, f32x4.add(accum != 0 ? v128.load(dhPrev + off + jb) : zero, f32x4.mul(dhv, z)));
+    }
+    for (; j < H; j++) {
+      const jb = <usize>j << 2;
+      const z = load<f32>(a + jb), n = load<f32>(a + 2 * H4 + jb);
+      const dhv = load<f32>(dh + off + jb), hp = load<f32>(hPrev + off + jb);
+      store<f32>(a + 2 * H4 + jb, (dhv * (1 - z)) * (1 - n * n));
+      store<f32>(a + jb, ((dhv * (hp - n)) * z) * (1 - z));
+      const prev: f32 = accum != 0 ? load<f32>(dhPrev + off + jb) : 0;
+      store<f32>(dhPrev + off + jb, prev + dhv * z);
+    }
+  }
+}
+
+/** reset before, second half (after tmp = da_n W_hh^T = dL/d(R ⊙ h)): da_r into A; dhPrev += tmp * r */
+export function gru_before_bwd2(B: i32, H: i32, A: usize, hPrev: usize, tmp: usize, dhPrev: usize): void {
+  const H4 = <usize>H << 2;
+  const one = f32x4.splat(1.0);
+  for (let r = 0; r < B; r++) {
+    const a = A + <usize>r * 3 * H4, off = <usize>r * H4;
+    let j = 0;
+    for (; j + 4 <= H; j += 4) {
+      const jb = <usize>j << 2;
+      const rr = v128.load(a + H4 + jb), tv = v128.load(tmp + off + jb);
+      v128.store(a + H4 + jb, f32x4.mul(f32x4.mul(f32x4.mul(tv, v128.load(hPrev + off + jb)), rr), f32x4.sub(one, rr)));
+      v128.store(dhPrev + off + jb, f32x4.add(v128.load(dhPrev + off + jb), f32x4.mul(tv, rr)));
+    }
+    for (; j < H; j++) {
+      const jb = <usize>j << 2;
+      const rr = load<f32>(a + H4 + jb), tv = load<f32>(tmp + off + jb);
+      store<f32>(a + H4 + jb, ((tv * load<f32>(hPrev + off + jb)) * rr) * (1 - rr));
+      store<f32>(dhPrev + off + jb, load<f32>(dhPrev + off + jb) + tv * rr);
+    }
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Optimizer updates over a parameter range, on the clipped gradient (scale = the clip factor).
 // Plain mul/add (no FMA) in a fixed order, the same in the SIMD body and the scalar tail, so both
