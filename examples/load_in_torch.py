@@ -27,16 +27,19 @@ def read_safetensors(path: str) -> tuple[dict[str, torch.Tensor], dict[str, str]
 
 
 class CharRNN(torch.nn.Module):
-    """nn.RNN (cell "rnn"), nn.GRU ("gru") or nn.LSTM ("lstm") on one-hot inputs, then nn.Linear."""
+    """nn.RNN (cell "rnn"), nn.GRU ("gru") or nn.LSTM ("lstm") of num_layers stacked layers (dropout
+    between them in training, as bptt's model.dropout) on one-hot inputs, then nn.Linear."""
 
-    def __init__(self, vocab_size: int, hidden_size: int, nonlinearity: str, cell: str = "rnn"):
+    def __init__(self, vocab_size: int, hidden_size: int, nonlinearity: str, cell: str = "rnn",
+                 num_layers: int = 1, dropout: float = 0.0):
         super().__init__()
+        depth = {"num_layers": num_layers, "dropout": dropout if num_layers > 1 else 0.0}
         if cell == "lstm":
-            self.rnn = torch.nn.LSTM(vocab_size, hidden_size)
+            self.rnn = torch.nn.LSTM(vocab_size, hidden_size, **depth)
         elif cell == "gru":
-            self.rnn = torch.nn.GRU(vocab_size, hidden_size)
+            self.rnn = torch.nn.GRU(vocab_size, hidden_size, **depth)
         else:
-            self.rnn = torch.nn.RNN(vocab_size, hidden_size, nonlinearity=nonlinearity)
+            self.rnn = torch.nn.RNN(vocab_size, hidden_size, nonlinearity=nonlinearity, **depth)
         self.dense = torch.nn.Linear(hidden_size, vocab_size)
         self.vocab_size = vocab_size
 
@@ -49,8 +52,9 @@ class CharRNN(torch.nn.Module):
 def load(path: str) -> tuple[CharRNN, list[str]]:
     tensors, meta = read_safetensors(path)
     vocab = json.loads(meta["vocab"])
-    model = CharRNN(len(vocab), int(meta["hidden_size"]), meta["nonlinearity"], meta.get("cell", "rnn"))
-    model.load_state_dict(tensors)  # rnn.weight_ih_l0, rnn.weight_hh_l0, rnn.bias_*, dense.weight, dense.bias
+    model = CharRNN(len(vocab), int(meta["hidden_size"]), meta["nonlinearity"], meta.get("cell", "rnn"),
+                    int(meta.get("num_layers", "1")), float(meta.get("dropout", "0")))
+    model.load_state_dict(tensors)  # rnn.weight_ih_l{k}, rnn.weight_hh_l{k}, rnn.bias_*_l{k}, dense.weight, dense.bias
     return model.eval(), vocab
 
 

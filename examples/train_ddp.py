@@ -10,13 +10,15 @@ Backend: gloo on CPUs (default), nccl with --device cuda. With Debian's torch 1.
 3.11, add `--redirects 1 --tee 1` to torchrun (its launcher fails on the default of 0).
 
 What matches bptt: the data preparation (UTF-8, newlines to spaces, the first max_chars code
-points, the validation tail), the model (torch.nn.RNN, nn.GRU or nn.LSTM + nn.Linear, as `bptt export` writes it), the
+points, the validation tail), the model (torch.nn.RNN, nn.GRU or nn.LSTM of model.layers layers + nn.Linear, as
+`bptt export` writes it), the
 samplers (D2L 6.3: random or consecutive, state (h, and c for the LSTM) carried and detached within an epoch), the global
 minibatch of data.batch rows (rank r takes rows [r*B/W, (r+1)*B/W), as bptt's workers do), the loss
 (mean cross-entropy over the T*B tokens of the global minibatch), clipping by the global L2 norm of
 the all-reduced gradient, min(theta/||g||, 1), and SGD with the config's learning-rate schedule.
-What does not: float rounding (other kernels, other summation orders), and the random sampler's
-shuffle (torch's generator, seeded by --seed and the epoch, not bptt's).
+What does not: float rounding (other kernels, other summation orders), the random sampler's
+shuffle (torch's generator, seeded by --seed and the epoch, not bptt's), and the dropout masks
+(model.dropout: the same rate between the same layers, torch's masks).
 
 Needs only torch and PyYAML (Debian: python3-torch python3-yaml).
 """
@@ -121,7 +123,11 @@ def main() -> None:
     V, H = len(vocab), int(meta["hidden_size"])
     if H != cfg["model"]["hidden"]:
         sys.exit(f"train_ddp: {a.init} has hidden size {H}, {a.config} says {cfg['model']['hidden']}")
-    model = CharRNN(V, H, meta["nonlinearity"], cell)
+    L = int(meta.get("num_layers", "1"))
+    if L != cfg["model"].get("layers", 1):
+        sys.exit(f"train_ddp: {a.init} has {L} layer(s), {a.config} says model.layers {cfg['model'].get('layers', 1)}")
+    # dropout between layers as the config says (torch draws its own masks: the same rate, not bptt's masks)
+    model = CharRNN(V, H, meta["nonlinearity"], cell, L, float(cfg["model"].get("dropout", 0.0)))
     model.load_state_dict(tensors)
     model.to(device)
     ddp = DistributedDataParallel(model)
@@ -138,7 +144,7 @@ def main() -> None:
         batches = row_starts(cfg["data"]["sampler"], len(train), B, T, gen)
         lr = learning_rate(cfg["optim"], epoch, a.epochs)
         def zero_state():
-            h = torch.zeros(1, hi - lo, H, device=device)
+            h = torch.zeros(L, hi - lo, H, device=device)  # (layers, rows, H), as bptt's state.h
             return (h, torch.zeros_like(h)) if cell == "lstm" else h
 
         def detach(s):

@@ -3,7 +3,7 @@
 // and the float32 WASM path against the float64 reference.
 import { describe, expect, it } from 'vitest';
 import { createWasmBlas, RESERVED_LOW_BYTES } from '../src/blas/loader.js';
-import { rnnBackward, rnnForward, rnnLoss, allocWorkspace, xentForwardBackward } from '../src/model/bptt.js';
+import { allocModelWorkspace, modelBackward, modelForward, modelLoss, xentForwardBackward } from '../src/model/model.js';
 import { offsetsAt, paramLayout, TENSOR_NAMES } from '../src/model/params.js';
 import { Arena } from '../src/util/arena.js';
 import { close, tinyModel, type TinyModel } from './helpers.js';
@@ -12,14 +12,14 @@ const shape = { V: 5, H: 4, T: 3, B: 2 };
 const N = shape.T * shape.B;
 
 function meanLoss(m: TinyModel): number {
-  return rnnLoss(m.blas, m.act, m.P, m.ws) / N;
+  return modelLoss(m.spec, m.blas, m.P, m.ws) / N;
 }
 
 function analyticGrads(m: TinyModel): void {
   m.blas.fill(m.layout.numParams, 0, m.gBase);
-  rnnForward(m.blas, m.act, m.P, m.ws);
+  modelForward(m.spec, m.blas, m.P, m.ws);
   xentForwardBackward(m.blas, m.ws, 1 / N);
-  rnnBackward(m.blas, m.act, m.P, m.G, m.ws);
+  modelBackward(m.spec, m.blas, m.P, m.G, m.ws);
 }
 
 describe.each(['tanh', 'identity', 'relu'] as const)('finite-difference gradient check, %s, float64', (act) => {
@@ -46,9 +46,9 @@ describe.each(['tanh', 'identity', 'relu'] as const)('finite-difference gradient
     expect(checked).toBe(5 * 4 + 4 * 4 + 4 + 4 * 5 + 5);
     // dL/dh_0: perturb the initial state
     analyticGrads(m);
-    const dh0 = Array.from(f.subarray(m.ws.dh0, m.ws.dh0 + shape.B * shape.H));
+    const dh0 = Array.from(f.subarray(m.ws.layers[0].dh0, m.ws.layers[0].dh0 + shape.B * shape.H));
     for (let k = 0; k < shape.B * shape.H; k++) {
-      const at = m.ws.hs + k;
+      const at = m.ws.layers[0].hs + k;
       const saved = f[at];
       f[at] = saved + eps; const up = meanLoss(m);
       f[at] = saved - eps; const down = meanLoss(m);
@@ -66,14 +66,14 @@ describe('closed forms of the seed chapter (identity activation)', () => {
   const f = m.blas.f;
   const trace = 40000; // (T, B, H) scratch in the ref heap, above everything tinyModel allocated
   m.blas.fill(m.layout.numParams, 0, m.gBase);
-  rnnForward(m.blas, 'identity', m.P, m.ws);
+  modelForward(m.spec, m.blas, m.P, m.ws);
   xentForwardBackward(m.blas, m.ws, 1 / (T * B));
-  rnnBackward(m.blas, 'identity', m.P, m.G, m.ws, B, { dhTrace: trace });
+  modelBackward(m.spec, m.blas, m.P, m.G, m.ws, B, { trace: [{ dh: trace }] });
 
   const Whh = (r: number, c: number) => f[m.P.W_hh + c * H + r]; // chapter W_hh[r][c] = ours[c][r]
   const Wqh = (r: number, c: number) => f[m.P.W_hq + c * V + r]; // chapter W_qh (V x H) = W_hq^T
   const dO = (t: number, b: number, v: number) => f[m.ws.logits + (t * B + b) * V + v]; // dL/do_t (1-based t in the text)
-  const h = (t: number, b: number, k: number) => f[m.ws.hs + (t * B + b) * H + k]; // h_t, t = 0..T
+  const h = (t: number, b: number, k: number) => f[m.ws.layers[0].hs + (t * B + b) * H + k]; // h_t, t = 0..T
 
   function matVec(M: (r: number, c: number) => number, rows: number, cols: number, x: number[]): number[] {
     const y = new Array(rows).fill(0);
@@ -129,22 +129,22 @@ describe('float32 WASM path against the float64 reference', () => {
     const wasm = createWasmBlas(16 << 20);
     const arena = new Arena(RESERVED_LOW_BYTES / 4, 1 << 20);
     const pBase = arena.alloc(layout.numParams), gBase = arena.alloc(layout.numParams);
-    const ws = allocWorkspace(arena, big);
+    const ws = allocModelWorkspace(arena, ref.spec, big);
     wasm.f.set(ref.blas.f.subarray(ref.pBase, ref.pBase + layout.numParams), pBase);
     // round the reference's parameters and inputs to float32 so both start from identical values
     for (let k = 0; k < layout.numParams; k++) ref.blas.f[ref.pBase + k] = wasm.f[pBase + k];
     for (let k = 0; k < big.T * big.B; k++) { wasm.i[ws.x + k] = ref.blas.i[ref.ws.x + k]; wasm.i[ws.y + k] = ref.blas.i[ref.ws.y + k]; }
-    for (let k = 0; k < big.B * big.H; k++) { wasm.f[ws.hs + k] = ref.blas.f[ref.ws.hs + k]; ref.blas.f[ref.ws.hs + k] = wasm.f[ws.hs + k]; }
+    for (let k = 0; k < big.B * big.H; k++) { wasm.f[ws.layers[0].hs + k] = ref.blas.f[ref.ws.layers[0].hs + k]; ref.blas.f[ref.ws.layers[0].hs + k] = wasm.f[ws.layers[0].hs + k]; }
     const n = big.T * big.B;
     ref.blas.fill(layout.numParams, 0, ref.gBase);
-    rnnForward(ref.blas, act, ref.P, ref.ws);
+    modelForward(ref.spec, ref.blas, ref.P, ref.ws);
     const lossRef = xentForwardBackward(ref.blas, ref.ws, 1 / n);
-    rnnBackward(ref.blas, act, ref.P, ref.G, ref.ws);
+    modelBackward(ref.spec, ref.blas, ref.P, ref.G, ref.ws);
     const P = offsetsAt(layout, pBase), G = offsetsAt(layout, gBase);
     wasm.fill(layout.numParams, 0, gBase);
-    rnnForward(wasm, act, P, ws);
+    modelForward(ref.spec, wasm, P, ws);
     const lossWasm = xentForwardBackward(wasm, ws, 1 / n);
-    rnnBackward(wasm, act, P, G, ws);
+    modelBackward(ref.spec, wasm, P, G, ws);
     expect(close(lossWasm, lossRef, 0, 1e-5)).toBe(true);
     for (const name of TENSOR_NAMES) {
       const t = layout.tensors[name];

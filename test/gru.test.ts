@@ -33,7 +33,7 @@ describe.each(['before', 'after'] as const)('GRU, reset %s', (gruReset) => {
     const layout = paramLayout({ V: shape.V, H: shape.H, cell: 'gru', gruReset });
     const arena = new Arena(base);
     const pBase = arena.alloc(layout.numParams), gBase = arena.alloc(layout.numParams);
-    const ws = allocModelWorkspace(arena, 'gru', shape, false, gruReset);
+    const ws = allocModelWorkspace(arena, spec, shape, false);
     const rng = new Rng(seed);
     initParams(layout, blas.f, pBase, () => rng.normal(), 0.5);
     for (const name of layout.names.filter((n) => n.startsWith('b_'))) {
@@ -41,7 +41,7 @@ describe.each(['before', 'after'] as const)('GRU, reset %s', (gruReset) => {
       writeTensor(t, Array.from({ length: t.size }, () => rng.normal() * 0.5), blas.f, pBase);
     }
     for (let k = 0; k < N; k++) { blas.i[ws.x + k] = rng.int(shape.V); blas.i[ws.y + k] = rng.int(shape.V); }
-    for (let k = 0; k < shape.B * shape.H; k++) blas.f[ws.hs + k] = rng.normal() * 0.3;
+    for (let k = 0; k < shape.B * shape.H; k++) blas.f[ws.layers[0].hs + k] = rng.normal() * 0.3;
     return { layout, pBase, gBase, ws, P: offsetsAt(layout, pBase), G: offsetsAt(layout, gBase) };
   }
   function grads(blas: Blas, m: ReturnType<typeof build>): void {
@@ -66,7 +66,7 @@ describe.each(['before', 'after'] as const)('GRU, reset %s', (gruReset) => {
     const { V, H } = shape;
     expect(checked).toBe(3 * (V * H + H * H + H) + (gruReset === 'after' ? H : 0) + H * V + V);
     grads(blas, m);
-    gradcheckBuffer(f, m.ws.hs, Array.from(f.subarray(m.ws.dh0, m.ws.dh0 + shape.B * H)), loss, 'dh0');
+    gradcheckBuffer(f, m.ws.layers[0].hs, Array.from(f.subarray(m.ws.layers[0].dh0, m.ws.layers[0].dh0 + shape.B * H)), loss, 'dh0');
   });
 
   it('float32 WASM against the float64 reference: every gradient', () => {

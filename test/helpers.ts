@@ -1,7 +1,7 @@
 // Shared test fixtures: a tiny float64 model on the reference kernels.
 import { RefBlas } from '../src/blas/ref.js';
 import type { Activation } from '../src/blas/types.js';
-import { allocWorkspace, type SeqShape, type Workspace } from '../src/model/bptt.js';
+import { allocModelWorkspace, type ModelSpec, type SeqShape, type Workspace } from '../src/model/model.js';
 import { initParams, offsetsAt, paramLayout, type ParamLayout, type TensorOffsets } from '../src/model/params.js';
 import { Arena } from '../src/util/arena.js';
 import { Rng } from '../src/util/rng.js';
@@ -16,6 +16,7 @@ export interface TinyModel {
   gBase: number;
   ws: Workspace;
   act: Activation;
+  spec: ModelSpec;
 }
 
 export function tinyModel(shape: SeqShape, act: Activation, seed = 1, scale = 0.5): TinyModel {
@@ -24,7 +25,8 @@ export function tinyModel(shape: SeqShape, act: Activation, seed = 1, scale = 0.
   const arena = new Arena(0, 1 << 16);
   const pBase = arena.alloc(layout.numParams);
   const gBase = arena.alloc(layout.numParams);
-  const ws = allocWorkspace(arena, shape);
+  const spec: ModelSpec = { cell: 'rnn', act };
+  const ws = allocModelWorkspace(arena, spec, shape);
   const rng = new Rng(seed);
   initParams(layout, blas.f, pBase, () => rng.normal(), scale);
   // non-zero biases so their gradients are exercised
@@ -37,8 +39,8 @@ export function tinyModel(shape: SeqShape, act: Activation, seed = 1, scale = 0.
     blas.i[ws.x + k] = rng.int(V);
     blas.i[ws.y + k] = rng.int(V);
   }
-  for (let k = 0; k < B * H; k++) blas.f[ws.hs + k] = rng.normal() * 0.3; // non-zero h_0
-  return { blas, layout, P: offsetsAt(layout, pBase), G: offsetsAt(layout, gBase), pBase, gBase, ws, act };
+  for (let k = 0; k < B * H; k++) blas.f[ws.layers[0].hs + k] = rng.normal() * 0.3; // non-zero h_0
+  return { blas, layout, P: offsetsAt(layout, pBase), G: offsetsAt(layout, gBase), pBase, gBase, ws, act, spec };
 }
 
 /** |a - r| <= atol + rtol |r| */

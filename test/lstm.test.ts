@@ -32,7 +32,7 @@ function build(blas: Blas, base: number, seed: number) {
   const layout = paramLayout({ V: shape.V, H: shape.H, cell: 'lstm' });
   const arena = new Arena(base);
   const pBase = arena.alloc(layout.numParams), gBase = arena.alloc(layout.numParams);
-  const ws = allocModelWorkspace(arena, 'lstm', shape);
+  const ws = allocModelWorkspace(arena, spec, shape);
   const rng = new Rng(seed);
   initParams(layout, blas.f, pBase, () => rng.normal(), 0.5);
   for (const name of layout.names.filter((n) => n.startsWith('b_'))) {
@@ -40,7 +40,7 @@ function build(blas: Blas, base: number, seed: number) {
     writeTensor(t, Array.from({ length: t.size }, () => rng.normal() * 0.5), blas.f, pBase);
   }
   for (let k = 0; k < N; k++) { blas.i[ws.x + k] = rng.int(shape.V); blas.i[ws.y + k] = rng.int(shape.V); }
-  for (let k = 0; k < shape.B * shape.H; k++) { blas.f[ws.hs + k] = rng.normal() * 0.3; blas.f[ws.cs! + k] = rng.normal() * 0.3; }
+  for (let k = 0; k < shape.B * shape.H; k++) { blas.f[ws.layers[0].hs + k] = rng.normal() * 0.3; blas.f[ws.layers[0].cs! + k] = rng.normal() * 0.3; }
   return { layout, pBase, gBase, ws, P: offsetsAt(layout, pBase), G: offsetsAt(layout, gBase) };
 }
 
@@ -66,10 +66,11 @@ describe('LSTM, finite-difference gradient check, float64', () => {
   it('matches dL/dh_0 and dL/dc_0', () => {
     grads(blas, m);
     const n = shape.B * shape.H;
-    const dh0 = Array.from(f.subarray(m.ws.dh0, m.ws.dh0 + n));
-    const dc0 = Array.from(f.subarray(m.ws.dc!, m.ws.dc! + n));
-    gradcheckBuffer(f, m.ws.hs, dh0, loss, 'dh0');
-    gradcheckBuffer(f, m.ws.cs!, dc0, loss, 'dc0');
+    const lw = m.ws.layers[0];
+    const dh0 = Array.from(f.subarray(lw.dh0, lw.dh0 + n));
+    const dc0 = Array.from(f.subarray(lw.dc!, lw.dc! + n));
+    gradcheckBuffer(f, lw.hs, dh0, loss, 'dh0');
+    gradcheckBuffer(f, lw.cs!, dc0, loss, 'dc0');
   });
 });
 

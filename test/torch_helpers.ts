@@ -16,14 +16,14 @@ export function bpttLogits(path: string, text: string): Float32Array {
   const ids = c.vocab.encode(Array.from(text));
   const model = modelSpecOf(c.config.model);
   const shape = { V: c.layout.dims.V, H: c.layout.dims.H, T: ids.length, B: 1 };
-  const place = (arena: Arena) => ({ p: arena.alloc(c.layout.numParams), ws: allocModelWorkspace(arena, model.cell, shape, false, model.gruReset) });
+  const place = (arena: Arena) => ({ p: arena.alloc(c.layout.numParams), ws: allocModelWorkspace(arena, model, shape, false) });
   const measure = new Arena(RESERVED_LOW_BYTES / 4);
   place(measure);
   const blas = createWasmBlas(measure.end * 4);
   const { p, ws } = place(new Arena(RESERVED_LOW_BYTES / 4));
   loadParamsInto(c, blas.f, p);
   blas.i.set(ids, ws.x);
-  zeroState(model.cell, blas, ws, 1);
+  zeroState(model, blas, ws, 1);
   modelForward(model, blas, offsetsAt(c.layout, p), ws);
   const V = c.layout.dims.V;
   return blas.f.slice(ws.logits + (ids.length - 1) * V, ws.logits + ids.length * V);

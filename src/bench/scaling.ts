@@ -10,11 +10,12 @@ import { availableParallelism, cpus } from 'node:os';
 import type { KernelPreference } from '../blas/loader.js';
 import type { TrainConfig } from '../config/schema.js';
 import { makeSampler } from '../data/samplers.js';
-import { initParams, trainFlopsPerToken } from '../model/params.js';
+import { dimsOf, initParams, trainFlopsPerToken } from '../model/params.js';
 import { optimSlots, optimStepOf } from '../optim/optimizers.js';
 import { phaseTimes } from '../parallel/engine.js';
 import { PoolEngine } from '../parallel/pool.js';
 import { prepareData, type PreparedData } from '../train/data.js';
+import { planModelOf } from '../train/plan.js';
 import { Rng } from '../util/rng.js';
 
 export interface ScalingResult {
@@ -86,7 +87,7 @@ async function measure(o: ScalingOptions, data: PreparedData, workers: number): 
   const V = data.vocab.size;
   const { steps: T, batch: B } = c.data;
   const engine = new PoolEngine({
-    plan: { V, H: c.model.hidden, T, B, workers, deterministic: c.run.deterministic, evalRows: 0, optimSlots: optimSlots(c.optim.kind).length, cell: c.model.cell, gruReset: c.model.gru_reset },
+    plan: { V, H: c.model.hidden, T, B, workers, deterministic: c.run.deterministic, evalRows: 0, optimSlots: optimSlots(c.optim.kind).length, ...planModelOf(c) },
     act: c.model.activation, kernels: o.kernels, corpus: data.train,
   });
   try {
@@ -141,7 +142,7 @@ export async function runScaling(o: ScalingOptions): Promise<ScalingReport> {
   const c = o.config;
   const data = prepareData(c);
   const V = data.vocab.size;
-  const flopsPerToken = trainFlopsPerToken({ V, H: c.model.hidden, cell: c.model.cell });
+  const flopsPerToken = trainFlopsPerToken(dimsOf(V, c.model));
   const runs = new Map<number, Measurement[]>(o.workers.map((w) => [w, []]));
   let kernels = '';
   for (let round = 0; round < o.repeat; round++) {

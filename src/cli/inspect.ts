@@ -22,6 +22,8 @@ export interface InspectResult {
   dh_norms: number[];
   /** LSTM: ||dL/dc_t|| per step, the gradient on the cell state's own path */
   dc_norms?: number[];
+  /** stacked models: the same per layer, layers[0] reading the characters (dh_norms, dc_norms above are the top layer's) */
+  layers?: Array<{ dh_norms: number[]; dc_norms?: number[] }>;
 }
 
 /**
@@ -41,17 +43,19 @@ export function inspectCheckpoint(checkpoint: string, text: string, gradsOut?: s
   const shape = { V, H, T, B: 1 };
   const model = modelSpecOf(ck.config.model);
   const n = ck.layout.numParams;
+  const L = model.layers ?? 1;
   const place = (arena: Arena) => ({
-    pBase: arena.alloc(n), gBase: arena.alloc(n), dhTrace: arena.alloc(T * H), dcTrace: arena.alloc(T * H),
-    ws: allocModelWorkspace(arena, model.cell, shape, false, model.gruReset),
+    pBase: arena.alloc(n), gBase: arena.alloc(n),
+    trace: Array.from({ length: L }, () => ({ dh: arena.alloc(T * H), dc: arena.alloc(T * H) })),
+    ws: allocModelWorkspace(arena, model, shape, false),
   });
   const measure = new Arena(RESERVED_LOW_BYTES / 4);
   place(measure);
   const blas = createWasmBlas(measure.end * 4);
-  const { pBase, gBase, dhTrace, dcTrace, ws } = place(new Arena(RESERVED_LOW_BYTES / 4));
+  const { pBase, gBase, trace, ws } = place(new Arena(RESERVED_LOW_BYTES / 4));
   loadParamsInto(ck, blas.f, pBase);
   for (let t = 0; t < T; t++) { blas.i[ws.x + t] = ids[t]; blas.i[ws.y + t] = ids[t + 1]; }
-  zeroState(model.cell, blas, ws, 1);
+  zeroState(model, blas, ws, 1);
   const P = offsetsAt(ck.layout, pBase), G = offsetsAt(ck.layout, gBase);
   modelForward(model, blas, P, ws);
   const lastLoss = blas.xentLoss(1, V, ws.logits + (T - 1) * V, V, ws.y + T - 1);
@@ -62,7 +66,7 @@ export function inspectCheckpoint(checkpoint: string, text: string, gradsOut?: s
     blas.scal(V, T, ws.logits + (T - 1) * V);
     loss = lastLoss;
   }
-  modelBackward(model, blas, P, G, ws, 1, { dhTrace, dcTrace });
+  modelBackward(model, blas, P, G, ws, 1, { trace });
   const grad_norms: Record<string, number> = {};
   const tensors = new Map<string, Tensor>();
   for (const name of ck.layout.names) {
@@ -73,12 +77,16 @@ export function inspectCheckpoint(checkpoint: string, text: string, gradsOut?: s
   }
   const norms = (trace: number) => Array.from({ length: T }, (_, t) => Math.sqrt(blas.sumsq(H, trace + t * H)));
   if (gradsOut) writeSafetensors(gradsOut, tensors, { format: 'bptt-gradients-1', text, loss: String(loss), checkpoint });
-  return { text, cell: model.cell, steps: T, loss, loss_at: lastOnly ? 'last' : 'all', grad_norms, dh_norms: norms(dhTrace), ...(model.cell === 'lstm' ? { dc_norms: norms(dcTrace) } : {}) };
+  const perLayer = trace.map((tr) => ({ dh_norms: norms(tr.dh), ...(model.cell === 'lstm' ? { dc_norms: norms(tr.dc) } : {}) }));
+  return {
+    text, cell: model.cell, steps: T, loss, loss_at: lastOnly ? 'last' : 'all', grad_norms, ...perLayer[L - 1],
+    ...(L > 1 ? { layers: perLayer } : {}),
+  };
 }
 
 export function formatInspect(r: InspectResult): string {
   const lines = [`sequence of ${r.steps} steps, mean loss ${r.loss.toFixed(4)} (perplexity ${Math.exp(r.loss).toFixed(3)})`, '', 'gradient norms:'];
-  for (const [k, v] of Object.entries(r.grad_norms)) lines.push(`  ${k.padEnd(5)} ${v.toExponential(3)}`);
+  for (const [k, v] of Object.entries(r.grad_norms)) lines.push(`  ${k.padEnd(8)} ${v.toExponential(3)}`);
   const chars = Array.from(r.text);
   const table = (title: string, values: number[]) => {
     lines.push('', `  t  ${title}   (log10 bar)`);
@@ -89,7 +97,15 @@ export function formatInspect(r: InspectResult): string {
       lines.push(`${String(t + 1).padStart(3)}  ${v.toExponential(3)}  ${bar}  ${JSON.stringify(chars[t])}`);
     });
   };
-  table('||dL/dh_t||', r.dh_norms);
-  if (r.dc_norms) table('||dL/dc_t||', r.dc_norms);
+  if (r.layers) {
+    r.layers.forEach((l, k) => {
+      const which = k === 0 ? ', reads the characters' : k === r.layers!.length - 1 ? ', feeds the output' : '';
+      table(`||dL/dh_t|| layer ${k}${which}`, l.dh_norms);
+      if (l.dc_norms) table(`||dL/dc_t|| layer ${k}`, l.dc_norms);
+    });
+  } else {
+    table('||dL/dh_t||', r.dh_norms);
+    if (r.dc_norms) table('||dL/dc_t||', r.dc_norms);
+  }
   return lines.join('\n');
 }

@@ -21,7 +21,7 @@ import { Rng } from '../util/rng.js';
 import { exportTorch, importTorch } from '../io/export_torch.js';
 import { compareRuns, parseGridArg, readSweepFile, runSweep, type SweepSpec } from './experiments.js';
 import { formatInspect, inspectCheckpoint } from './inspect.js';
-import { loadRunForResume, trainCommand, workersWarning } from './train.js';
+import { describeModel, loadRunForResume, trainCommand, workersWarning } from './train.js';
 import { checkOutputFile } from './outputs.js';
 import { RESUMABLE_KEYS } from '../train/identity.js';
 import { guardStdio, out as stdout, err as stderr } from './stdio.js';
@@ -148,11 +148,11 @@ export function buildProgram(): Command {
       // sized by the allocations themselves (a measuring arena), then placed for real
       const measure = new Arena(RESERVED_LOW_BYTES / 4);
       measure.alloc(ck.layout.numParams);
-      allocModelWorkspace(measure, model.cell, shape, false, model.gruReset);
+      allocModelWorkspace(measure, model, shape, false);
       const blas = createWasmBlas(measure.end * 4);
       const arena = new Arena(RESERVED_LOW_BYTES / 4);
       const pBase = arena.alloc(ck.layout.numParams);
-      const ws = allocModelWorkspace(arena, model.cell, shape, false, model.gruReset);
+      const ws = allocModelWorkspace(arena, model, shape, false);
       loadParamsInto(ck, blas.f, pBase);
       const text = generate(blas, model, offsetsAt(ck.layout, pBase), ws, ck.vocab, opts.prefix,
         { length, temperature, topK, rng: new Rng(seed) });
@@ -217,8 +217,10 @@ export function buildProgram(): Command {
       const out = opts.out ?? opts.checkpoint.replace(/(\.safetensors)?$/, '.torch.safetensors');
       checkOutputFile(out, '--out', { force: Boolean(opts.force), reads: [opts.checkpoint] });
       exportTorch(ck, out);
-      const torchModule = { lstm: 'torch.nn.LSTM', gru: 'torch.nn.GRU', rnn: `torch.nn.RNN nonlinearity=${ck.config.model.activation}` }[ck.config.model.cell];
-      stdout(`bptt export: ${out} (${torchModule}, hidden ${ck.layout.dims.H}, vocabulary ${ck.layout.dims.V})\n`);
+      const m = ck.config.model;
+      const torchModule = { lstm: 'torch.nn.LSTM', gru: 'torch.nn.GRU', rnn: `torch.nn.RNN nonlinearity=${m.activation}` }[m.cell];
+      const depth = m.layers > 1 ? `, num_layers ${m.layers}${m.dropout > 0 ? `, dropout ${m.dropout}` : ''}` : '';
+      stdout(`bptt export: ${out} (${torchModule}, hidden ${ck.layout.dims.H}${depth}, vocabulary ${ck.layout.dims.V})\n`);
     });
 
   program.command('import')
@@ -232,7 +234,7 @@ export function buildProgram(): Command {
       checkOutputFile(out, '--out', { force: Boolean(opts.force), reads: [opts.checkpoint as string] });
       const { tensors, vocab, config } = importTorch(opts.checkpoint as string);
       writeCheckpointTensors(out, tensors, { vocab, config, training: null, stateH: null, kernels: 'import', data: null });
-      stdout(`bptt import: ${out} (${config.model.cell === 'rnn' ? `rnn ${config.model.activation}` : config.model.cell}, hidden ${config.model.hidden}, vocabulary ${vocab.size}); ` +
+      stdout(`bptt import: ${out} (${describeModel(config)}, vocabulary ${vocab.size}); ` +
         `use it with sample, inspect, export, or train --init\n`);
     });
 

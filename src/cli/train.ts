@@ -12,11 +12,12 @@ import { PoolEngine } from '../parallel/pool.js';
 import { loadCheckpoint, loadOptimStateInto, saveCheckpoint, type Checkpoint, type TrainingState } from '../train/checkpoint.js';
 import { checkSamplePrefixes, prepareData, type PreparedData } from '../train/data.js';
 import { evalRows } from '../train/evaluate.js';
+import { planModelOf } from '../train/plan.js';
 import { configDiff, RESUMABLE_KEYS } from '../train/identity.js';
 import { optimSlots } from '../optim/optimizers.js';
 import { RUN_FILES, RunDir } from '../train/rundir.js';
 import { Trainer } from '../train/trainer.js';
-import { trainFlopsPerToken } from '../model/params.js';
+import { dimsOf, trainFlopsPerToken } from '../model/params.js';
 import { InputError } from '../util/errors.js';
 import { fmtNum, formatDuration, Output, type OutputMode } from './output.js';
 import { out as stdout } from './stdio.js';
@@ -46,7 +47,7 @@ export function createEngine(config: TrainConfig, data: PreparedData, kernels: K
   const plan = {
     V: data.vocab.size, H: config.model.hidden, T: config.data.steps, B: config.data.batch, workers,
     deterministic: config.run.deterministic, evalRows: evalRows(data.val?.length ?? 0, config.data.steps, config.data.batch),
-    optimSlots: optimSlots(config.optim.kind).length, cell: config.model.cell, gruReset: config.model.gru_reset,
+    optimSlots: optimSlots(config.optim.kind).length, ...planModelOf(config),
   };
   return new PoolEngine({ plan, act: config.model.activation, kernels, corpus: data.train });
 }
@@ -93,10 +94,10 @@ export async function trainCommand(resolved: ResolvedConfig, opts: TrainOptions,
     else runDir.createFresh(opts.force);
     const trainer = new Trainer(config, data, engine, resumeFrom, initFrom);
     runDir.writeConfig(config); // on resume too: config.yaml always states what this run now is
-    const flops = trainFlopsPerToken({ V: data.vocab.size, H: config.model.hidden, cell: config.model.cell });
+    const flops = trainFlopsPerToken(dimsOf(data.vocab.size, config.model));
     out.info(`bptt: ${data.source}: ${data.chars.toLocaleString('en-US')} characters, vocabulary ${data.vocab.size}, ` +
       `${data.train.length.toLocaleString('en-US')} train / ${(data.val?.length ?? 0).toLocaleString('en-US')} validation`);
-    out.info(`bptt: ${config.model.cell === 'rnn' ? `rnn ${config.model.activation}` : config.model.cell} H=${config.model.hidden}, ${config.optim.kind}, ${config.data.sampler} sampling, B=${config.data.batch} T=${config.data.steps}, ` +
+    out.info(`bptt: ${describeModel(config)}, ${config.optim.kind}, ${config.data.sampler} sampling, B=${config.data.batch} T=${config.data.steps}, ` +
       `${trainer.sampler.batchesPerEpoch} minibatches/epoch, ${(flops / 1e6).toFixed(2)} MFLOP/token; ` +
       `kernels ${engine.blas.name}, ${engine.workers} worker${engine.workers > 1 ? 's' : ''}${config.run.deterministic ? ' (deterministic)' : ''}`);
     if (resumeFrom) out.info(`bptt: resuming ${resumeFrom.path} at epoch ${trainer.state.epoch + 1}, minibatch ${trainer.state.minibatch + 1}`);
@@ -146,10 +147,17 @@ export async function trainCommand(resolved: ResolvedConfig, opts: TrainOptions,
   }
 }
 
+/** The model in a few words: "rnn tanh H=256", "2-layer lstm H=256, dropout 0.2". */
+export function describeModel(config: TrainConfig): string {
+  const m = config.model;
+  const cell = m.cell === 'rnn' ? `rnn ${m.activation}` : m.cell === 'gru' ? `gru (reset ${m.gru_reset})` : m.cell;
+  return `${m.layers > 1 ? `${m.layers}-layer ` : ''}${cell} H=${m.hidden}${m.dropout > 0 ? `, dropout ${m.dropout}` : ''}`;
+}
+
 /** `train --init F`: F's weights start the run; its model shape must be the config's. */
 function loadInit(path: string, config: TrainConfig): Checkpoint {
   const ck = loadCheckpoint(path);
-  for (const key of ['cell', 'hidden', 'activation'] as const) {
+  for (const key of ['cell', 'gru_reset', 'hidden', 'layers', 'activation'] as const) {
     if (ck.config.model[key] !== config.model[key]) {
       throw new InputError(`--init ${path}: its model.${key} is ${JSON.stringify(ck.config.model[key])}, the config's is ${JSON.stringify(config.model[key])}; ` +
         `set --set model.${key}=${ck.config.model[key]}`);

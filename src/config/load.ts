@@ -224,6 +224,12 @@ export function resolveConfig(file: string | null, overrides: Override[]): Resol
     const where = file ? `config ${file}${locate(parsed, unknownKey ? [...issue.path.map(String), issue.keys[0]] : issue.path.map(String), unknownKey)}: ` : 'config: ';
     throw new InputError(where + describeIssue(issue, keyPath));
   }
+  const cfg = result.data;
+  if (cfg.model.dropout > 0 && cfg.model.layers === 1) {
+    const where = originOf.get('model.dropout') ?? originOf.get('model.layers') ?? (file ? `config ${file}` : 'config');
+    throw new InputError(`${where}: model.dropout ${cfg.model.dropout} applies between stacked layers, and model.layers is 1: ` +
+      'set model.layers to 2 or more, or model.dropout to 0');
+  }
   for (const key of known) sources[key] = originOf.has(key) ? overrides.filter((o) => o.key === key).pop()!.source : fileKeys.has(key) ? 'file' : 'default';
   merged = result.data;
   return { config: Object.freeze(result.data) as TrainConfig, sources, file };

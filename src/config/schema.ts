@@ -13,6 +13,8 @@ export const ModelSchema = z.strictObject({
   cell: z.enum(['rnn', 'gru', 'lstm']).describe('recurrent cell: rnn (the Elman RNN of D2L chapter 6), gru (D2L 6.7) or lstm (D2L 6.8)'),
   gru_reset: z.enum(['before', 'after']).describe('gru: the reset gate before the product (D2L, Cho et al.) or after it (PyTorch/cuDNN, exportable to nn.GRU)'),
   hidden: positiveInt.max(8192).describe('hidden units H'),
+  layers: positiveInt.max(64).describe('stacked layers (D2L 6.9): layer 1 reads the characters, each next one the hidden state below'),
+  dropout: z.number().min(0).lt(1).describe('inverted dropout on the input of every layer above the first, in training only (needs layers >= 2)'),
   activation: z.enum(['tanh', 'identity', 'relu']).describe('phi in h_t = phi(x_t W_xh + h_{t-1} W_hh + b_h)'),
   init_scale: z.number().positive().describe('weights ~ N(0, init_scale^2), biases 0 (D2L: 0.01)'),
 });
@@ -84,7 +86,7 @@ export function learningRate(optim: TrainConfig['optim'], e: number, epochs: num
 }
 
 export const DEFAULTS: TrainConfig = {
-  model: { cell: 'rnn', gru_reset: 'before', hidden: 256, activation: 'tanh', init_scale: 0.01 },
+  model: { cell: 'rnn', gru_reset: 'before', hidden: 256, layers: 1, dropout: 0, activation: 'tanh', init_scale: 0.01 },
   data: {
     path: null,
     builtin: 'counting',

@@ -6,7 +6,7 @@ import type { Blas } from '../blas/types.js';
 import type { Vocab } from '../data/corpus.js';
 import { InputError } from '../util/errors.js';
 import type { Rng } from '../util/rng.js';
-import type { Workspace } from './bptt.js';
+import type { Workspace } from './model.js';
 import { carryOver, modelForward, zeroState, type ModelSpec } from './model.js';
 import type { TensorOffsets } from './params.js';
 
@@ -29,13 +29,13 @@ export function generate(blas: Blas, model: ModelSpec, P: TensorOffsets, ws: Wor
   }
   const ids = Array.from(prefix).map((c) => vocab.id(c));
   if (ids.length === 0) throw new InputError('prefix is empty: give at least one character');
-  zeroState(model.cell, blas, ws, 1);
+  zeroState(model, blas, ws, 1);
   const out = [...ids];
   const probs = new Float64Array(V);
   for (let k = 0; k < ids.length - 1 + opts.length; k++) {
     blas.i[ws.x] = out[k];
     modelForward(model, blas, P, ws, 1);
-    carryOver(model.cell, blas, ws, 1);
+    carryOver(model, blas, ws, 1);
     if (k < ids.length - 1) continue; // still reading the prefix
     out.push(pick(blas.f, ws.logits, V, opts, probs));
   }

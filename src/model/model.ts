@@ -1,13 +1,28 @@
-// One entry point per operation for every cell, so the step, evaluation, generation and inspect
-// never branch on the cell themselves: workspace, carried state, forward, backward, loss.
-// RNN: model/bptt.ts; GRU: model/gru.ts; LSTM: model/lstm.ts.
+// The model as the rest of bptt sees it: L stacked layers of one cell (cells/*.ts), the output
+// layer, the loss. One entry point per operation, so the step, evaluation, generation and inspect
+// never branch on the cell or the depth: workspace, carried state, forward, backward, loss.
+//
+//   layer 0 reads the one-hot characters: its input contributions are one row gather (+ bias)
+//   layer l > 0 reads h^(l-1) of every step (after dropout, in training): one GEMM over T*B rows
+//   the output layer reads h^(L-1): o_t = h_t W_hq + b_q, one GEMM over T*B rows
+// Backward runs the same in reverse: the output layer's dL/dh into the top layer, then per layer
+// (top first) the cell's recurrence, then its input side: dW_x (scatter-add or one GEMM), db (a
+// column sum) and dL/dX = dA W_x^T, which is the layer below's dL/dh from above (times its
+// dropout mask). Only the recurrences run step by step.
+//
+// Everything is time-major over T steps and B rows (row t*B + b). Functions take a Blas (WASM
+// float32 or the float64 reference), heap offsets and sizes; they allocate nothing. Gradients
+// ACCUMULATE (+=) into the gradient block, so callers zero it per minibatch.
 
+import { GEMM_SCRATCH_ELEMS } from '../blas/loader.js';
 import type { Activation, Blas } from '../blas/types.js';
 import type { Arena } from '../util/arena.js';
-import { allocWorkspace, rnnBackward, rnnForward, xentForwardBackward, type SeqShape, type Workspace } from './bptt.js';
-import { gruBackward, gruForward, type GruReset } from './gru.js';
-import { lstmBackward, lstmForward } from './lstm.js';
-import type { CellKind, TensorOffsets } from './params.js';
+import { cellOf } from './cells/index.js';
+import type { Cell, CellOptions, GruReset, LayerOffsets, LayerTrace, LayerWorkspace } from './cells/types.js';
+import { applyDropout, type DropoutKey } from './dropout.js';
+import { layerPrefix, type CellKind, type TensorOffsets } from './params.js';
+
+export type { DropoutKey, GruReset, LayerWorkspace };
 
 export interface ModelSpec {
   cell: CellKind;
@@ -15,92 +30,191 @@ export interface ModelSpec {
   act: Activation;
   /** GRU: where the reset gate applies (default before) */
   gruReset?: GruReset;
+  /** stacked layers (default 1) */
+  layers?: number;
+  /** dropout between layers in training (default 0) */
+  dropout?: number;
 }
 
 /** The spec of a config's model. */
-export function modelSpecOf(model: { cell: CellKind; activation: Activation; gru_reset: GruReset }): ModelSpec {
-  return { cell: model.cell, act: model.activation, gruReset: model.gru_reset };
+export function modelSpecOf(model: { cell: CellKind; activation: Activation; gru_reset: GruReset; layers: number; dropout: number }): ModelSpec {
+  return { cell: model.cell, act: model.activation, gruReset: model.gru_reset, layers: model.layers, dropout: model.dropout };
 }
 
-/** Rows of the carried state per sequence: h (RNN), or h then c (LSTM). */
-export function stateParts(cell: CellKind): number {
-  return cell === 'lstm' ? 2 : 1;
+export interface SeqShape {
+  V: number;
+  H: number;
+  /** time steps */
+  T: number;
+  /** batch rows handled by this call (at most) */
+  B: number;
 }
 
-export function allocModelWorkspace(arena: Arena, cell: CellKind, shape: SeqShape, withPack = false, gruReset: GruReset = 'before'): Workspace {
-  const ws = allocWorkspace(arena, shape, withPack);
-  if (cell === 'gru') {
-    const { H, T, B } = shape;
-    ws.gates = arena.alloc(T * B * 3 * H);
-    ws.aux = arena.alloc(T * B * H);
-    if (gruReset === 'after') ws.hg = arena.alloc(T * B * 3 * H);
-    else ws.tmp = arena.alloc(B * H);
-  }
-  if (cell === 'lstm') {
-    const { H, T, B } = shape;
-    ws.cs = arena.alloc((T + 1) * B * H);
-    ws.gates = arena.alloc(T * B * 4 * H);
-    ws.tc = arena.alloc(T * B * H);
-    ws.dc = arena.alloc(B * H);
+export interface Workspace {
+  shape: SeqShape;
+  /** int32 (T, B): input token ids, time-major */
+  x: number;
+  /** int32 (T, B): target token ids, time-major */
+  y: number;
+  /** (T*B, V): logits, overwritten in place by dL/do */
+  logits: number;
+  /** GEMM packing scratch for this workspace's thread (GEMM_SCRATCH_ELEMS), or null */
+  pack: number | null;
+  /** one per layer, layers[0] reads the characters, the last one feeds the output layer */
+  layers: LayerWorkspace[];
+}
+
+const optionsOf = (m: ModelSpec): CellOptions => ({ act: m.act, gruReset: m.gruReset ?? 'before' });
+const depth = (m: ModelSpec) => m.layers ?? 1;
+
+/** Rows of carried state per sequence: h per layer (and c per layer for the LSTM). */
+export function stateParts(m: ModelSpec): number {
+  return cellOf(m.cell).stateParts * depth(m);
+}
+
+export function allocModelWorkspace(arena: Arena, m: ModelSpec, shape: SeqShape, withPack = false): Workspace {
+  const { V, H, T, B } = shape;
+  const cell = cellOf(m.cell);
+  const o = optionsOf(m);
+  const ws: Workspace = {
+    shape, x: arena.alloc(T * B), y: arena.alloc(T * B), logits: arena.alloc(T * B * V),
+    pack: withPack ? arena.alloc(GEMM_SCRATCH_ELEMS) : null, layers: [],
+  };
+  for (let l = 0; l < depth(m); l++) {
+    const base = { hs: arena.alloc((T + 1) * B * H), dhs: arena.alloc(T * B * H), dh0: arena.alloc(B * H) };
+    const lw = cell.alloc(arena, base, H, T, B, o);
+    if (l > 0 && (m.dropout ?? 0) > 0) lw.xDrop = arena.alloc(T * B * H);
+    ws.layers.push(lw);
   }
   return ws;
 }
 
+/** The state parts of a layer: h, and c for the LSTM. part index = s * L + l in the state table. */
+function stateBuffers(lw: LayerWorkspace): number[] {
+  return lw.cs === undefined ? [lw.hs] : [lw.hs, lw.cs];
+}
+
 /** Zero initial state for B rows. */
-export function zeroState(cell: CellKind, blas: Blas, ws: Workspace, B = ws.shape.B): void {
-  const H = ws.shape.H;
-  blas.fill(B * H, 0, ws.hs);
-  if (cell === 'lstm') blas.fill(B * H, 0, ws.cs!);
+export function zeroState(_m: ModelSpec, blas: Blas, ws: Workspace, B = ws.shape.B): void {
+  for (const lw of ws.layers) for (const s of stateBuffers(lw)) blas.fill(B * ws.shape.H, 0, s);
 }
 
 /** The final state (after T steps) becomes the initial one: reading on from where a chunk ended. */
-export function carryOver(cell: CellKind, blas: Blas, ws: Workspace, B = ws.shape.B): void {
+export function carryOver(_m: ModelSpec, blas: Blas, ws: Workspace, B = ws.shape.B): void {
   const { H, T } = ws.shape;
-  blas.copy(B * H, ws.hs + T * B * H, ws.hs);
-  if (cell === 'lstm') blas.copy(B * H, ws.cs! + T * B * H, ws.cs!);
+  for (const lw of ws.layers) for (const s of stateBuffers(lw)) blas.copy(B * H, s + T * B * H, s);
 }
 
 /**
  * Carried state between minibatches, in a table of `rowsTotal` rows per part: part p of row b at
- * table + (p * rowsTotal + b) * H. `load` copies rows [lo, lo+B) in as the initial state, `store`
- * copies the final state out.
+ * table + (p * rowsTotal + b) * H, p = s * L + l (every layer's h, then every layer's c), so the
+ * table reads as state.h (L, rows, H) followed by state.c. `load` copies rows [lo, lo+B) in as the
+ * initial state, `store` copies the final state out.
  */
-export function loadState(cell: CellKind, blas: Blas, ws: Workspace, table: number, rowsTotal: number, lo: number, B: number): void {
-  const H = ws.shape.H;
-  blas.copy(B * H, table + lo * H, ws.hs);
-  if (cell === 'lstm') blas.copy(B * H, table + (rowsTotal + lo) * H, ws.cs!);
+export function loadState(_m: ModelSpec, blas: Blas, ws: Workspace, table: number, rowsTotal: number, lo: number, B: number): void {
+  const H = ws.shape.H, L = ws.layers.length;
+  ws.layers.forEach((lw, l) => stateBuffers(lw).forEach((s, p) => blas.copy(B * H, table + ((p * L + l) * rowsTotal + lo) * H, s)));
 }
 
-export function storeState(cell: CellKind, blas: Blas, ws: Workspace, table: number, rowsTotal: number, lo: number, B: number): void {
-  const { H, T } = ws.shape;
-  blas.copy(B * H, ws.hs + T * B * H, table + lo * H);
-  if (cell === 'lstm') blas.copy(B * H, ws.cs! + T * B * H, table + (rowsTotal + lo) * H);
+export function storeState(_m: ModelSpec, blas: Blas, ws: Workspace, table: number, rowsTotal: number, lo: number, B: number): void {
+  const { H, T } = ws.shape, L = ws.layers.length;
+  ws.layers.forEach((lw, l) => stateBuffers(lw).forEach((s, p) => blas.copy(B * H, s + T * B * H, table + ((p * L + l) * rowsTotal + lo) * H)));
 }
 
-export function modelForward(m: ModelSpec, blas: Blas, P: TensorOffsets, ws: Workspace, B = ws.shape.B): void {
-  if (m.cell === 'lstm') lstmForward(blas, P, ws, B);
-  else if (m.cell === 'gru') gruForward(blas, m.gruReset ?? 'before', P, ws, B);
-  else rnnForward(blas, m.act, P, ws, B);
+/** Layer l's block offsets under their unprefixed names (W_x, W_h, b, extras). */
+function layerOffsets(cell: Cell, o: CellOptions, P: TensorOffsets, l: number, L: number): LayerOffsets {
+  const pre = layerPrefix(l, L);
+  const out: LayerOffsets = { W_x: P[`${pre}W_x`], W_h: P[`${pre}W_h`], b: P[`${pre}b`] };
+  for (const e of cell.extras(o)) out[e] = P[`${pre}${e}`];
+  return out;
 }
 
-export interface TraceOptions {
-  /** (T, B, H): dL/dh_t per step */
-  dhTrace?: number;
-  /** (T, B, H): dL/dc_t per step (LSTM) */
-  dcTrace?: number;
+/** Options of a forward pass: dropout masks (training only; none = evaluation and sampling). */
+export interface ForwardOptions {
+  dropout?: DropoutKey;
 }
 
-export function modelBackward(m: ModelSpec, blas: Blas, P: TensorOffsets, G: TensorOffsets, ws: Workspace, B = ws.shape.B, opts: TraceOptions = {}): void {
-  if (m.cell === 'lstm') lstmBackward(blas, P, G, ws, B, opts);
-  else if (m.cell === 'gru') gruBackward(blas, m.gruReset ?? 'before', P, G, ws, B, opts);
-  else rnnBackward(blas, m.act, P, G, ws, B, opts);
+/** Layer l's input matrix (T*B, H) for l > 0: h^(l-1) of steps 1..T, or its dropped-out copy. */
+function layerInput(m: ModelSpec, ws: Workspace, l: number, B: number, opts: ForwardOptions): number {
+  const below = ws.layers[l - 1];
+  const lw = ws.layers[l];
+  return (m.dropout ?? 0) > 0 && opts.dropout && lw.xDrop !== undefined ? lw.xDrop : below.hs + B * ws.shape.H;
+}
+
+/** Forward over T steps from the state in every layer's hs[0] (and cs[0]); fills the logits. */
+export function modelForward(m: ModelSpec, blas: Blas, P: TensorOffsets, ws: Workspace, B = ws.shape.B, opts: ForwardOptions = {}): void {
+  const { V, H, T } = ws.shape;
+  const cell = cellOf(m.cell), o = optionsOf(m), L = ws.layers.length;
+  const width = cell.gates.length * H;
+  const rows = T * B;
+  blas.setScratch(ws.pack);
+  for (let l = 0; l < L; l++) {
+    const lw = ws.layers[l];
+    const Pl = layerOffsets(cell, o, P, l, L);
+    const { aIn } = cell.inputs(lw, H, B);
+    blas.setRows(rows, width, Pl.b, aIn, width);
+    if (l === 0) {
+      blas.gatherAddRows(rows, width, ws.x, Pl.W_x, width, aIn, width);
+    } else {
+      if ((m.dropout ?? 0) > 0 && opts.dropout && lw.xDrop !== undefined) {
+        applyDropout(blas.f, ws.layers[l - 1].hs + B * H, lw.xDrop, m.dropout!, opts.dropout, l, T, B, H);
+      }
+      blas.sgemm(false, false, rows, width, H, 1, layerInput(m, ws, l, B, opts), H, Pl.W_x, width, 1, aIn, width);
+    }
+    cell.forward(blas, o, Pl, lw, H, T, B);
+  }
+  const top = ws.layers[L - 1];
+  blas.setRows(rows, V, P.b_q, ws.logits, V);
+  blas.sgemm(false, false, rows, V, H, 1, top.hs + B * H, H, P.W_hq, V, 1, ws.logits, V);
+}
+
+/** Softmax cross-entropy over all T*B rows; logits become gradScale * dL_sum/do. Returns the summed loss. */
+export function xentForwardBackward(blas: Blas, ws: Workspace, gradScale: number, B = ws.shape.B): number {
+  const { V, T } = ws.shape;
+  return blas.softmaxXent(T * B, V, ws.logits, V, ws.y, gradScale);
+}
+
+export interface BackwardOptions extends ForwardOptions {
+  /** per layer, where to copy dL/dh_t (and the LSTM's dL/dc_t) of every step: (T, B, H) each */
+  trace?: LayerTrace[];
+}
+
+/** Full BPTT from dL/do in ws.logits (after modelForward with the same options); accumulates into G. */
+export function modelBackward(m: ModelSpec, blas: Blas, P: TensorOffsets, G: TensorOffsets, ws: Workspace, B = ws.shape.B,
+  opts: BackwardOptions = {}): void {
+  const { V, H, T } = ws.shape;
+  const cell = cellOf(m.cell), o = optionsOf(m), L = ws.layers.length;
+  const width = cell.gates.length * H;
+  const rows = T * B;
+  blas.setScratch(ws.pack);
+  // the output layer over all steps at once: dW_hq, db_q, and the top layer's dL/dh_t
+  const top = ws.layers[L - 1];
+  blas.sgemm(true, false, H, V, rows, 1, top.hs + B * H, H, ws.logits, V, 1, G.W_hq, V);
+  blas.colsumAdd(rows, V, ws.logits, V, G.b_q);
+  blas.sgemm(false, true, rows, H, V, 1, ws.logits, V, P.W_hq, V, 0, top.dhs, H);
+  for (let l = L - 1; l >= 0; l--) {
+    const lw = ws.layers[l];
+    const Pl = layerOffsets(cell, o, P, l, L), Gl = layerOffsets(cell, o, G, l, L);
+    cell.backward(blas, o, Pl, Gl, lw, H, T, B, opts.trace?.[l] ?? {});
+    const { dA } = cell.inputs(lw, H, B);
+    if (l === 0) {
+      blas.scatterAddRows(rows, width, ws.x, dA, width, Gl.W_x, width);
+    } else {
+      const below = ws.layers[l - 1];
+      blas.sgemm(true, false, H, width, rows, 1, layerInput(m, ws, l, B, opts), H, dA, width, 1, Gl.W_x, width);
+      // dL/dX: the only gradient the layer below gets from above (the output layer reads the top only)
+      blas.sgemm(false, true, rows, H, width, 1, dA, width, Pl.W_x, width, 0, below.dhs, H);
+      if ((m.dropout ?? 0) > 0 && opts.dropout && lw.xDrop !== undefined) {
+        applyDropout(blas.f, below.dhs, below.dhs, m.dropout!, opts.dropout, l, T, B, H);
+      }
+    }
+    blas.colsumAdd(rows, width, dA, width, Gl.b);
+  }
 }
 
 /** Loss only (validation, gradient checks): forward, then the summed cross-entropy; logits kept. */
-export function modelLoss(m: ModelSpec, blas: Blas, P: TensorOffsets, ws: Workspace, B = ws.shape.B): number {
-  modelForward(m, blas, P, ws, B);
+export function modelLoss(m: ModelSpec, blas: Blas, P: TensorOffsets, ws: Workspace, B = ws.shape.B, opts: ForwardOptions = {}): number {
+  modelForward(m, blas, P, ws, B, opts);
   const { V, T } = ws.shape;
   return blas.xentLoss(T * B, V, ws.logits, V, ws.y);
 }
-
-export { xentForwardBackward };

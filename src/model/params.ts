@@ -3,29 +3,30 @@
 // update are single loops over numParams. Shapes follow D2L's code (row vectors times matrices).
 //
 // A layout has STORAGE blocks (what the kernels read: contiguous, 64-byte aligned) and NAMED
-// tensors (what checkpoints hold, D2L's names). For the RNN they are the same five tensors:
-//   W_xh (V, H)   W_hh (H, H)   b_h (H)   W_hq (H, V)   b_q (V)
-// The LSTM stores its four gates fused, so one gather and one GEMM per step serve them all:
-//   W_x (V, 4H)   W_h (H, 4H)   b (4H)   W_hq (H, V)   b_q (V),   gate order i, f, o, c
-// and names them as D2L 6.8 does, each a column slice of a fused block (a strided view):
-//   W_xi W_hi b_i  W_xf W_hf b_f  W_xo W_ho b_o  W_xc W_hc b_c  W_hq b_q
-// The GRU likewise, three gates z, r, h~ (W_x (V, 3H), W_h (H, 3H), b (3H), plus b_hn (H) when the
-// reset gate applies after the product, PyTorch's convention), named as D2L 6.7 does:
-//   W_xz W_hz b_z  W_xr W_hr b_r  W_xh W_hh b_h  [b_hn]  W_hq b_q
+// tensors (what checkpoints hold, D2L's names). Each layer of a cell with gates g1..gG stores them
+// fused, so one gather (or GEMM) and one recurrent GEMM per step serve every gate:
+//   W_x (in, G*H)   W_h (H, G*H)   b (G*H)   [the cell's extras, e.g. the GRU's b_hn (H)]
+// and names each gate as D2L does, a column slice of a fused block (a strided view):
+//   W_x{g} (in, H)   W_h{g} (H, H)   b_{g} (H)
+// rnn: one gate h (W_xh W_hh b_h: the chapter's tensors, contiguous); gru (D2L 6.7): z, r, h
+// (+ b_hn for reset "after"); lstm (D2L 6.8): i, f, o, c. The output layer closes the list:
+//   W_hq (H, V)   b_q (V)
+// Layer 0 reads the one-hot input (in = V); layers above read the layer below (in = H). With one
+// layer the names are exactly the above (so checkpoints read like the book); with L > 1 every
+// layer's names carry the prefix l{k}. with k from 0 (the layer that reads the characters), as
+// PyTorch's weight_ih_l{k} does: l0.W_xi ... l1.W_xi ..., then W_hq, b_q.
 // The chapter writes column vectors; its W_hh is the transpose of ours, its W_qh is our W_hq^T.
 
 import ndarray from 'ndarray';
-import type { TrainConfig } from '../config/schema.js';
 import { alignUp } from '../util/arena.js';
+import { cellOf, type CellKind } from './cells/index.js';
+import { layerFlopsPerToken, type CellOptions } from './cells/types.js';
 
-export type CellKind = TrainConfig['model']['cell'];
+export type { CellKind };
 
-/** The RNN's tensor names (also its storage), in checkpoint order. */
+/** The RNN's tensor names, in checkpoint order. */
 export const TENSOR_NAMES = ['W_xh', 'W_hh', 'b_h', 'W_hq', 'b_q'] as const;
 export type TensorName = string;
-
-/** LSTM gates in storage order (D2L 6.8's order of presentation). */
-export const LSTM_GATES = ['i', 'f', 'o', 'c'] as const;
 
 export interface ModelDims {
   /** vocabulary size */
@@ -36,10 +37,9 @@ export interface ModelDims {
   cell?: CellKind;
   /** GRU: where the reset gate applies (default before, D2L); "after" adds the bias b_hn */
   gruReset?: 'before' | 'after';
+  /** stacked layers (default 1) */
+  layers?: number;
 }
-
-/** GRU gates in storage order (D2L 6.7): update z, reset r, candidate h~ (named W_xh, W_hh, b_h). */
-export const GRU_GATES = ['z', 'r', 'h'] as const;
 
 export interface TensorSpec {
   name: string;
@@ -66,42 +66,51 @@ export interface ParamLayout {
 
 const sizeOf = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
 
-function storageOf({ V, H, cell = 'rnn', gruReset = 'before' }: ModelDims): Array<[string, number[]]> {
-  if (cell === 'lstm') return [['W_x', [V, 4 * H]], ['W_h', [H, 4 * H]], ['b', [4 * H]], ['W_hq', [H, V]], ['b_q', [V]]];
-  if (cell === 'gru') {
-    return [['W_x', [V, 3 * H]], ['W_h', [H, 3 * H]], ['b', [3 * H]], ...(gruReset === 'after' ? [['b_hn', [H]] as [string, number[]]] : []),
-      ['W_hq', [H, V]], ['b_q', [V]]];
-  }
-  return [['W_xh', [V, H]], ['W_hh', [H, H]], ['b_h', [H]], ['W_hq', [H, V]], ['b_q', [V]]];
+/** The prefix of layer l's names in a model of L layers: none for one layer, else "l{l}.". */
+export function layerPrefix(l: number, L: number): string {
+  return L > 1 ? `l${l}.` : '';
+}
+
+/** The dims of a config's model section over a vocabulary of V characters. */
+export function dimsOf(V: number, model: { hidden: number; cell: CellKind; gru_reset: 'before' | 'after'; layers: number }): ModelDims {
+  return { V, H: model.hidden, cell: model.cell, gruReset: model.gru_reset, layers: model.layers };
+}
+
+function cellOptions(dims: ModelDims): CellOptions {
+  return { act: 'tanh', gruReset: dims.gruReset ?? 'before' };
 }
 
 export function paramLayout(dims: ModelDims): ParamLayout {
+  const { V, H } = dims;
+  const cell = cellOf(dims.cell ?? 'rnn');
+  const L = dims.layers ?? 1;
+  const o = cellOptions(dims);
+  const G = cell.gates.length;
   let offset = 0;
   const blocks: Record<string, TensorSpec> = {};
-  for (const [name, shape] of storageOf(dims)) {
+  const tensors: Record<string, TensorSpec> = {};
+  const names: string[] = [];
+  const block = (name: string, shape: number[]) => {
     const size = sizeOf(shape);
     blocks[name] = { name, shape, offset, size, rowStride: shape[shape.length - 1] };
     offset = alignUp(offset + size);
-  }
-  const tensors: Record<string, TensorSpec> = {};
-  const names: string[] = [];
+    return blocks[name];
+  };
   const add = (t: TensorSpec) => { tensors[t.name] = t; names.push(t.name); };
-  const cell = dims.cell ?? 'rnn';
-  if (cell === 'lstm' || cell === 'gru') {
-    const { V, H } = dims;
-    const gates = cell === 'lstm' ? LSTM_GATES : GRU_GATES;
-    const width = gates.length * H;
-    gates.forEach((g, k) => {
-      add({ name: `W_x${g}`, shape: [V, H], offset: blocks.W_x.offset + k * H, size: V * H, rowStride: width });
-      add({ name: `W_h${g}`, shape: [H, H], offset: blocks.W_h.offset + k * H, size: H * H, rowStride: width });
-      add({ name: `b_${g}`, shape: [H], offset: blocks.b.offset + k * H, size: H, rowStride: H });
+  for (let l = 0; l < L; l++) {
+    const pre = layerPrefix(l, L);
+    const inDim = l === 0 ? V : H;
+    const Wx = block(`${pre}W_x`, [inDim, G * H]), Wh = block(`${pre}W_h`, [H, G * H]), b = block(`${pre}b`, [G * H]);
+    const extras = cell.extras(o).map((e) => block(`${pre}${e}`, [H]));
+    cell.gates.forEach((g, k) => {
+      add({ name: `${pre}W_x${g}`, shape: [inDim, H], offset: Wx.offset + k * H, size: inDim * H, rowStride: G * H });
+      add({ name: `${pre}W_h${g}`, shape: [H, H], offset: Wh.offset + k * H, size: H * H, rowStride: G * H });
+      add({ name: `${pre}b_${g}`, shape: [H], offset: b.offset + k * H, size: H, rowStride: H });
     });
-    if (blocks.b_hn) add(blocks.b_hn);
-    add(blocks.W_hq);
-    add(blocks.b_q);
-  } else {
-    for (const name of TENSOR_NAMES) add(blocks[name]);
+    for (const e of extras) add(e);
   }
+  add(block('W_hq', [H, V]));
+  add(block('b_q', [V]));
   return { dims, blocks, tensors, names, numParams: offset };
 }
 
@@ -158,10 +167,11 @@ export function initParams(layout: ParamLayout, heap: Float32Array | Float64Arra
   }
 }
 
-/** FLOPs per token of one training step (forward + BPTT), counting a multiply-add as 2: the output
- *  layer's three H x V products (forward, dW_hq, dH), and per gate three H x H products (recurrence
- *  forward, dW_h, dh_{t-1}): 6HV + 6 G H^2 with G = 1 (RNN), 3 (GRU) or 4 (LSTM). The input layer is a row
- *  gather, so it costs no multiplies; elementwise gate math is not counted. */
-export function trainFlopsPerToken({ V, H, cell = 'rnn' }: ModelDims): number {
-  return 6 * H * V + 6 * (cell === 'lstm' ? 4 : cell === 'gru' ? 3 : 1) * H * H;
+/** FLOPs per token of one training step (forward + BPTT), a multiply-add counted as 2: the output
+ *  layer's three H x V products (forward, dW_hq, dH) and each layer's (cells/types.ts
+ *  layerFlopsPerToken): 6HV + sum_l 6 G H (H + in_l), in_0 = 0 (a gather), in_l = H above it. */
+export function trainFlopsPerToken({ V, H, cell = 'rnn', layers = 1 }: ModelDims): number {
+  let flops = 6 * H * V;
+  for (let l = 0; l < layers; l++) flops += layerFlopsPerToken(cellOf(cell), H, l === 0 ? 0 : H);
+  return flops;
 }

@@ -10,8 +10,8 @@ import { merge } from '../config/load.js';
 import { ConfigSchema, DEFAULTS, type TrainConfig } from '../config/schema.js';
 import { Vocab } from '../data/corpus.js';
 import { readSafetensors, writeSafetensors, type Tensor } from '../io/safetensors.js';
-import { paramLayout, readTensor, writeTensor, type ParamLayout } from '../model/params.js';
-import { stateParts } from '../model/model.js';
+import { dimsOf, paramLayout, readTensor, writeTensor, type ParamLayout } from '../model/params.js';
+import { cellOf } from '../model/cells/index.js';
 import { InputError } from '../util/errors.js';
 import type { RngState } from '../util/rng.js';
 import { configHash, type DataFingerprint } from './identity.js';
@@ -119,10 +119,11 @@ export function writeCheckpointTensors(path: string, tensors: Map<string, Tensor
     if (bad >= 0) throw new InputError(`refusing to write ${path}: tensor ${name} holds a non-finite value (${data[bad]} at index ${bad}); the previous checkpoint is kept`, 1);
   }
   if (args.stateH) {
-    // the carried state table: h rows, then (LSTM) c rows
-    const { batch: B } = args.config.data, H = args.config.model.hidden;
-    tensors.set('state.h', { shape: [B, H], data: args.stateH.slice(0, B * H) });
-    if (stateParts(args.config.model.cell) > 1) tensors.set('state.c', { shape: [B, H], data: args.stateH.slice(B * H, 2 * B * H) });
+    // the carried state table: h rows of every layer, then (LSTM) c rows
+    const n = stateRows(args.config);
+    const shape = stateShape(args.config);
+    tensors.set('state.h', { shape, data: args.stateH.slice(0, n) });
+    if (cellOf(args.config.model.cell).stateParts > 1) tensors.set('state.c', { shape, data: args.stateH.slice(n, 2 * n) });
   }
   writeSafetensors(path, tensors, {
     format: FORMAT,
@@ -154,11 +155,11 @@ export function loadCheckpoint(path: string): Checkpoint {
   if (!parsed.success) throw bad(`metadata.config is invalid: ${parsed.error.issues[0]?.message}`);
   const config = parsed.data;
   const vocab = new Vocab(chars as string[]);
-  const dims = { V: vocab.size, H: config.model.hidden, cell: config.model.cell, gruReset: config.model.gru_reset };
+  const dims = dimsOf(vocab.size, config.model);
   const layout = paramLayout(dims);
   for (const name of layout.names) {
     const t = file.tensors.get(name);
-    if (!t) throw bad(`missing tensor ${name} (a ${dims.cell} checkpoint)`);
+    if (!t) throw bad(`missing tensor ${name} (a ${dims.layers! > 1 ? `${dims.layers}-layer ` : ''}${dims.cell} checkpoint)`);
     const want = layout.tensors[name].shape;
     if (t.shape.join(',') !== want.join(',')) {
       throw bad(`tensor ${name} has shape [${t.shape}], expected [${want}] for vocabulary size ${dims.V} and hidden ${dims.H}`);
@@ -178,13 +179,15 @@ export function loadCheckpoint(path: string): Checkpoint {
     }
     state = ts.data;
   }
-  const stateNames = stateParts(config.model.cell) > 1 ? ['state.h', 'state.c'] : ['state.h'];
+  const stateNames = cellOf(config.model.cell).stateParts > 1 ? ['state.h', 'state.c'] : ['state.h'];
   const parts = stateNames.map((n) => file.tensors.get(n) ?? null);
   if (parts.some((p) => p !== null) && parts.some((p) => p === null)) throw bad(`the carried state needs ${stateNames.join(' and ')}`);
   parts.forEach((p, k) => {
     if (!p) return;
-    const want = [config.data.batch, config.model.hidden];
-    if (p.shape.join(',') !== want.join(',')) throw bad(`tensor ${stateNames[k]} has shape [${p.shape}], expected [${want}] (data.batch, model.hidden)`);
+    const want = stateShape(config);
+    if (p.shape.join(',') !== want.join(',')) {
+      throw bad(`tensor ${stateNames[k]} has shape [${p.shape}], expected [${want}] (${want.length > 2 ? 'model.layers, ' : ''}data.batch, model.hidden)`);
+    }
     const nf = firstNonFinite(p.data);
     if (nf >= 0) throw bad(`tensor ${stateNames[k]} holds a non-finite value (${p.data[nf]} at index ${nf})`);
   });
@@ -205,6 +208,14 @@ export function loadCheckpoint(path: string): Checkpoint {
     training: state, stateH: h?.data ?? null, kernels: meta.kernels ?? 'unknown', data, configSha256: meta.config_sha256 ?? null,
   };
 }
+
+/** The carried state's shape per part: (B, H) for one layer (as before layers existed), (L, B, H) above, like torch's h_0. */
+function stateShape(config: TrainConfig): number[] {
+  const { batch: B } = config.data, { hidden: H, layers: L } = config.model;
+  return L > 1 ? [L, B, H] : [B, H];
+}
+
+const stateRows = (config: TrainConfig) => config.model.layers * config.data.batch * config.model.hidden;
 
 /** Index of the first NaN or infinity, or -1. */
 export function firstNonFinite(x: Float32Array): number {

@@ -3,7 +3,7 @@
 
 import type { Blas } from '../blas/types.js';
 import { ConsecutiveSampler } from '../data/samplers.js';
-import type { Workspace } from '../model/bptt.js';
+import type { Workspace } from '../model/model.js';
 import { carryOver, modelLoss, zeroState, type ModelSpec } from '../model/model.js';
 import type { TensorOffsets } from '../model/params.js';
 
@@ -15,13 +15,13 @@ export function evalRows(len: number, T: number, maxRows: number): number {
 export function evaluatePerplexity(blas: Blas, model: ModelSpec, P: TensorOffsets, ws: Workspace, corpus: Int32Array): number {
   const { T, B } = ws.shape;
   const sampler = new ConsecutiveSampler(corpus, B, T);
-  zeroState(model.cell, blas, ws, B);
+  zeroState(model, blas, ws, B);
   let loss = 0;
   let tokens = 0;
   for (let i = 0; i < sampler.batchesPerEpoch; i++) {
     sampler.fill(i, blas.i, ws.x, blas.i, ws.y);
     loss += modelLoss(model, blas, P, ws);
-    carryOver(model.cell, blas, ws, B);
+    carryOver(model, blas, ws, B);
     tokens += T * B;
   }
   return Math.exp(loss / tokens);

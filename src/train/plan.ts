@@ -6,8 +6,8 @@
 //   params                        (numParams)
 //   grad blocks, one per shard    (numShards x numParams): each shard's rows accumulate here
 //   optimizer state               (optimSlots x numParams): momentum's velocity, Adam's m and v
-//   carried state                 (parts, B, H) consecutive sampling: row b's h_T (and c_T for the
-//                                             LSTM), read as row b's initial state
+//   carried state                 (parts, B, H) consecutive sampling: row b's h_T of every layer (and
+//                                             c_T for the LSTM), read as row b's initial state
 //   workspaces, one per worker    the rows' token ids and activation caches for up to rowsPerTask rows
 //   eval workspace, sampling workspace   (coordinator thread only)
 //
@@ -20,8 +20,10 @@
 // offset, and every worker gathers its rows' tokens from the shared corpus into its workspace.
 // Sizes come from the allocations themselves (an unbounded Arena), never from a second formula.
 import { RESERVED_LOW_BYTES } from '../blas/loader.js';
-import type { Workspace } from '../model/bptt.js';
-import { allocModelWorkspace, stateParts } from '../model/model.js';
+import type { Workspace } from '../model/model.js';
+import type { Activation } from '../blas/types.js';
+import type { TrainConfig } from '../config/schema.js';
+import { allocModelWorkspace, stateParts, type ModelSpec } from '../model/model.js';
 import type { CellKind } from '../model/params.js';
 import { offsetsAt, paramLayout, type ParamLayout, type TensorOffsets } from '../model/params.js';
 import { Arena } from '../util/arena.js';
@@ -45,6 +47,23 @@ export interface PlanInput {
   cell?: CellKind;
   /** GRU: where the reset gate applies (default before) */
   gruReset?: 'before' | 'after';
+  /** stacked layers (default 1) */
+  layers?: number;
+  /** dropout between layers in training (default 0) */
+  dropout?: number;
+  /** run.seed: the dropout masks' key */
+  seed?: number;
+}
+
+/** The model keys of a plan, from a config. */
+export function planModelOf(config: TrainConfig): Pick<PlanInput, 'cell' | 'gruReset' | 'layers' | 'dropout' | 'seed'> {
+  const m = config.model;
+  return { cell: m.cell, gruReset: m.gru_reset, layers: m.layers, dropout: m.dropout, seed: config.run.seed };
+}
+
+/** The model a plan trains (the activation is the run's, passed beside the plan). */
+export function modelOfPlan(input: PlanInput, act: Activation): ModelSpec {
+  return { cell: input.cell ?? 'rnn', act, gruReset: input.gruReset ?? 'before', layers: input.layers ?? 1, dropout: input.dropout ?? 0 };
 }
 
 export interface RowRange {
@@ -86,9 +105,8 @@ export function balancedRanges(B: number, parts: number): RowRange[] {
 
 export function makePlan(input: PlanInput): MemoryPlan {
   const { V, H, T, B, workers, deterministic, evalRows } = input;
-  const cell = input.cell ?? 'rnn';
-  const gruReset = input.gruReset ?? 'before';
-  const layout = paramLayout({ V, H, cell, gruReset });
+  const model = modelOfPlan(input, 'tanh'); // the activation changes no size
+  const layout = paramLayout({ V, H, cell: model.cell, gruReset: model.gruReset, layers: model.layers });
   const numParams = layout.numParams;
   let shards: RowRange[];
   let shardsOfWorker: number[][];
@@ -110,10 +128,11 @@ export function makePlan(input: PlanInput): MemoryPlan {
   const params = arena.alloc(numParams);
   const gradBlocks = shards.map(() => arena.alloc(numParams));
   const optimState = Array.from({ length: input.optimSlots ?? 0 }, () => arena.alloc(numParams));
-  const state = arena.alloc(stateParts(cell) * B * H);
-  const workspaces = Array.from({ length: workers }, () => allocModelWorkspace(arena, cell, taskShape, true, gruReset));
-  const evalWs = evalRows > 0 ? allocModelWorkspace(arena, cell, evalShape, true, gruReset) : null;
-  const sampleWs = allocModelWorkspace(arena, cell, sampleShape, false, gruReset);
+  const state = arena.alloc(stateParts(model) * B * H);
+  const workspaces = Array.from({ length: workers }, () => allocModelWorkspace(arena, model, taskShape, true));
+  // evaluation and sampling never drop out: no dropout buffers
+  const evalWs = evalRows > 0 ? allocModelWorkspace(arena, { ...model, dropout: 0 }, evalShape, true) : null;
+  const sampleWs = allocModelWorkspace(arena, { ...model, dropout: 0 }, sampleShape, false);
   const numChunks = Math.ceil(numParams / NORM_CHUNK_ELEMS);
   return {
     input, layout, numParams, params, P: offsetsAt(layout, params), shards, gradBlocks, optimState, shardsOfWorker,

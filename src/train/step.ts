@@ -20,12 +20,12 @@
 // of the same phases run one after another (test/step.test.ts checks exactly that).
 
 import type { Activation, Blas } from '../blas/types.js';
-import type { Workspace } from '../model/bptt.js';
+import type { Workspace } from '../model/model.js';
 import { loadState, modelBackward, modelForward, storeState, xentForwardBackward, zeroState } from '../model/model.js';
 import { clipFactor } from '../optim/clip.js';
 import { applyUpdate, type OptimStep } from '../optim/optimizers.js';
 import { barrier, checkAbort, PhaseIndex, PHASES, Result, RESULT_FIELDS, Slot, StretchStatus, type ControlViews } from '../parallel/control.js';
-import { NORM_CHUNK_ELEMS, type MemoryPlan } from './plan.js';
+import { modelOfPlan, NORM_CHUNK_ELEMS, type MemoryPlan } from './plan.js';
 
 export interface StepContext {
   blas: Blas;
@@ -57,7 +57,7 @@ export interface StretchTask {
   clipTheta: number;
   /** the optimizer (default: SGD) */
   optim?: OptimStep;
-  /** global minibatch count before k0 (Adam's bias correction uses step0 + k - k0 + 1) */
+  /** global minibatch count before k0 (Adam's bias correction uses step0 + k - k0 + 1, dropout masks step0 + k - k0) */
   step0?: number;
 }
 
@@ -85,22 +85,25 @@ export function gatherShard(ctx: WorkerContext, s: number, k: number): void {
  * Forward and BPTT for shard `s`, whose rows are already in the workspace; returns the shard's
  * summed loss. `carry`: start from (and then store) each row's state in the shared state table.
  */
-export function computeShard(ctx: StepContext, s: number, carry: boolean, gradScale: number): number {
+export function computeShard(ctx: StepContext, s: number, carry: boolean, gradScale: number, minibatch = 0): number {
   const { blas, plan, act, ws } = ctx;
   const { lo, hi } = plan.shards[s];
   const rows = hi - lo;
   const { B } = plan.input;
-  const model = { cell: plan.input.cell ?? 'rnn', act, gruReset: plan.input.gruReset };
+  const model = modelOfPlan(plan.input, act);
+  // dropout masks are keyed by the minibatch's global index and each row's index in it: the same
+  // masks whichever worker runs the row
+  const opts = { dropout: { seed: plan.input.seed ?? 0, minibatch, row0: lo } };
   const block = plan.gradBlocks[s];
   blas.fill(plan.numParams, 0, block);
   if (rows === 0) return 0;
-  if (carry) loadState(model.cell, blas, ws, plan.state, B, lo, rows);
-  else zeroState(model.cell, blas, ws, rows);
-  modelForward(model, blas, plan.P, ws, rows);
+  if (carry) loadState(model, blas, ws, plan.state, B, lo, rows);
+  else zeroState(model, blas, ws, rows);
+  modelForward(model, blas, plan.P, ws, rows, opts);
   // The carried state is the final state of this minibatch, detached: BPTT below never reaches past it.
-  if (carry) storeState(model.cell, blas, ws, plan.state, B, lo, rows);
+  if (carry) storeState(model, blas, ws, plan.state, B, lo, rows);
   const loss = xentForwardBackward(blas, ws, gradScale, rows);
-  modelBackward(model, blas, plan.P, plan.gradOffsets[s], ws, rows);
+  modelBackward(model, blas, plan.P, plan.gradOffsets[s], ws, rows, opts);
   return loss;
 }
 
@@ -196,7 +199,7 @@ export function runStretch(ctx: WorkerContext, task: StretchTask): void {
       gatherShard(ctx, s, k);
       t1 = performance.now();
       timing[tm + PhaseIndex.GATHER] += t1 - t0;
-      shardLoss[s] = computeShard(ctx, s, task.carry, task.gradScale);
+      shardLoss[s] = computeShard(ctx, s, task.carry, task.gradScale, (task.step0 ?? 0) + k - task.k0);
       t0 = performance.now();
       computeMs += t0 - t1;
     }

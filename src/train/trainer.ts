@@ -9,7 +9,7 @@ import { modelSpecOf, stateParts, type ModelSpec } from '../model/model.js';
 import { learningRate, type TrainConfig } from '../config/schema.js';
 import { makeSampler, type Sampler } from '../data/samplers.js';
 import { generate } from '../model/generate.js';
-import { initParams, trainFlopsPerToken } from '../model/params.js';
+import { dimsOf, initParams, trainFlopsPerToken } from '../model/params.js';
 import { Result, RESULT_FIELDS } from '../parallel/control.js';
 import type { Engine } from '../parallel/engine.js';
 import { InputError } from '../util/errors.js';
@@ -95,7 +95,7 @@ export class Trainer {
     if (this.sampler.kind !== 'consecutive') return null;
     const { state } = this.engine.plan;
     const { B, H } = this.engine.plan.input;
-    return this.engine.blas.f.slice(state, state + stateParts(this.model.cell) * B * H);
+    return this.engine.blas.f.slice(state, state + stateParts(this.model) * B * H);
   }
 
   validationPerplexity(): number | null {
@@ -120,7 +120,7 @@ export class Trainer {
     const run = config.run;
     const plan = engine.plan;
     const { schedule, results } = engine.control;
-    const flopsPerToken = trainFlopsPerToken({ V: this.data.vocab.size, H: config.model.hidden, cell: config.model.cell });
+    const flopsPerToken = trainFlopsPerToken(dimsOf(this.data.vocab.size, config.model));
     const carry = sampler.kind === 'consecutive';
     const gradScale = 1 / (T * B);
     const optim = optimStepOf(config.optim);
@@ -132,7 +132,7 @@ export class Trainer {
       const resumedTokens = state.epochTokens;
       if (state.minibatch === 0) {
         state.epochRng = this.rng.state();
-        if (carry) engine.blas.fill(stateParts(this.model.cell) * B * plan.input.H, 0, plan.state); // D2L: fresh state each epoch
+        if (carry) engine.blas.fill(stateParts(this.model) * B * plan.input.H, 0, plan.state); // D2L: fresh state each epoch
       }
       this.rng = new Rng(state.epochRng);
       sampler.startEpoch(this.rng);

@@ -1,0 +1,101 @@
+// What a recurrent cell is to the rest of bptt: one module per cell (rnn.ts, gru.ts, lstm.ts)
+// declares its layout, its workspace, its FLOPs, its torch mapping and its forward/backward pair
+// over the recurrence. Everything a layer does that is not recurrent belongs to the stack
+// (model/model.ts), the same for every cell:
+//   - the input contributions of all T steps: A = b + W_x[x] (gather, layer 0) or b + X W_x
+//     (one GEMM, layers above), written where the cell's forward expects them (aIn);
+//   - after the cell's backward has left dL/dA in dA: dW_x (scatter-add or one GEMM), db (one
+//     column sum) and, for layers above the first, dL/dX = dA W_x^T into the layer below.
+// A cell's forward reads aIn and the state in hs[0] (and cs[0]); its backward reads dL/dh_t in
+// dhs, accumulates (+=) its recurrent gradients (dW_h and any extra block) and writes dh0.
+
+import type { Activation, Blas } from '../../blas/types.js';
+import type { Arena } from '../../util/arena.js';
+
+export type GruReset = 'before' | 'after';
+
+export interface CellOptions {
+  /** the RNN's activation (the gated cells use sigmoid and tanh) */
+  act: Activation;
+  /** GRU: where the reset gate applies */
+  gruReset: GruReset;
+}
+
+/** One layer's activation caches: element offsets into the heap. B is the rows of the call. */
+export interface LayerWorkspace {
+  /** (T+1, B, H): hs[0] is the initial state, hs[t+1] = h_t; rows 1..T form the (T*B, H) output */
+  hs: number;
+  /** (T, B, H): dL/dh_t from above (the output layer or the next layer), then the recurrence's share */
+  dhs: number;
+  /** (B, H): dL/dh_0, the gradient that would flow into the initial state */
+  dh0: number;
+  /** layers above the first, with dropout: (T*B, H) the layer's input, the layer below's h with its mask applied */
+  xDrop?: number;
+  /** LSTM: (T+1, B, H) cell states, cs[0] the initial one */
+  cs?: number;
+  /** gated cells: (T, B, G*H) pre-activations, then activations, then dL/dA in backward */
+  gates?: number;
+  /** LSTM: (T, B, H) tanh(c_t) */
+  tc?: number;
+  /** LSTM: (B, H) running dL/dc_t in backward, dL/dc_0 after it */
+  dc?: number;
+  /** GRU: (T, B, H) per step: h W_hh + b_hn (after) or R ⊙ h (before) */
+  aux?: number;
+  /** GRU after: (T, B, 3H) h W_h per step, then dL/d(h W_h) in backward */
+  hg?: number;
+  /** GRU before: (B, H) scratch for dL/d(R ⊙ h) */
+  tmp?: number;
+}
+
+/** The parts every layer has, placed by the stack; a cell adds its own. */
+export type LayerBase = Pick<LayerWorkspace, 'hs' | 'dhs' | 'dh0'>;
+
+/** Where backward copies per-step gradients for inspection (T, B, H each), or nothing. */
+export interface LayerTrace {
+  dh?: number;
+  /** LSTM: dL/dc_t */
+  dc?: number;
+}
+
+/** Block offsets of one layer, by the names of its layout (W_x, W_h, b and the cell's extras). */
+export type LayerOffsets = Record<string, number>;
+
+export interface TorchMapping {
+  /** the torch.nn module */
+  module: 'RNN' | 'GRU' | 'LSTM';
+  /** our gate letters in torch's stacking order */
+  gateOrder: readonly string[];
+  /** torch's bias_hh: zero, except the parts named here (torch gate letter -> our extra block) */
+  hhBias: Readonly<Record<string, string>>;
+  /** why this configuration has no torch equivalent, or null */
+  refuses(o: CellOptions): string | null;
+}
+
+export interface Cell {
+  kind: 'rnn' | 'gru' | 'lstm';
+  /** gate letters in storage order; the fused blocks are W_x (in, G*H), W_h (H, G*H), b (G*H) and
+   *  the named tensors W_x{g} (in, H), W_h{g} (H, H), b_{g} (H), g in gates: D2L's names */
+  gates: readonly string[];
+  /** extra blocks after b (and named tensors of the same name), each (H) */
+  extras(o: CellOptions): string[];
+  /** state rows carried per sequence: h (1), or h and c (2) */
+  stateParts: number;
+  /** (T*B, G*H) for a call of B rows: where forward expects b + the input contributions of every
+   *  step (aIn), and where backward leaves dL/dA, the gradient at those pre-activations (dA) */
+  inputs(lw: LayerWorkspace, H: number, B: number): { aIn: number; dA: number };
+  /** the cell's own buffers for up to B rows, T steps */
+  alloc(arena: Arena, base: LayerBase, H: number, T: number, B: number, o: CellOptions): LayerWorkspace;
+  /** the recurrence forward: aIn holds b + input contributions; fills hs[1..T] (and cs) */
+  forward(blas: Blas, o: CellOptions, P: LayerOffsets, lw: LayerWorkspace, H: number, T: number, B: number): void;
+  /** the recurrence backward from dL/dh_t in dhs: leaves dL/dA in dA, accumulates dW_h (+ extras), writes dh0 (and dc) */
+  backward(blas: Blas, o: CellOptions, P: LayerOffsets, G: LayerOffsets, lw: LayerWorkspace, H: number, T: number, B: number, trace: LayerTrace): void;
+  torch: TorchMapping;
+}
+
+/** FLOPs per token of one layer's training step (forward + BPTT), a multiply-add counted as 2:
+ *  per gate three H x H products (recurrence forward, dW_h, dh_{t-1}) and, when the input is
+ *  dense (layers above the first), three H x inDense products (input forward, dW_x, dX). The
+ *  first layer's input is a row gather: no multiplies. Elementwise gate math is not counted. */
+export function layerFlopsPerToken(cell: Cell, H: number, inDense: number): number {
+  return 6 * cell.gates.length * H * (H + inDense);
+}
