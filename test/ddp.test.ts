@@ -15,6 +15,7 @@ import { InlineEngine } from '../src/parallel/engine.js';
 import { loadCheckpoint, loadParamsInto } from '../src/train/checkpoint.js';
 import { prepareData } from '../src/train/data.js';
 import { TENSOR_NAMES } from '../src/model/params.js';
+import { planModelOf } from '../src/train/plan.js';
 import { bptt } from './cli_helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'bptt-ddp-'));
@@ -77,12 +78,12 @@ async function bpttFirstLoss(runDir = run): Promise<number> {
   const { steps: T, batch: B } = cfg.data;
   const H = cfg.model.hidden;
   const engine = new InlineEngine({
-    plan: { V: ck.vocab.size, H, T, B, workers: 1, deterministic: false, evalRows: 0, cell: cfg.model.cell, gruReset: cfg.model.gru_reset },
+    plan: { V: ck.vocab.size, H, T, B, workers: 1, deterministic: false, evalRows: 0, ...planModelOf(cfg) },
     act: 'tanh', corpus: data.train,
   });
   loadParamsInto(ck, engine.blas.f, engine.plan.params);
   makeSampler('consecutive', data.train, B, T).starts(0, engine.control.schedule, 0);
-  engine.blas.fill(2 * B * H, 0, engine.plan.state);
+  engine.blas.fill(2 * cfg.model.layers * B * H, 0, engine.plan.state);
   await engine.runStretch({ k0: 0, k1: 1, carry: true, gradScale: 1 / (T * B), lr: 0, clipTheta: 1 });
   return engine.control.results[Result.LOSS] / (T * B);
 }
@@ -131,20 +132,35 @@ describe.skipIf(!python)('examples/train_ddp.py under torchrun (gloo, this machi
     expect(moved).toBeGreaterThan(1e-4); // the step did something
   });
 
-  it.each(['lstm', 'gru'] as const)('a %s run: the first minibatch loss equals bptt\'s, and the result imports as that cell', async (cell) => {
-    const lrun = join(dir, `${cell}-run`);
-    expect(bptt(['train', '--data', corpus, '--set', `model.cell=${cell}`, '--set', 'model.gru_reset=after', '--hidden', '32', '--batch', '8', '--steps', '16',
+  it.each([['lstm', 1], ['gru', 1], ['lstm', 2], ['gru', 3]] as const)('a %s run of %i layer(s): the first minibatch loss equals bptt\'s, and the result imports as that model', async (cell, layers) => {
+    const lrun = join(dir, `${cell}${layers}-run`);
+    expect(bptt(['train', '--data', corpus, '--set', `model.cell=${cell}`, '--set', 'model.gru_reset=after', '--set', `model.layers=${layers}`, '--hidden', '32', '--batch', '8', '--steps', '16',
       '--lr', '10', '--clip', '1', '--sampler', 'consecutive', '--epochs', '2', '--set', 'run.sample_every=0', '--quiet', '--out', lrun]).code).toBe(0);
-    const lexp = join(dir, `${cell}.torch.safetensors`);
+    const lexp = join(dir, `${cell}${layers}.torch.safetensors`);
     expect(bptt(['export', '--checkpoint', join(lrun, 'last.safetensors'), '--out', lexp]).code).toBe(0);
-    const out = join(dir, `${cell}-t.torch.safetensors`);
+    const out = join(dir, `${cell}${layers}-t.torch.safetensors`);
     const lines = torchrun(2, out, ['--epochs', '1', '--max-minibatches', '2', '--log-minibatches'], lrun, lexp);
     const first = lines.find((l) => l.minibatch === 1)!;
     const ours = await bpttFirstLoss(lrun);
     expect(Math.abs(first.loss - ours)).toBeLessThanOrEqual(1e-5 * ours);
-    const imported = join(dir, `${cell}-t.safetensors`);
+    const imported = join(dir, `${cell}${layers}-t.safetensors`);
     expect(bptt(['import', '--checkpoint', out, '--out', imported]).code).toBe(0);
     expect(loadCheckpoint(imported).config.model.cell).toBe(cell);
+    expect(loadCheckpoint(imported).config.model.layers).toBe(layers);
     expect(bptt(['sample', '--checkpoint', imported, '--prefix', 'one', '--length', '10']).code).toBe(0);
+  });
+
+  it('a 2-layer LSTM with dropout 0.3 trains under DDP (torch draws its own masks) and imports with its dropout', () => {
+    const lrun = join(dir, 'drop-run');
+    expect(bptt(['train', '--data', corpus, '--set', 'model.cell=lstm', '--set', 'model.layers=2', '--set', 'model.dropout=0.3', '--hidden', '32', '--batch', '8',
+      '--steps', '16', '--lr', '10', '--clip', '1', '--sampler', 'consecutive', '--epochs', '2', '--set', 'run.sample_every=0', '--quiet', '--out', lrun]).code).toBe(0);
+    const lexp = join(dir, 'drop.torch.safetensors');
+    expect(bptt(['export', '--checkpoint', join(lrun, 'last.safetensors'), '--out', lexp]).code).toBe(0);
+    const out = join(dir, 'drop-t.torch.safetensors');
+    const lines = torchrun(2, out, ['--epochs', '1', '--max-minibatches', '3', '--log-minibatches'], lrun, lexp);
+    expect(lines.filter((l) => l.minibatch !== undefined)).toHaveLength(3);
+    const imported = join(dir, 'drop-t.safetensors');
+    expect(bptt(['import', '--checkpoint', out, '--out', imported]).code).toBe(0);
+    expect(loadCheckpoint(imported).config.model).toMatchObject({ cell: 'lstm', layers: 2, dropout: 0.3 });
   });
 });

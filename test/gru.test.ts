@@ -157,21 +157,30 @@ describe('GRU on the command line', () => {
   });
 });
 
-describe('GRU forward gate kernels, WASM SIMD against the TypeScript reference', () => {
-  it.each([['simd'], ['relaxed-simd']] as const)('%s: both conventions, H not a multiple of 4', (variant) => {
+describe('GRU gate kernels, WASM SIMD against the TypeScript reference', () => {
+  it.each([['simd'], ['relaxed-simd']] as const)('%s: both conventions, forward and backward, H not a multiple of 4, dhPrev added to or written', (variant) => {
     const B = 3, H = 7, n = B * H;
     const base = RESERVED_LOW_BYTES / 4;
     const w = new WasmBlas(compileKernels(variant), createSharedMemory((base + 64 * n) * 4));
     const r = new RefBlas(base + 64 * n, 'f64');
-    const A = base, Hg = A + 3 * n, bhn = Hg + 3 * n, hPrev = bhn + H, aux = hPrev + n, h = aux + n;
+    const A = base, Hg = A + 3 * n, bhn = Hg + 3 * n, hPrev = bhn + H, aux = hPrev + n, h = aux + n, dh = h + n, dhPrev = dh + n, tmp = dhPrev + n;
     const rng = new Rng(6);
-    for (let k = 0; k < 9 * n; k++) { const x = Math.fround(rng.normal() * 2); w.f[base + k] = x; r.f[base + k] = x; }
+    const fresh = () => { for (let k = 0; k < 12 * n; k++) { const x = Math.fround(rng.normal() * 2); w.f[base + k] = x; r.f[base + k] = x; } };
     const check = (what: string, off: number, len: number) => {
       for (let k = 0; k < len; k++) expect(Math.abs(w.f[off + k] - r.f[off + k]), `${what}[${k}]`).toBeLessThanOrEqual(2e-6 + 2e-6 * Math.abs(r.f[off + k]));
     };
-    for (const b of [w, r]) b.gruAfterForward(B, H, A, Hg, bhn, hPrev, aux, h);
-    check('after: gates', A, 3 * n); check('after: aux', aux, n); check('after: h', h, n);
-    for (const b of [w, r]) { b.gruBeforeForward1(B, H, A, hPrev, aux); b.gruBeforeForward2(B, H, A, hPrev, h); }
-    check('before: gates', A, 3 * n); check('before: aux', aux, n); check('before: h', h, n);
+    for (const accum of [1, 0]) {
+      fresh();
+      if (accum === 0) { w.f[dhPrev] = NaN; r.f[dhPrev] = NaN; } // written, never read
+      for (const b of [w, r]) { b.gruAfterForward(B, H, A, Hg, bhn, hPrev, aux, h); b.gruAfterBackward(B, H, A, Hg, hPrev, aux, dh, dhPrev, accum); }
+      check('after: dA', A, 3 * n); check('after: aux', aux, n); check('after: h', h, n); check('after: dHg', Hg, 3 * n); check(`after: dhPrev (accum ${accum})`, dhPrev, n);
+      fresh();
+      if (accum === 0) { w.f[dhPrev] = NaN; r.f[dhPrev] = NaN; }
+      for (const b of [w, r]) {
+        b.gruBeforeForward1(B, H, A, hPrev, aux); b.gruBeforeForward2(B, H, A, hPrev, h);
+        b.gruBeforeBackward1(B, H, A, hPrev, dh, dhPrev, accum); b.gruBeforeBackward2(B, H, A, hPrev, tmp, dhPrev);
+      }
+      check('before: dA', A, 3 * n); check('before: aux', aux, n); check('before: h', h, n); check(`before: dhPrev (accum ${accum})`, dhPrev, n);
+    }
   });
 });
