@@ -91,6 +91,8 @@ for (const c of cases) {
   const packedBlas = new WasmBlas(compileKernels('relaxed-simd'), createSharedMemory(heapElems * 4));
   packedBlas.setScratch(RESERVED_LOW_BYTES / 4 + heapElems - GEMM_SCRATCH_ELEMS);
   packedBlas.packMinMNK = 0;
+  packedBlas.ntUnpackedMaxM = 0;
+  packedBlas.nnUnpackedMaxM = 0;
   const packed = timeGemm(packedBlas, c, RESERVED_LOW_BYTES / 4, 1500);
   const refG = c.M > rows || c.K > rows ? { best: NaN, median: NaN } : c.M * c.N * c.K > 5e7 ? timeGemm(ref, c, 0, 1) : timeGemm(ref, c, 0, 300);
   const pct = (100 * Math.max(g['relaxed-simd'].best, packed.best)) / peaks['relaxed-simd'];

@@ -69,6 +69,8 @@ describe.each(variants)('wasm %s vs reference', (variant) => {
     const wasm = w as WasmBlas;
     wasm.setScratch(HEAP - GEMM_SCRATCH_ELEMS);
     wasm.packMinMNK = 0;
+    wasm.ntUnpackedMaxM = 0;
+    wasm.nnUnpackedMaxM = 0;
     try {
       body();
     } finally {

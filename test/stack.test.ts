@@ -130,6 +130,56 @@ describe('stacked, float32 WASM against the float64 reference', () => {
   });
 });
 
+describe('a padded recurrent weight (rows of 1024 floats get 16 more, model/cells/types.ts)', () => {
+  it.each([['lstm H=256', { cell: 'lstm', act: 'tanh', layers: 2 }, 256], ['rnn H=1024', { cell: 'rnn', act: 'tanh' }, 1024]] as const)(
+    '%s: the named views skip the padding, WASM matches float64, and the padding stays zero in the gradient', (_n, spec, H) => {
+      const s = { V: 7, H, T: 3, B: 2 };
+      const layout = paramLayout({ V: 7, H, cell: spec.cell, layers: 'layers' in spec ? spec.layers : 1 });
+      const Wh = layout.blocks[spec.cell === 'lstm' ? 'l1.W_h' : 'W_h'];
+      const width = (spec.cell === 'lstm' ? 4 : 1) * H;
+      expect(Wh.rowStride).toBe(width + 16);
+      const ref = new RefBlas(1 << 22, 'f64');
+      const a = build(ref, 0, spec, 3, s);
+      const wasm = createWasmBlas((RESERVED_LOW_BYTES / 4 + (1 << 22)) * 4);
+      const b = build(wasm, RESERVED_LOW_BYTES / 4, spec, 3, s);
+      for (let k = 0; k < layout.numParams; k++) ref.f[a.pBase + k] = wasm.f[b.pBase + k];
+      a.ws.layers.forEach((lw, l) => { for (let k = 0; k < s.B * H; k++) ref.f[lw.hs + k] = wasm.f[b.ws.layers[l].hs + k]; });
+      a.ws.layers.forEach((lw, l) => { if (lw.cs !== undefined) for (let k = 0; k < s.B * H; k++) ref.f[lw.cs + k] = wasm.f[b.ws.layers[l].cs! + k]; });
+      grads(ref, spec, a, {}, s.T * s.B);
+      grads(wasm, spec, b, {}, s.T * s.B);
+      let scale = 0;
+      for (let k = 0; k < layout.numParams; k++) scale = Math.max(scale, Math.abs(ref.f[a.gBase + k]));
+      // float32 sums over up to 1024 terms: a looser bound than the small models' 2e-5
+      let worst = 0;
+      for (let k = 0; k < layout.numParams; k++) worst = Math.max(worst, Math.abs(wasm.f[b.gBase + k] - ref.f[a.gBase + k]));
+      expect(worst).toBeLessThanOrEqual(5e-5 * scale);
+      // the padding after every row but the last (the next block starts right after the last row)
+      let padding = 0, nonZero = 0;
+      for (let r = 0; r < H - 1; r++) for (let c = width; c < Wh.rowStride; c++) {
+        padding++;
+        if (wasm.f[b.gBase + Wh.offset + r * Wh.rowStride + c] !== 0 || wasm.f[b.pBase + Wh.offset + r * Wh.rowStride + c] !== 0) nonZero++;
+      }
+      expect(padding).toBe((H - 1) * 16);
+      expect(nonZero).toBe(0);
+      // finite differences in float64 on sampled elements of every recurrent tensor: the cells index
+      // W_h at its padded stride (a wrong stride would agree between WASM and float64 but not here)
+      grads(ref, spec, a, {}, s.T * s.B);
+      const rng = new Rng(2);
+      const loss = () => modelLoss(spec, ref, a.P, a.ws) / (s.T * s.B);
+      for (const name of layout.names.filter((n) => /W_h[a-z]$/.test(n) && n !== 'W_hq')) {
+        const t = layout.tensors[name];
+        for (let k = 0; k < 6; k++) {
+          const at = t.offset + rng.int(H) * t.rowStride + rng.int(H);
+          const saved = ref.f[a.pBase + at];
+          ref.f[a.pBase + at] = saved + 1e-6; const up = loss();
+          ref.f[a.pBase + at] = saved - 1e-6; const down = loss();
+          ref.f[a.pBase + at] = saved;
+          expect(close(ref.f[a.gBase + at], (up - down) / 2e-6, 1e-8, 1e-5), `${name} @${at}`).toBe(true);
+        }
+      }
+    });
+});
+
 describe('layout, state and FLOPs of a stack', () => {
   it('names layer k\'s tensors l{k}.<D2L name>; layer 0 reads V inputs, the layers above H; the output layer closes the list', () => {
     const layout = paramLayout({ V: 7, H: 4, cell: 'lstm', layers: 2 });

@@ -27,6 +27,22 @@ const WASM_PAGE_BYTES = 65536;
 export const GEMM_SCRATCH_ELEMS = 128 * 256 + 256 * 2048 + 32;
 /** Products at least this large (M*N*K) are worth packing; the per-step recurrence (32x256x256) is not. */
 export const PACK_MIN_MNK = 1 << 22;
+/**
+ * ...except A B^T with at most this many rows: the unpacked NT kernel reads both operands along K,
+ * contiguous, and packing B costs more than it saves. Measured on the 2-core EPYC VM (2026-11-27,
+ * /tmp bench of the sgemm entry): the LSTM's per-step dA W_h^T (32 x 256 x 1024) 34.7 GFLOP/s packed
+ * against 54.9 unpacked, 140 x 256 x 1027 50.1 against 53.8, 256 x 256 x 1024 53.3 against 54.8; at
+ * 560 rows packing wins again (54.2 against 52.9).
+ */
+export const NT_UNPACKED_MAX_M = 256;
+/**
+ * ...and A B with at most this many rows (a recurrence's step), unless B's rows are a multiple of
+ * 4 KiB apart (then they share cache sets and packing is worth it): the GRU's step 32 x 768 x 256
+ * runs at 51.0 GFLOP/s packed and 57.8 unpacked; the LSTM's 32 x 1024 x 256 at 49.6 packed, 28.5
+ * unpacked with its rows 4 KiB apart and 59.4 with them 1040 floats apart (model/cells/types.ts
+ * recurrentRowStride pads them so).
+ */
+export const NN_UNPACKED_MAX_M = 64;
 
 /**
  * Bytes at the bottom of every memory left to the wasm module itself: its data segment (the
@@ -174,6 +190,18 @@ export class WasmBlas implements Blas {
   private scratch = -1;
   /** products with M*N*K >= this use the packed kernel when scratch is set (tests lower it) */
   packMinMNK = PACK_MIN_MNK;
+  /** NT products with at most this many rows stay unpacked (tests set 0 to reach the packed NT path) */
+  ntUnpackedMaxM = NT_UNPACKED_MAX_M;
+  /** NN products with at most this many rows stay unpacked when B's stride allows (tests set 0) */
+  nnUnpackedMaxM = NN_UNPACKED_MAX_M;
+
+  /** Whether an sgemm of this shape runs the packed kernel (the rules above). */
+  usesPacked(transA: boolean, transB: boolean, M: number, N: number, K: number, ldb: number): boolean {
+    if (this.scratch < 0 || M * N * K < this.packMinMNK) return false;
+    if (transB) return M > this.ntUnpackedMaxM;
+    if (!transA && M <= this.nnUnpackedMaxM && ldb % 1024 !== 0) return false;
+    return true;
+  }
 
   setScratch(offset: number | null): void {
     this.scratch = offset === null ? -1 : offset << 2;
@@ -182,7 +210,7 @@ export class WasmBlas implements Blas {
   sgemm(transA: boolean, transB: boolean, M: number, N: number, K: number, alpha: number,
     a: number, lda: number, b: number, ldb: number, beta: number, c: number, ldc: number): void {
     if (transA && transB) throw new Error('sgemm: the TT form is not implemented');
-    if (this.scratch >= 0 && M * N * K >= this.packMinMNK) {
+    if (this.usesPacked(transA, transB, M, N, K, ldb)) {
       this.x.sgemm_packed(transA ? 1 : 0, transB ? 1 : 0, M, N, K, alpha, a << 2, lda, b << 2, ldb, beta, c << 2, ldc, this.scratch);
       return;
     }

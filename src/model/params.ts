@@ -20,7 +20,7 @@
 import ndarray from 'ndarray';
 import { alignUp } from '../util/arena.js';
 import { cellOf, type CellKind } from './cells/index.js';
-import { layerFlopsPerToken, type CellOptions } from './cells/types.js';
+import { layerFlopsPerToken, recurrentRowStride, type CellOptions } from './cells/types.js';
 
 export type { CellKind };
 
@@ -90,21 +90,23 @@ export function paramLayout(dims: ModelDims): ParamLayout {
   const blocks: Record<string, TensorSpec> = {};
   const tensors: Record<string, TensorSpec> = {};
   const names: string[] = [];
-  const block = (name: string, shape: number[]) => {
+  const block = (name: string, shape: number[], rowStride = shape[shape.length - 1]) => {
     const size = sizeOf(shape);
-    blocks[name] = { name, shape, offset, size, rowStride: shape[shape.length - 1] };
-    offset = alignUp(offset + size);
+    // a padded block spans its rows at their stride (the padding after the last row is not needed)
+    const span = shape.length === 2 ? (shape[0] - 1) * rowStride + shape[1] : size;
+    blocks[name] = { name, shape, offset, size, rowStride };
+    offset = alignUp(offset + span);
     return blocks[name];
   };
   const add = (t: TensorSpec) => { tensors[t.name] = t; names.push(t.name); };
   for (let l = 0; l < L; l++) {
     const pre = layerPrefix(l, L);
     const inDim = l === 0 ? V : H;
-    const Wx = block(`${pre}W_x`, [inDim, G * H]), Wh = block(`${pre}W_h`, [H, G * H]), b = block(`${pre}b`, [G * H]);
+    const Wx = block(`${pre}W_x`, [inDim, G * H]), Wh = block(`${pre}W_h`, [H, G * H], recurrentRowStride(G * H)), b = block(`${pre}b`, [G * H]);
     const extras = cell.extras(o).map((e) => block(`${pre}${e}`, [H]));
     cell.gates.forEach((g, k) => {
       add({ name: `${pre}W_x${g}`, shape: [inDim, H], offset: Wx.offset + k * H, size: inDim * H, rowStride: G * H });
-      add({ name: `${pre}W_h${g}`, shape: [H, H], offset: Wh.offset + k * H, size: H * H, rowStride: G * H });
+      add({ name: `${pre}W_h${g}`, shape: [H, H], offset: Wh.offset + k * H, size: H * H, rowStride: Wh.rowStride });
       add({ name: `${pre}b_${g}`, shape: [H], offset: b.offset + k * H, size: H, rowStride: H });
     });
     for (const e of extras) add(e);

@@ -9,7 +9,7 @@
 // gradient checks). Torch: nn.GRU for "after" only, gates stacked r, z, n, bias_hh zero but its
 // n part, which is b_hn.
 
-import type { Cell } from './types.js';
+import { recurrentRowStride, type Cell } from './types.js';
 
 export const gruCell: Cell = {
   kind: 'gru',
@@ -27,7 +27,7 @@ export const gruCell: Cell = {
   inputs: (lw) => ({ aIn: lw.gates!, dA: lw.gates! }),
 
   forward(blas, o, P, lw, H, T, B) {
-    const G3 = 3 * H;
+    const G3 = 3 * H, ld = recurrentRowStride(G3);
     const gates = lw.gates!, aux = lw.aux!;
     for (let t = 0; t < T; t++) {
       const A = gates + t * B * G3;
@@ -35,20 +35,20 @@ export const gruCell: Cell = {
       const X = aux + t * B * H; // after: h W_hh + b_hn; before: R ⊙ h
       if (o.gruReset === 'after') {
         const Hg = lw.hg! + t * B * G3;
-        blas.sgemm(false, false, B, G3, H, 1, hPrev, H, P.W_h, G3, 0, Hg, G3);
+        blas.sgemm(false, false, B, G3, H, 1, hPrev, H, P.W_h, ld, 0, Hg, G3);
         blas.gruAfterForward(B, H, A, Hg, P.b_hn, hPrev, X, hNext);
       } else {
         // z and r: columns [0, 2H) of W_h; then the candidate from (R ⊙ h) W_hh, columns [2H, 3H)
-        blas.sgemm(false, false, B, 2 * H, H, 1, hPrev, H, P.W_h, G3, 1, A, G3);
+        blas.sgemm(false, false, B, 2 * H, H, 1, hPrev, H, P.W_h, ld, 1, A, G3);
         blas.gruBeforeForward1(B, H, A, hPrev, X);
-        blas.sgemm(false, false, B, H, H, 1, X, H, P.W_h + 2 * H, G3, 1, A + 2 * H, G3);
+        blas.sgemm(false, false, B, H, H, 1, X, H, P.W_h + 2 * H, ld, 1, A + 2 * H, G3);
         blas.gruBeforeForward2(B, H, A, hPrev, hNext);
       }
     }
   },
 
   backward(blas, o, P, G, lw, H, T, B, trace) {
-    const G3 = 3 * H;
+    const G3 = 3 * H, ld = recurrentRowStride(G3);
     const gates = lw.gates!, aux = lw.aux!;
     const rows = T * B;
     for (let t = T - 1; t >= 0; t--) {
@@ -61,22 +61,22 @@ export const gruCell: Cell = {
       if (o.gruReset === 'after') {
         const Hg = lw.hg! + t * B * G3; // becomes dL/d(h W_h) for this step
         blas.gruAfterBackward(B, H, A, Hg, hPrev, X, dh, dhPrev, t > 0 ? 1 : 0);
-        blas.sgemm(false, true, B, H, G3, 1, Hg, G3, P.W_h, G3, 1, dhPrev, H);
+        blas.sgemm(false, true, B, H, G3, 1, Hg, G3, P.W_h, ld, 1, dhPrev, H);
       } else {
         const tmp = lw.tmp!; // dL/d(R ⊙ h)
         blas.gruBeforeBackward1(B, H, A, hPrev, dh, dhPrev, t > 0 ? 1 : 0);
-        blas.sgemm(false, true, B, H, H, 1, A + 2 * H, G3, P.W_h + 2 * H, G3, 0, tmp, H);
+        blas.sgemm(false, true, B, H, H, 1, A + 2 * H, G3, P.W_h + 2 * H, ld, 0, tmp, H);
         blas.gruBeforeBackward2(B, H, A, hPrev, tmp, dhPrev);
         // the paths through z and r: [da_z | da_r] [W_hz | W_hr]^T
-        blas.sgemm(false, true, B, H, 2 * H, 1, A, G3, P.W_h, G3, 1, dhPrev, H);
+        blas.sgemm(false, true, B, H, 2 * H, 1, A, G3, P.W_h, ld, 1, dhPrev, H);
       }
     }
     if (o.gruReset === 'after') {
-      blas.sgemm(true, false, H, G3, rows, 1, lw.hs, H, lw.hg!, G3, 1, G.W_h, G3);
+      blas.sgemm(true, false, H, G3, rows, 1, lw.hs, H, lw.hg!, G3, 1, G.W_h, ld);
       blas.colsumAdd(rows, H, lw.hg! + 2 * H, G3, G.b_hn);
     } else {
-      blas.sgemm(true, false, H, 2 * H, rows, 1, lw.hs, H, gates, G3, 1, G.W_h, G3);
-      blas.sgemm(true, false, H, H, rows, 1, aux, H, gates + 2 * H, G3, 1, G.W_h + 2 * H, G3);
+      blas.sgemm(true, false, H, 2 * H, rows, 1, lw.hs, H, gates, G3, 1, G.W_h, ld);
+      blas.sgemm(true, false, H, H, rows, 1, aux, H, gates + 2 * H, G3, 1, G.W_h + 2 * H, ld);
     }
   },
 

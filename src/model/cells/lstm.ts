@@ -7,7 +7,7 @@
 // gradient checks); dW_h is one GEMM after the loop. Torch: nn.LSTM, gates stacked i, f, g, o
 // (g is D2L's candidate c), bias_hh zero.
 
-import type { Cell } from './types.js';
+import { recurrentRowStride, type Cell } from './types.js';
 
 export const lstmCell: Cell = {
   kind: 'lstm',
@@ -25,19 +25,19 @@ export const lstmCell: Cell = {
   inputs: (lw) => ({ aIn: lw.gates!, dA: lw.gates! }),
 
   forward(blas, _o, P, lw, H, T, B) {
-    const G4 = 4 * H;
+    const G4 = 4 * H, ld = recurrentRowStride(G4);
     const gates = lw.gates!, cs = lw.cs!, tc = lw.tc!;
     for (let t = 0; t < T; t++) {
       const A = gates + t * B * G4;
       const hPrev = lw.hs + t * B * H, hNext = hPrev + B * H;
       const cPrev = cs + t * B * H, cNext = cPrev + B * H;
-      blas.sgemm(false, false, B, G4, H, 1, hPrev, H, P.W_h, G4, 1, A, G4);
+      blas.sgemm(false, false, B, G4, H, 1, hPrev, H, P.W_h, ld, 1, A, G4);
       blas.lstmGatesForward(B, H, A, cPrev, cNext, tc + t * B * H, hNext);
     }
   },
 
   backward(blas, _o, P, G, lw, H, T, B, trace) {
-    const G4 = 4 * H;
+    const G4 = 4 * H, ld = recurrentRowStride(G4);
     const gates = lw.gates!, cs = lw.cs!, tc = lw.tc!, dc = lw.dc!;
     blas.fill(B * H, 0, dc);
     for (let t = T - 1; t >= 0; t--) {
@@ -47,9 +47,9 @@ export const lstmCell: Cell = {
       blas.lstmGatesBackward(B, H, A, cs + t * B * H, tc + t * B * H, dh, dc, trace.dc === undefined ? -1 : trace.dc + t * B * H);
       // dh_{t-1} += dA_t W_h^T (for t = 0: dL/dh_0)
       const dhPrev = t > 0 ? dh - B * H : lw.dh0;
-      blas.sgemm(false, true, B, H, G4, 1, A, G4, P.W_h, G4, t > 0 ? 1 : 0, dhPrev, H);
+      blas.sgemm(false, true, B, H, G4, 1, A, G4, P.W_h, ld, t > 0 ? 1 : 0, dhPrev, H);
     }
-    blas.sgemm(true, false, H, G4, T * B, 1, lw.hs, H, gates, G4, 1, G.W_h, G4);
+    blas.sgemm(true, false, H, G4, T * B, 1, lw.hs, H, gates, G4, 1, G.W_h, ld);
   },
 
   torch: { module: 'LSTM', gateOrder: ['i', 'f', 'c', 'o'], hhBias: {}, refuses: () => null },

@@ -92,6 +92,17 @@ export interface Cell {
   torch: TorchMapping;
 }
 
+/**
+ * The row stride (elements) of a layer's fused recurrent weight W_h (H, width), width = G*H. A row
+ * of 1024 floats is 4 KiB: the rows of W_h then map to the same cache sets, and the unpacked
+ * per-step GEMM h W_h runs at half speed (32 x 1024 x 256, the D2L LSTM's step: 28.5 GFLOP/s at a
+ * stride of 1024, 59.4 at 1040; 2-core EPYC VM, 2026-11-27). Such rows get 16 floats of padding,
+ * which no named tensor covers: it stays zero in the parameters, gradients and optimizer state.
+ */
+export function recurrentRowStride(width: number): number {
+  return width % 1024 === 0 ? width + 16 : width;
+}
+
 /** FLOPs per token of one layer's training step (forward + BPTT), a multiply-add counted as 2:
  *  per gate three H x H products (recurrence forward, dW_h, dh_{t-1}) and, when the input is
  *  dense (layers above the first), three H x inDense products (input forward, dW_x, dX). The
