@@ -27,6 +27,7 @@ ap.add_argument("--minibatches", type=int, default=40)
 ap.add_argument("--shape", default="d2l", choices=sorted(SHAPES))
 ap.add_argument("--model", default="scratch")
 ap.add_argument("--rounds", type=int, default=3)
+ap.add_argument("--layers", type=int, default=1, help="num_layers of the nn models (bptt's model.layers)")
 ap.add_argument("--json", default=None)
 ap.add_argument("--one", default=None, help=argparse.SUPPRESS)  # MODEL:THREADS, in a child process
 for k in "VHTB":
@@ -39,7 +40,10 @@ if a.pos:
 V, H, T, B = SHAPES[a.shape]
 V, H, T, B = a.V or V, a.H or H, a.T or T, a.B or B
 lr, theta = 100.0, 0.01
-FLOPS = {"scratch": 6 * H * V + 6 * H * H, "nn": 6 * H * V + 6 * H * H, "gru": 6 * H * V + 18 * H * H, "lstm": 6 * H * V + 24 * H * H}
+L = a.layers
+# bptt's count (model/params.ts trainFlopsPerToken): 6HV + per layer 6GH(H + in), in = 0 for the first
+FLOPS = {m: 6 * H * V + sum(6 * G * H * (H + (H if l else 0)) for l in range(L if m != "scratch" else 1))
+         for m, G in {"scratch": 1, "nn": 1, "gru": 3, "lstm": 4}.items()}
 
 
 def make_scratch():
@@ -63,13 +67,13 @@ def make_scratch():
 def make_nn(cell="rnn"):
     import torch
     layer = {"rnn": torch.nn.RNN, "gru": torch.nn.GRU, "lstm": torch.nn.LSTM}[cell]
-    rnn, out = layer(V, H), torch.nn.Linear(H, V)
+    rnn, out = layer(V, H, num_layers=L), torch.nn.Linear(H, V)
     params = list(rnn.parameters()) + list(out.parameters())
 
     def loss_of(X, Y):
         x = torch.nn.functional.one_hot(X, V).float()  # (T, B, V), as D2L 6.5
-        h0 = torch.zeros(1, B, H)
-        hs, _ = rnn(x, (h0, torch.zeros(1, B, H)) if cell == "lstm" else h0)
+        h0 = torch.zeros(L, B, H)
+        hs, _ = rnn(x, (h0, torch.zeros(L, B, H)) if cell == "lstm" else h0)
         return torch.nn.functional.cross_entropy(out(hs.reshape(-1, H)), Y.reshape(-1))
     return params, loss_of
 
@@ -126,9 +130,9 @@ for model in a.model.split(","):
                                env=env, capture_output=True, text=True, check=True)
         r = json.loads(child.stdout.strip().splitlines()[-1])
         results.append(r)
-        print(f"torch {torch.__version__} {model} V={V} H={H} T={T} B={B}, {threads} thread(s): {r['tokens_per_s']:,.0f} tokens/s median of "
+        print(f"torch {torch.__version__} {model} V={V} H={H} T={T} B={B} layers={L}, {threads} thread(s): {r['tokens_per_s']:,.0f} tokens/s median of "
               f"{[round(x) for x in r['runs_tokens_per_s']]}, {r['gflops']:.1f} GFLOP/s", flush=True)
 if a.json:
     with open(a.json, "w") as f:
         json.dump({"torch": torch.__version__, "python": sys.version.split()[0], "cpu": platform.processor() or platform.machine(),
-                   "cores": os.cpu_count(), "shape": {"V": V, "H": H, "T": T, "B": B}, "flops_per_token": FLOPS, "results": results}, f, indent=2)
+                   "cores": os.cpu_count(), "shape": {"V": V, "H": H, "T": T, "B": B, "layers": L}, "flops_per_token": FLOPS, "results": results}, f, indent=2)
