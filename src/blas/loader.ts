@@ -128,7 +128,7 @@ export function createSharedMemory(bytes: number): WebAssembly.Memory {
   const pages = Math.ceil((bytes + RESERVED_LOW_BYTES) / WASM_PAGE_BYTES);
   if (pages > 65536) {
     throw new InputError(`the run needs ${(bytes / 2 ** 30).toFixed(2)} GiB of kernel memory and WebAssembly allows 4 GiB: ` +
-      'use fewer workers (each has its own gradient block and activations) or a smaller data.batch, data.steps or model.hidden');
+      'use fewer workers (each has its own gradient block and activations) or a smaller data.batch, data.steps, model.hidden or model.layers');
   }
   return new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
 }

@@ -134,11 +134,15 @@ export interface ForwardOptions {
   dropout?: DropoutKey;
 }
 
+/** Whether layer l > 0 drops out its input in this pass: training (a key), a rate, a buffer. */
+function dropsOut(m: ModelSpec, lw: LayerWorkspace, opts: ForwardOptions): opts is ForwardOptions & { dropout: DropoutKey } {
+  return (m.dropout ?? 0) > 0 && opts.dropout !== undefined && lw.xDrop !== undefined;
+}
+
 /** Layer l's input matrix (T*B, H) for l > 0: h^(l-1) of steps 1..T, or its dropped-out copy. */
 function layerInput(m: ModelSpec, ws: Workspace, l: number, B: number, opts: ForwardOptions): number {
-  const below = ws.layers[l - 1];
   const lw = ws.layers[l];
-  return (m.dropout ?? 0) > 0 && opts.dropout && lw.xDrop !== undefined ? lw.xDrop : below.hs + B * ws.shape.H;
+  return dropsOut(m, lw, opts) ? lw.xDrop! : ws.layers[l - 1].hs + B * ws.shape.H;
 }
 
 /** Forward over T steps from the state in every layer's hs[0] (and cs[0]); fills the logits. */
@@ -156,9 +160,7 @@ export function modelForward(m: ModelSpec, blas: Blas, P: TensorOffsets, ws: Wor
     if (l === 0) {
       blas.gatherAddRows(rows, width, ws.x, Pl.W_x, width, aIn, width);
     } else {
-      if ((m.dropout ?? 0) > 0 && opts.dropout && lw.xDrop !== undefined) {
-        applyDropout(blas.f, ws.layers[l - 1].hs + B * H, lw.xDrop, m.dropout!, opts.dropout, l, T, B, H);
-      }
+      if (dropsOut(m, lw, opts)) applyDropout(blas.f, ws.layers[l - 1].hs + B * H, lw.xDrop!, m.dropout!, opts.dropout, l, T, B, H);
       blas.sgemm(false, false, rows, width, H, 1, layerInput(m, ws, l, B, opts), H, Pl.W_x, width, 1, aIn, width);
     }
     cell.forward(blas, o, Pl, lw, H, T, B);
@@ -204,9 +206,7 @@ export function modelBackward(m: ModelSpec, blas: Blas, P: TensorOffsets, G: Ten
       blas.sgemm(true, false, H, width, rows, 1, layerInput(m, ws, l, B, opts), H, dA, width, 1, Gl.W_x, width);
       // dL/dX: the only gradient the layer below gets from above (the output layer reads the top only)
       blas.sgemm(false, true, rows, H, width, 1, dA, width, Pl.W_x, width, 0, below.dhs, H);
-      if ((m.dropout ?? 0) > 0 && opts.dropout && lw.xDrop !== undefined) {
-        applyDropout(blas.f, below.dhs, below.dhs, m.dropout!, opts.dropout, l, T, B, H);
-      }
+      if (dropsOut(m, lw, opts)) applyDropout(blas.f, below.dhs, below.dhs, m.dropout!, opts.dropout, l, T, B, H);
     }
     blas.colsumAdd(rows, width, dA, width, Gl.b);
   }
