@@ -15,14 +15,10 @@ import type { Blas } from '../src/blas/types.js';
 import { DEFAULTS, type TrainConfig } from '../src/config/schema.js';
 import { allocModelWorkspace, modelBackward, modelForward, modelLoss, xentForwardBackward } from '../src/model/model.js';
 import { initParams, offsetsAt, paramLayout, writeTensor } from '../src/model/params.js';
-import { InlineEngine, type Engine } from '../src/parallel/engine.js';
-import { PoolEngine } from '../src/parallel/pool.js';
-import { prepareData } from '../src/train/data.js';
-import { evalRows } from '../src/train/evaluate.js';
-import { Trainer } from '../src/train/trainer.js';
 import { Arena } from '../src/util/arena.js';
 import { Rng } from '../src/util/rng.js';
 import { gradcheckBuffer, gradcheckTensors } from './helpers.js';
+import { expectWorkerInvariance } from './train_helpers.js';
 
 const shape = { V: 5, H: 4, T: 3, B: 2 };
 const N = shape.T * shape.B;
@@ -89,31 +85,7 @@ describe.each(['before', 'after'] as const)('GRU, reset %s', (gruReset) => {
       optim: { ...DEFAULTS.optim, lr: 1, clip: 1 },
       run: { ...DEFAULTS.run, epochs: 2, deterministic, sample_every: 0, checkpoint_every: 0 },
     });
-    const run = async (cfg: TrainConfig, workers: number) => {
-      const data = prepareData(cfg);
-      const plan = { V: data.vocab.size, H: 24, T: 9, B: 7, workers, deterministic: cfg.run.deterministic, evalRows: evalRows(data.val?.length ?? 0, 9, 7), cell: 'gru' as const, gruReset };
-      const opts = { plan, act: 'tanh' as const, corpus: data.train };
-      const engine: Engine = workers === 0 ? new InlineEngine(opts) : new PoolEngine(opts);
-      try {
-        const trainer = new Trainer(cfg, data, engine);
-        await trainer.run({ stopAtStep: 6 });
-        expect(trainer.samples()[0].length).toBeGreaterThan(1);
-        return engine.blas.f.slice(engine.plan.params, engine.plan.params + engine.plan.numParams);
-      } finally {
-        await engine.close();
-      }
-    };
-    const single = await run(cfgOf(false), 0);
-    let scale = 0;
-    for (const x of single) scale = Math.max(scale, Math.abs(x));
-    for (const n of [1, 2, 3]) {
-      const p = await run(cfgOf(false), n);
-      let worst = 0;
-      for (let k = 0; k < p.length; k++) worst = Math.max(worst, Math.abs(p[k] - single[k]) / scale);
-      expect(worst, `workers=${n}`).toBeLessThanOrEqual(1e-5);
-    }
-    const det = Buffer.from((await run(cfgOf(true), 1)).buffer);
-    for (const n of [2, 3]) expect(Buffer.from((await run(cfgOf(true), n)).buffer).equals(det), `det workers=${n}`).toBe(true);
+    await expectWorkerInvariance(cfgOf);
   });
 });
 

@@ -7,12 +7,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DEFAULTS, type TrainConfig } from '../src/config/schema.js';
 import { readSafetensors } from '../src/io/safetensors.js';
-import { InlineEngine, type Engine } from '../src/parallel/engine.js';
-import { PoolEngine } from '../src/parallel/pool.js';
 import { loadCheckpoint } from '../src/train/checkpoint.js';
-import { prepareData } from '../src/train/data.js';
-import { evalRows } from '../src/train/evaluate.js';
-import { Trainer } from '../src/train/trainer.js';
 import { bptt, runAndSignal } from './cli_helpers.js';
 import { bpttLogits, expectSameLogits, findTorchPython, torchLogitsAndText } from './torch_helpers.js';
 import { compileKernels, createSharedMemory, createWasmBlas, RESERVED_LOW_BYTES, WasmBlas } from '../src/blas/loader.js';
@@ -23,6 +18,7 @@ import { initParams, offsetsAt, paramLayout, readTensor, viewsOf, writeTensor, t
 import { Arena } from '../src/util/arena.js';
 import { Rng } from '../src/util/rng.js';
 import { gradcheckBuffer, gradcheckTensors } from './helpers.js';
+import { expectWorkerInvariance } from './train_helpers.js';
 
 const shape = { V: 5, H: 4, T: 3, B: 2 };
 const N = shape.T * shape.B;
@@ -117,35 +113,8 @@ describe('LSTM in training', () => {
     run: { ...DEFAULTS.run, epochs: 2, deterministic, sample_every: 0, checkpoint_every: 0 },
   });
 
-  async function paramsAfter(cfg: TrainConfig, workers: number, steps: number): Promise<Float32Array> {
-    const data = prepareData(cfg);
-    const plan = { V: data.vocab.size, H: 24, T: 9, B: 7, workers, deterministic: cfg.run.deterministic, evalRows: evalRows(data.val?.length ?? 0, 9, 7), cell: 'lstm' as const };
-    const opts = { plan, act: 'tanh' as const, corpus: data.train };
-    const engine: Engine = workers === 0 ? new InlineEngine(opts) : new PoolEngine(opts);
-    try {
-      const trainer = new Trainer(cfg, data, engine);
-      await trainer.run({ stopAtStep: steps });
-      expect(trainer.validationPerplexity()).toBeGreaterThan(1);
-      return engine.blas.f.slice(engine.plan.params, engine.plan.params + engine.plan.numParams);
-    } finally {
-      await engine.close();
-    }
-  }
-
   it.each(['random', 'consecutive'] as const)('%s: 1, 2, 3 workers give the one-thread parameters (max rel. diff <= 1e-5); deterministic is bitwise', async (sampler) => {
-    const single = await paramsAfter(cfgOf(sampler, false), 0, 6);
-    const initial = await paramsAfter(cfgOf(sampler, false), 0, 0);
-    let scale = 0, moved = 0;
-    for (let k = 0; k < single.length; k++) { scale = Math.max(scale, Math.abs(single[k])); moved = Math.max(moved, Math.abs(single[k] - initial[k])); }
-    expect(moved).toBeGreaterThan(1e-3);
-    for (const n of [1, 2, 3]) {
-      const pooled = await paramsAfter(cfgOf(sampler, false), n, 6);
-      let worst = 0;
-      for (let k = 0; k < single.length; k++) worst = Math.max(worst, Math.abs(pooled[k] - single[k]) / scale);
-      expect(worst, `workers=${n}`).toBeLessThanOrEqual(1e-5);
-    }
-    const det = await paramsAfter(cfgOf(sampler, true), 1, 6);
-    for (const n of [2, 3]) expect(Buffer.from((await paramsAfter(cfgOf(sampler, true), n, 6)).buffer).equals(Buffer.from(det.buffer)), `det workers=${n}`).toBe(true);
+    await expectWorkerInvariance((deterministic) => cfgOf(sampler, deterministic));
   });
 });
 

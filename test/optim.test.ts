@@ -8,12 +8,9 @@ import { RefBlas } from '../src/blas/ref.js';
 import { DEFAULTS, type TrainConfig } from '../src/config/schema.js';
 import { initParams } from '../src/model/params.js';
 import { optimSlots, optimStepOf } from '../src/optim/optimizers.js';
-import { InlineEngine, type Engine } from '../src/parallel/engine.js';
-import { PoolEngine } from '../src/parallel/pool.js';
+import { InlineEngine } from '../src/parallel/engine.js';
 import { prepareData } from '../src/train/data.js';
-import { evalRows } from '../src/train/evaluate.js';
 import { computeShard, gatherShard } from '../src/train/step.js';
-import { Trainer } from '../src/train/trainer.js';
 import { loadCheckpoint } from '../src/train/checkpoint.js';
 import { TENSOR_NAMES } from '../src/model/params.js';
 import { Rng } from '../src/util/rng.js';
@@ -21,6 +18,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { encodeSafetensors, readSafetensors } from '../src/io/safetensors.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { paramsAfter as trainedParams } from './train_helpers.js';
 import { bptt, runAndSignal } from './cli_helpers.js';
 
 const BASE = RESERVED_LOW_BYTES / 4;
@@ -122,21 +120,9 @@ describe('one real step', () => {
   });
 });
 
-async function paramsAfter(cfg: TrainConfig, workers: number, steps: number): Promise<Buffer> {
-  const data = prepareData(cfg);
-  const plan = {
-    V: data.vocab.size, H: 40, T: 11, B: 9, workers, deterministic: cfg.run.deterministic,
-    evalRows: evalRows(data.val?.length ?? 0, 11, 9), optimSlots: optimSlots(cfg.optim.kind).length,
-  };
-  const engine: Engine = new PoolEngine({ plan, act: 'tanh', corpus: data.train, maxStretch: 16 });
-  try {
-    const trainer = new Trainer(cfg, data, engine);
-    await trainer.run({ stopAtStep: steps });
-    return Buffer.from(engine.blas.f.slice(engine.plan.params, engine.plan.params + engine.plan.numParams).buffer);
-  } finally {
-    await engine.close();
-  }
-}
+/** After `steps` minibatches on `workers` pool workers, stretches of 16 (optimizer state carried across them). */
+const paramsAfter = async (cfg: TrainConfig, workers: number, steps: number): Promise<Buffer> =>
+  Buffer.from((await trainedParams(cfg, workers, steps, 16)).buffer);
 
 describe.each(['momentum', 'adam', 'adamw'] as const)('%s across workers', (kind) => {
   it('--deterministic: bitwise the same parameters for 1, 2 and 3 workers after 30 minibatches', async () => {

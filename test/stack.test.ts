@@ -16,17 +16,12 @@ import { readSafetensors } from '../src/io/safetensors.js';
 import { applyDropout, dropoutKeeps, type DropoutKey } from '../src/model/dropout.js';
 import { allocModelWorkspace, modelBackward, modelForward, modelLoss, stateParts, xentForwardBackward, type ModelSpec } from '../src/model/model.js';
 import { initParams, offsetsAt, paramLayout, trainFlopsPerToken, writeTensor } from '../src/model/params.js';
-import { InlineEngine, type Engine } from '../src/parallel/engine.js';
-import { PoolEngine } from '../src/parallel/pool.js';
 import { loadCheckpoint } from '../src/train/checkpoint.js';
-import { prepareData } from '../src/train/data.js';
-import { evalRows } from '../src/train/evaluate.js';
-import { planModelOf } from '../src/train/plan.js';
-import { Trainer } from '../src/train/trainer.js';
 import { Arena } from '../src/util/arena.js';
 import { Rng } from '../src/util/rng.js';
 import { bptt, runAndSignal } from './cli_helpers.js';
 import { close, gradcheckBuffer, gradcheckTensors } from './helpers.js';
+import { expectWorkerInvariance, paramsAfter } from './train_helpers.js';
 import { bpttLogits, expectSameLogits, findTorchPython, torchLogitsAndText } from './torch_helpers.js';
 
 const shape = { V: 5, H: 4, T: 3, B: 2 };
@@ -262,37 +257,10 @@ describe('stacked in training', () => {
     optim: { ...DEFAULTS.optim, lr: 1, clip: 1 },
     run: { ...DEFAULTS.run, epochs: 2, deterministic, sample_every: 0, checkpoint_every: 0, seed: 4 },
   });
-  async function paramsAfter(cfg: TrainConfig, workers: number, steps: number): Promise<Float32Array> {
-    const data = prepareData(cfg);
-    const plan = {
-      V: data.vocab.size, H: 20, T: 9, B: 7, workers: Math.max(1, workers), deterministic: cfg.run.deterministic,
-      evalRows: evalRows(data.val?.length ?? 0, 9, 7), ...planModelOf(cfg),
-    };
-    const opts = { plan, act: 'tanh' as const, corpus: data.train };
-    const engine: Engine = workers === 0 ? new InlineEngine(opts) : new PoolEngine(opts);
-    try {
-      const trainer = new Trainer(cfg, data, engine);
-      await trainer.run({ stopAtStep: steps });
-      expect(trainer.validationPerplexity()).toBeGreaterThan(1);
-      return engine.blas.f.slice(engine.plan.params, engine.plan.params + engine.plan.numParams);
-    } finally {
-      await engine.close();
-    }
-  }
 
   it.each([['lstm', 'consecutive'], ['gru', 'random'], ['rnn', 'consecutive']] as const)(
     '%s, %s, 2 layers, dropout 0.3: 1, 2, 3 workers give the one-thread parameters; --deterministic is bitwise across worker counts', async (cell, sampler) => {
-      const single = await paramsAfter(cfgOf(cell, sampler, false), 0, 6);
-      let scale = 0;
-      for (const x of single) scale = Math.max(scale, Math.abs(x));
-      for (const n of [1, 2, 3]) {
-        const p = await paramsAfter(cfgOf(cell, sampler, false), n, 6);
-        let worst = 0;
-        for (let k = 0; k < p.length; k++) worst = Math.max(worst, Math.abs(p[k] - single[k]) / scale);
-        expect(worst, `workers=${n}`).toBeLessThanOrEqual(1e-5);
-      }
-      const det = Buffer.from((await paramsAfter(cfgOf(cell, sampler, true), 1, 6)).buffer);
-      for (const n of [2, 3]) expect(Buffer.from((await paramsAfter(cfgOf(cell, sampler, true), n, 6)).buffer).equals(det), `det workers=${n}`).toBe(true);
+      const det = Buffer.from((await expectWorkerInvariance((deterministic) => cfgOf(cell, sampler, deterministic))).buffer);
       // dropout is on: without it the run goes elsewhere
       const noDrop = cfgOf(cell, sampler, true);
       const plain = Buffer.from((await paramsAfter({ ...noDrop, model: { ...noDrop.model, dropout: 0 } }, 1, 6)).buffer);

@@ -1,0 +1,59 @@
+// Shared by the tests that train a few minibatches through the real trainer and engines and
+// compare parameters: one thread (InlineEngine) against N pool workers, and --deterministic across
+// worker counts, for any config (cell, depth, dropout, sampler).
+import { expect } from 'vitest';
+import type { TrainConfig } from '../src/config/schema.js';
+import { optimSlots } from '../src/optim/optimizers.js';
+import { InlineEngine, type Engine } from '../src/parallel/engine.js';
+import { PoolEngine } from '../src/parallel/pool.js';
+import { prepareData } from '../src/train/data.js';
+import { evalRows } from '../src/train/evaluate.js';
+import { planModelOf } from '../src/train/plan.js';
+import { Trainer } from '../src/train/trainer.js';
+
+/**
+ * The parameters after `steps` minibatches of `cfg` on `workers` pool workers (0: one thread, no
+ * pool). `maxStretch` cuts the pool's stretches shorter (state must carry across them).
+ */
+export async function paramsAfter(cfg: TrainConfig, workers: number, steps: number, maxStretch?: number): Promise<Float32Array> {
+  const data = prepareData(cfg);
+  const { steps: T, batch: B } = cfg.data;
+  const plan = {
+    V: data.vocab.size, H: cfg.model.hidden, T, B, workers: Math.max(1, workers), deterministic: cfg.run.deterministic,
+    evalRows: evalRows(data.val?.length ?? 0, T, B), optimSlots: optimSlots(cfg.optim.kind).length, ...planModelOf(cfg),
+  };
+  const opts = { plan, act: cfg.model.activation, corpus: data.train, maxStretch };
+  const engine: Engine = workers === 0 ? new InlineEngine(opts) : new PoolEngine(opts);
+  try {
+    const trainer = new Trainer(cfg, data, engine);
+    await trainer.run({ stopAtStep: steps });
+    // the trained model evaluates and samples (the eval and sampling workspaces are the plan's too)
+    if (data.val) expect(trainer.validationPerplexity()).toBeGreaterThan(1);
+    expect(trainer.samples()[0].length).toBeGreaterThan(1);
+    return engine.blas.f.slice(engine.plan.params, engine.plan.params + engine.plan.numParams);
+  } finally {
+    await engine.close();
+  }
+}
+
+/**
+ * 1, 2 and 3 workers give the one-thread parameters to float32 rounding (max difference relative
+ * to the largest parameter <= 1e-5), and with --deterministic 1, 2 and 3 workers give the same
+ * bits. Returns the deterministic run's parameters.
+ */
+export async function expectWorkerInvariance(cfgOf: (deterministic: boolean) => TrainConfig, steps = 6): Promise<Float32Array> {
+  const single = await paramsAfter(cfgOf(false), 0, steps);
+  const initial = await paramsAfter(cfgOf(false), 0, 0);
+  let scale = 0, moved = 0;
+  for (let k = 0; k < single.length; k++) { scale = Math.max(scale, Math.abs(single[k])); moved = Math.max(moved, Math.abs(single[k] - initial[k])); }
+  expect(moved, 'training moved the parameters').toBeGreaterThan(1e-4);
+  for (const n of [1, 2, 3]) {
+    const pooled = await paramsAfter(cfgOf(false), n, steps);
+    let worst = 0;
+    for (let k = 0; k < single.length; k++) worst = Math.max(worst, Math.abs(pooled[k] - single[k]) / scale);
+    expect(worst, `workers=${n}`).toBeLessThanOrEqual(1e-5);
+  }
+  const det = await paramsAfter(cfgOf(true), 1, steps);
+  for (const n of [2, 3]) expect(Buffer.from((await paramsAfter(cfgOf(true), n, steps)).buffer).equals(Buffer.from(det.buffer)), `det workers=${n}`).toBe(true);
+  return det;
+}
