@@ -4,6 +4,7 @@
 // back through time.
 
 import { createWasmBlas, RESERVED_LOW_BYTES } from '../blas/loader.js';
+import { cellOf } from '../model/cells/index.js';
 import { allocModelWorkspace, modelBackward, modelForward, modelSpecOf, xentForwardBackward, zeroState } from '../model/model.js';
 import { offsetsAt, readTensor } from '../model/params.js';
 import { writeSafetensors, type Tensor } from '../io/safetensors.js';
@@ -77,7 +78,9 @@ export function inspectCheckpoint(checkpoint: string, text: string, gradsOut?: s
   }
   const norms = (trace: number) => Array.from({ length: T }, (_, t) => Math.sqrt(blas.sumsq(H, trace + t * H)));
   if (gradsOut) writeSafetensors(gradsOut, tensors, { format: 'bptt-gradients-1', text, loss: String(loss), checkpoint });
-  const perLayer = trace.map((tr) => ({ dh_norms: norms(tr.dh), ...(model.cell === 'lstm' ? { dc_norms: norms(tr.dc) } : {}) }));
+  // a cell with a cell state (the LSTM) also reports the gradient on that state's own path
+  const hasC = cellOf(model.cell).stateParts > 1;
+  const perLayer = trace.map((tr) => ({ dh_norms: norms(tr.dh), ...(hasC ? { dc_norms: norms(tr.dc) } : {}) }));
   return {
     text, cell: model.cell, steps: T, loss, loss_at: lastOnly ? 'last' : 'all', grad_norms, ...perLayer[L - 1],
     ...(L > 1 ? { layers: perLayer } : {}),

@@ -11,6 +11,7 @@ import { writeFileAtomic } from '../io/safetensors.js';
 import { lineChart } from '../io/svg.js';
 import { envOverrides, getPath, leafKeys, parseSet, parseValue, resolveConfig, type Override } from '../config/load.js';
 import { createWasmBlas, RESERVED_LOW_BYTES, type KernelPreference } from '../blas/loader.js';
+import { cellOf } from '../model/cells/index.js';
 import { allocModelWorkspace, modelSpecOf } from '../model/model.js';
 import { generate } from '../model/generate.js';
 import { offsetsAt } from '../model/params.js';
@@ -218,7 +219,8 @@ export function buildProgram(): Command {
       checkOutputFile(out, '--out', { force: Boolean(opts.force), reads: [opts.checkpoint] });
       exportTorch(ck, out);
       const m = ck.config.model;
-      const torchModule = { lstm: 'torch.nn.LSTM', gru: 'torch.nn.GRU', rnn: `torch.nn.RNN nonlinearity=${m.activation}` }[m.cell];
+      const { module } = cellOf(m.cell).torch;
+      const torchModule = `torch.nn.${module}${module === 'RNN' ? ` nonlinearity=${m.activation}` : ''}`;
       const depth = m.layers > 1 ? `, num_layers ${m.layers}${m.dropout > 0 ? `, dropout ${m.dropout}` : ''}` : '';
       stdout(`bptt export: ${out} (${torchModule}, hidden ${ck.layout.dims.H}${depth}, vocabulary ${ck.layout.dims.V})\n`);
     });
