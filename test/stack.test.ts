@@ -57,6 +57,7 @@ function grads(blas: Blas, spec: ModelSpec, m: ReturnType<typeof build>, opts = 
 const CELLS: Array<[string, ModelSpec]> = [
   ['rnn tanh', { cell: 'rnn', act: 'tanh' }],
   ['rnn relu', { cell: 'rnn', act: 'relu' }],
+  ['rnn identity', { cell: 'rnn', act: 'identity' }],
   ['gru reset before', { cell: 'gru', act: 'tanh', gruReset: 'before' }],
   ['gru reset after', { cell: 'gru', act: 'tanh', gruReset: 'after' }],
   ['lstm', { cell: 'lstm', act: 'tanh' }],
