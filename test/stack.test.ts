@@ -8,7 +8,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createWasmBlas, RESERVED_LOW_BYTES } from '../src/blas/loader.js';
+import { compileKernels, createSharedMemory, createWasmBlas, RESERVED_LOW_BYTES, WasmBlas } from '../src/blas/loader.js';
 import { RefBlas } from '../src/blas/ref.js';
 import type { Blas } from '../src/blas/types.js';
 import { DEFAULTS, type TrainConfig } from '../src/config/schema.js';
@@ -201,43 +201,60 @@ describe('dropout masks', () => {
   it('keep about 1 - p of the units, scale the kept ones by 1/(1 - p), and are a pure function of (seed, minibatch, row, t, layer, unit)', () => {
     const [T, B, H, p] = [20, 8, 64, 0.3];
     const n = T * B * H;
-    const f = new Float32Array(3 * n);
-    for (let k = 0; k < n; k++) f[k] = 1 + (k % 7);
-    applyDropout(f, 0, n, p, { seed: 1, minibatch: 5, row0: 0 }, 1, T, B, H);
+    const blas = createWasmBlas((RESERVED_LOW_BYTES / 4 + 8 * n) * 4);
+    const f = blas.f, base = RESERVED_LOW_BYTES / 4, src = base, out = base + n, scratch = base + 2 * n;
+    for (let k = 0; k < n; k++) f[src + k] = 1 + (k % 7);
+    applyDropout(blas, src, out, p, { seed: 1, minibatch: 5, row0: 0 }, 1, T, B, H);
     let kept = 0;
     for (let k = 0; k < n; k++) {
-      if (f[n + k] !== 0) { kept++; expect(f[n + k]).toBe(Math.fround(f[k] * Math.fround(1 / (1 - p)))); }
+      if (f[out + k] !== 0) { kept++; expect(f[out + k]).toBe(Math.fround(f[src + k] * Math.fround(1 / (1 - p)))); }
     }
     // 10,240 units: the kept fraction is within 4 standard deviations (0.018) of 0.7
     expect(Math.abs(kept / n - (1 - p))).toBeLessThan(0.018);
     // the same rows computed as two shards (rows 0..2 and 3..7, as two workers would) give the same mask
     const shard = (lo: number, hi: number) => {
       const rows = hi - lo, m = T * rows * H;
-      const src = new Float32Array(2 * m);
-      for (let t = 0; t < T; t++) for (let r = 0; r < rows; r++) for (let j = 0; j < H; j++) src[(t * rows + r) * H + j] = f[(t * B + lo + r) * H + j];
-      applyDropout(src, 0, m, p, { seed: 1, minibatch: 5, row0: lo }, 1, T, rows, H);
+      for (let t = 0; t < T; t++) for (let r = 0; r < rows; r++) for (let j = 0; j < H; j++) f[scratch + (t * rows + r) * H + j] = f[src + (t * B + lo + r) * H + j];
+      applyDropout(blas, scratch, scratch + m, p, { seed: 1, minibatch: 5, row0: lo }, 1, T, rows, H);
       for (let t = 0; t < T; t++) for (let r = 0; r < rows; r++) for (let j = 0; j < H; j++) {
-        expect(src[m + (t * rows + r) * H + j]).toBe(f[n + (t * B + lo + r) * H + j]);
-        expect(src[m + (t * rows + r) * H + j] !== 0).toBe(dropoutKeeps(p, { seed: 1, minibatch: 5, row0: 0 }, 1, lo + r, t, j));
+        expect(f[scratch + m + (t * rows + r) * H + j]).toBe(f[out + (t * B + lo + r) * H + j]);
+        expect(f[scratch + m + (t * rows + r) * H + j] !== 0).toBe(dropoutKeeps(p, { seed: 1, minibatch: 5 }, 1, lo + r, t, j));
       }
     };
     shard(0, 3);
     shard(3, 8);
     // every field of the key changes the mask
     const maskOf = (key: DropoutKey, layer: number) => {
-      const g = new Float32Array(2 * n).fill(1);
-      applyDropout(g, 0, n, p, key, layer, T, B, H);
-      return Buffer.from(g.buffer, n * 4);
+      blas.fill(n, 1, scratch);
+      applyDropout(blas, scratch, scratch + n, p, key, layer, T, B, H);
+      return Buffer.from(f.slice(scratch + n, scratch + 2 * n).buffer);
     };
-    const base = maskOf({ seed: 1, minibatch: 5, row0: 0 }, 1);
-    expect(base.equals(maskOf({ seed: 1, minibatch: 5, row0: 0 }, 1))).toBe(true);
+    const first = maskOf({ seed: 1, minibatch: 5, row0: 0 }, 1);
+    expect(first.equals(maskOf({ seed: 1, minibatch: 5, row0: 0 }, 1))).toBe(true);
     for (const [key, layer] of [[{ seed: 2, minibatch: 5, row0: 0 }, 1], [{ seed: 1, minibatch: 6, row0: 0 }, 1], [{ seed: 1, minibatch: 5, row0: 1 }, 1], [{ seed: 1, minibatch: 5, row0: 0 }, 2]] as const) {
-      expect(base.equals(maskOf(key, layer)), JSON.stringify([key, layer])).toBe(false);
+      expect(first.equals(maskOf(key, layer)), JSON.stringify([key, layer])).toBe(false);
     }
     // consecutive units, steps and rows are uncorrelated enough: neighbours agree about as often as chance
     let agree = 0;
-    for (let k = 0; k + 1 < n; k++) if ((f[n + k] !== 0) === (f[n + k + 1] !== 0)) agree++;
+    for (let k = 0; k + 1 < n; k++) if ((f[out + k] !== 0) === (f[out + k + 1] !== 0)) agree++;
     expect(Math.abs(agree / (n - 1) - (0.7 * 0.7 + 0.3 * 0.3))).toBeLessThan(0.03);
+  });
+
+  it.each([['simd'], ['relaxed-simd']] as const)('the %s kernel gives the TypeScript reference\'s bits (H not a multiple of 4, in place, NaN and -0 inputs, p near 1)', (variant) => {
+    for (const [T, B, H, p] of [[3, 5, 7, 0.25], [2, 3, 64, 0.9], [2, 2, 9, 1 - 2 ** -40]] as const) {
+      const n = T * B * H, base = RESERVED_LOW_BYTES / 4;
+      const w = new WasmBlas(compileKernels(variant), createSharedMemory((base + 4 * n) * 4));
+      const r = new RefBlas(base + 4 * n, 'f32');
+      const rng = new Rng(n);
+      for (let k = 0; k < n; k++) { const x = k === 0 ? NaN : k === 1 ? -0 : Math.fround(rng.normal()); w.f[base + k] = x; r.f[base + k] = x; }
+      for (const b of [w, r]) {
+        applyDropout(b, base, base + n, p, { seed: 3, minibatch: 11, row0: 2 }, 1, T, B, H);
+        applyDropout(b, base, base, p, { seed: 3, minibatch: 12, row0: 2 }, 2, T, B, H); // in place
+      }
+      expect(Buffer.from(w.f.slice(base, base + 2 * n).buffer).equals(Buffer.from(r.f.slice(base, base + 2 * n).buffer)), `T=${T} B=${B} H=${H} p=${p}`).toBe(true);
+      // p just below 1: the threshold must not wrap around to "keep everything"
+      if (p > 0.99) for (let k = 0; k < n; k++) expect(w.f[base + n + k]).toBe(0);
+    }
   });
 
   it('are off without a key (evaluation and sampling): the loss is the dropout-free model\'s', () => {

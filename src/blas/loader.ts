@@ -159,6 +159,7 @@ interface KernelExports {
   gru_after_fwd: (B: number, H: number, A: number, Hg: number, bhn: number, hPrev: number, aux: number, h: number) => void;
   gru_before_fwd1: (B: number, H: number, A: number, hPrev: number, aux: number) => void;
   gru_before_fwd2: (B: number, H: number, A: number, hPrev: number, h: number) => void;
+  dropout_apply: (T: number, B: number, H: number, src: number, dst: number, k0: number, row0: number, threshold: number, scale: number) => void;
   gru_after_bwd: (B: number, H: number, A: number, Hg: number, hPrev: number, aux: number, dh: number, dhPrev: number, accum: number) => void;
   gru_before_bwd1: (B: number, H: number, A: number, hPrev: number, dh: number, dhPrev: number, accum: number) => void;
   gru_before_bwd2: (B: number, H: number, A: number, hPrev: number, tmp: number, dhPrev: number) => void;
@@ -253,6 +254,10 @@ export class WasmBlas implements Blas {
   }
   gruBeforeForward2(B: number, H: number, A: number, hPrev: number, h: number): void {
     this.x.gru_before_fwd2(B, H, A << 2, hPrev << 2, h << 2);
+  }
+  dropout(T: number, B: number, H: number, src: number, dst: number, k0: number, row0: number, threshold: number, scale: number): void {
+    // u32 arguments travel as i32: the same 32 bits
+    this.x.dropout_apply(T, B, H, src << 2, dst << 2, k0 | 0, row0 | 0, threshold | 0, scale);
   }
   gruAfterBackward(B: number, H: number, A: number, Hg: number, hPrev: number, aux: number, dh: number, dhPrev: number, accum: number): void {
     this.x.gru_after_bwd(B, H, A << 2, Hg << 2, hPrev << 2, aux << 2, dh << 2, dhPrev << 2, accum);

@@ -4,6 +4,32 @@
 
 import type { Activation, Blas } from './types.js';
 
+/** Wellons' lowbias32, an invertible 32-bit mix (the dropout mask's hash; kernels.ts mix32). */
+export function mix32(x: number): number {
+  x ^= x >>> 16;
+  x = Math.imul(x, 0x7feb352d);
+  x ^= x >>> 15;
+  x = Math.imul(x, 0x846ca68b);
+  x ^= x >>> 16;
+  return x >>> 0;
+}
+
+/** kernels.ts dropout_apply in TypeScript: the same integer hash, so the same mask bit for bit. */
+export function dropoutReference(f: Float32Array | Float64Array, T: number, B: number, H: number, src: number, dst: number,
+  k0: number, row0: number, threshold: number, scale: number): void {
+  for (let r = 0; r < B; r++) {
+    const kr = mix32((k0 ^ (row0 + r)) >>> 0);
+    for (let t = 0; t < T; t++) {
+      const kt = mix32((kr + Math.imul(t, 0xc2b2ae35)) >>> 0);
+      const at = (t * B + r) * H;
+      for (let j = 0; j < H; j++) {
+        const keep = mix32((kt ^ Math.imul(j, 0x27d4eb2f)) >>> 0) >= threshold;
+        f[dst + at + j] = keep ? f[src + at + j] * scale : 0;
+      }
+    }
+  }
+}
+
 export class RefBlas implements Blas {
   readonly name: string;
   readonly f: Float32Array | Float64Array;
@@ -270,5 +296,9 @@ export class RefBlas implements Blas {
         f[dhPrev + k] += f[tmp + k] * rr;
       }
     }
+  }
+
+  dropout(T: number, B: number, H: number, src: number, dst: number, k0: number, row0: number, threshold: number, scale: number): void {
+    dropoutReference(this.f, T, B, H, src, dst, k0, row0, threshold, scale);
   }
 }

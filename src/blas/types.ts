@@ -56,6 +56,8 @@ export interface Blas {
   gruBeforeBackward1(B: number, H: number, A: number, hPrev: number, dh: number, dhPrev: number, accum: number): void;
   /** its second half, tmp = dL/d(R ⊙ h): da_r into A; dhPrev += tmp * r */
   gruBeforeBackward2(B: number, H: number, A: number, hPrev: number, tmp: number, dhPrev: number): void;
+  /** dropout (model/dropout.ts): dst = src * scale where the counter hash keeps a unit, else 0, over (T, B, H) */
+  dropout(T: number, B: number, H: number, src: number, dst: number, k0: number, row0: number, threshold: number, scale: number): void;
   /** momentum: v = mu*v + scale*g; p -= lr*v (n elements from p, g, v) */
   momentumUpdate(n: number, p: number, g: number, v: number, lr: number, mu: number, scale: number): void;
   /** Adam/AdamW step on scale*g with bias corrections bc1, bc2 (see kernels.ts adam_update) */

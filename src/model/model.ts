@@ -160,7 +160,7 @@ export function modelForward(m: ModelSpec, blas: Blas, P: TensorOffsets, ws: Wor
     if (l === 0) {
       blas.gatherAddRows(rows, width, ws.x, Pl.W_x, width, aIn, width);
     } else {
-      if (dropsOut(m, lw, opts)) applyDropout(blas.f, ws.layers[l - 1].hs + B * H, lw.xDrop!, m.dropout!, opts.dropout, l, T, B, H);
+      if (dropsOut(m, lw, opts)) applyDropout(blas, ws.layers[l - 1].hs + B * H, lw.xDrop!, m.dropout!, opts.dropout, l, T, B, H);
       blas.sgemm(false, false, rows, width, H, 1, layerInput(m, ws, l, B, opts), H, Pl.W_x, width, 1, aIn, width);
     }
     cell.forward(blas, o, Pl, lw, H, T, B);
@@ -206,7 +206,7 @@ export function modelBackward(m: ModelSpec, blas: Blas, P: TensorOffsets, G: Ten
       blas.sgemm(true, false, H, width, rows, 1, layerInput(m, ws, l, B, opts), H, dA, width, 1, Gl.W_x, width);
       // dL/dX: the only gradient the layer below gets from above (the output layer reads the top only)
       blas.sgemm(false, true, rows, H, width, 1, dA, width, Pl.W_x, width, 0, below.dhs, H);
-      if (dropsOut(m, lw, opts)) applyDropout(blas.f, below.dhs, below.dhs, m.dropout!, opts.dropout, l, T, B, H);
+      if (dropsOut(m, lw, opts)) applyDropout(blas, below.dhs, below.dhs, m.dropout!, opts.dropout, l, T, B, H);
     }
     blas.colsumAdd(rows, width, dA, width, Gl.b);
   }

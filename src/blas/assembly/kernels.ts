@@ -737,6 +737,61 @@ export function gru_before_bwd2(B: i32, H: i32, A: usize, hPrev: usize, tmp: usi
 }
 
 // ---------------------------------------------------------------------------------------------
+// Dropout between stacked layers (model/dropout.ts): the mask as a counter hash, 4 units at a time.
+// Integer arithmetic only, so the mask is bitwise the TypeScript reference's.
+
+/** Wellons' lowbias32 */
+// @ts-ignore: decorator
+@inline function mix32(x: u32): u32 {
+  x ^= x >>> 16;
+  x *= 0x7feb352d;
+  x ^= x >>> 15;
+  x *= 0x846ca68b;
+  x ^= x >>> 16;
+  return x;
+}
+
+// @ts-ignore: decorator
+@inline function mix4(x: v128): v128 {
+  x = v128.xor(x, i32x4.shr_u(x, 16));
+  x = i32x4.mul(x, i32x4.splat(0x7feb352d));
+  x = v128.xor(x, i32x4.shr_u(x, 15));
+  x = i32x4.mul(x, i32x4.splat(<i32>0x846ca68b));
+  return v128.xor(x, i32x4.shr_u(x, 16));
+}
+
+/**
+ * dst[t, r, j] = keep ? src[t, r, j] * scale : 0 over (T, B, H) time-major rows (src may be dst),
+ * keep = mix32(kt ^ j * 0x27d4eb2f) >= threshold with kt = mix32(kr + t * 0xc2b2ae35), kr = mix32(k0 ^ (row0 + r)).
+ */
+export function dropout_apply(T: i32, B: i32, H: i32, src: usize, dst: usize, k0: u32, row0: u32, threshold: u32, scale: f32): void {
+  const vscale = f32x4.splat(scale), vthr = i32x4.splat(<i32>threshold);
+  const lanes = i32x4.mul(i32x4(0, 1, 2, 3), i32x4.splat(0x27d4eb2f));
+  const step4 = i32x4.splat(4 * 0x27d4eb2f);
+  for (let r = 0; r < B; r++) {
+    const kr = mix32(k0 ^ (row0 + <u32>r));
+    for (let t = 0; t < T; t++) {
+      const kt = mix32(kr + <u32>t * 0xc2b2ae35);
+      const at = <usize>(t * B + r) * <usize>H << 2;
+      const vkt = i32x4.splat(<i32>kt);
+      let jmul = lanes;
+      let j = 0;
+      for (; j + 4 <= H; j += 4) {
+        const jb = <usize>j << 2;
+        const keep = i32x4.ge_u(mix4(v128.xor(vkt, jmul)), vthr);
+        v128.store(dst + at + jb, v128.and(f32x4.mul(v128.load(src + at + jb), vscale), keep));
+        jmul = i32x4.add(jmul, step4);
+      }
+      for (; j < H; j++) {
+        const jb = <usize>j << 2;
+        const keep = mix32(kt ^ (<u32>j * 0x27d4eb2f)) >= threshold;
+        store<f32>(dst + at + jb, keep ? load<f32>(src + at + jb) * scale : 0);
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Optimizer updates over a parameter range, on the clipped gradient (scale = the clip factor).
 // Plain mul/add (no FMA) in a fixed order, the same in the SIMD body and the scalar tail, so both
 // builds and any split of the range give bitwise the same parameters.
