@@ -135,14 +135,20 @@ describe('stretch control', () => {
   it.each([1, 3])('a stop request ends the stretch right after the minibatch in flight (%i workers)', async (workers) => {
     const { engine, task } = await engineFor(workers, 0.1);
     try {
-      let requestedAt = -1;
+      let requestedAt = -1, liveAt = -1;
       const out = await engine.runStretch(task, (done) => {
-        if (done >= 5 && requestedAt < 0) { requestedAt = done; engine.requestStop(); }
+        if (done >= 5 && requestedAt < 0) {
+          requestedAt = done;
+          engine.requestStop();
+          // the workers' own count, read after the request: progress is booked in batches when the
+          // coordinator wakes, so `done` may lag the workers (3 workers on 2 cores: by 3 minibatches)
+          liveAt = Atomics.load(engine.control.ctrl, Slot.DONE);
+        }
       });
       expect(requestedAt).toBeGreaterThanOrEqual(5);
       // the workers may already be inside the next minibatch when the request lands: at most one more
       expect(out.done).toBeGreaterThanOrEqual(requestedAt);
-      expect(out.done).toBeLessThanOrEqual(requestedAt + 1);
+      expect(out.done).toBeLessThanOrEqual(liveAt + 1);
       expect(out.divergedAt).toBeNull();
     } finally {
       await engine.close();
