@@ -12,7 +12,7 @@ import { compileKernels, createSharedMemory, createWasmBlas, RESERVED_LOW_BYTES,
 import { RefBlas } from '../src/blas/ref.js';
 import type { Blas } from '../src/blas/types.js';
 import { DEFAULTS, type TrainConfig } from '../src/config/schema.js';
-import { readSafetensors } from '../src/io/safetensors.js';
+import { readSafetensors, writeSafetensors } from '../src/io/safetensors.js';
 import { applyDropout, dropoutKeeps, type DropoutKey } from '../src/model/dropout.js';
 import { allocModelWorkspace, modelBackward, modelForward, modelLoss, stateParts, xentForwardBackward, type ModelSpec } from '../src/model/model.js';
 import { initParams, offsetsAt, paramLayout, trainFlopsPerToken, writeTensor } from '../src/model/params.js';
@@ -315,7 +315,7 @@ describe('stacked on the command line', () => {
     expect(all(join(dir, 'cut', 'last.safetensors')).equals(all(join(dir, 'straight', 'last.safetensors')))).toBe(true);
   });
 
-  it('names l0./l1. tensors; export gives torch num_layers 2 and back is bitwise; --init checks layers; sample and inspect (per layer) work', () => {
+  it('names l0./l1. tensors; export gives torch num_layers 2 and back is bitwise; import refuses a num_layers that lies; --init checks layers; sample and inspect (per layer) work', () => {
     const ckPath = join(dir, 'straight', 'last.safetensors');
     const ck = loadCheckpoint(ckPath);
     expect(ck.layout.names.slice(0, 2)).toEqual(['l0.W_xi', 'l0.W_hi']);
@@ -330,6 +330,14 @@ describe('stacked on the command line', () => {
     const back = loadCheckpoint(join(dir, 'back.safetensors'));
     expect(back.config.model.layers).toBe(2);
     for (const n of ck.layout.names) expect(Buffer.from(back.tensors.get(n)!.data.buffer).equals(Buffer.from(ck.tensors.get(n)!.data.buffer)), n).toBe(true);
+    // a torch file whose metadata promises more layers than it holds, or nonsense: one clear line each
+    for (const [layers, why] of [['3', /missing tensor rnn\.weight_ih_l2 \(metadata\.num_layers is 3\)/], ['two', /metadata\.num_layers "two": expected an integer in 1\.\.64/]] as const) {
+      const hostile = join(dir, `hostile-${layers}.safetensors`);
+      writeSafetensors(hostile, file.tensors, { ...file.metadata, num_layers: layers });
+      const r = bptt(['import', '--checkpoint', hostile, '--out', join(dir, `hostile-${layers}-back.safetensors`)]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(why);
+    }
     const init = bptt(['train', '--builtin', 'counting', '--set', 'model.cell=lstm', '--hidden', '96', '--epochs', '1', '--init', ckPath, '--out', join(dir, 'init1')]);
     expect(init.code).toBe(2);
     expect(init.stderr).toMatch(/its model\.layers is 2, the config's is 1; set --set model\.layers=2/);
