@@ -9,7 +9,7 @@ import { DEFAULTS, type TrainConfig } from '../src/config/schema.js';
 import { readSafetensors } from '../src/io/safetensors.js';
 import { loadCheckpoint } from '../src/train/checkpoint.js';
 import { bptt, runAndSignal } from './cli_helpers.js';
-import { bpttLogits, expectSameLogits, findTorchPython, torchLogitsAndText } from './torch_helpers.js';
+import { expectTorchAgrees, findTorchPython } from './torch_helpers.js';
 import { compileKernels, createSharedMemory, createWasmBlas, RESERVED_LOW_BYTES, WasmBlas } from '../src/blas/loader.js';
 import { RefBlas } from '../src/blas/ref.js';
 import type { Blas } from '../src/blas/types.js';
@@ -159,16 +159,15 @@ describe('LSTM on the command line', () => {
     expect(last.loss_at).toBe('last');
     expect(last.dh_norms).toHaveLength(16);
     expect(last.loss).not.toBeCloseTo(r.loss, 6);
-    expect(last.dh_norms[15]).toBeGreaterThan(0);
+    // the last step's own prediction reaches its h: that gradient is never zero (nor NaN)
+    const gradientAtLastStep: number = last.dh_norms[15];
+    expect(gradientAtLastStep).toBeGreaterThan(0);
   });
 
   const torchPython = findTorchPython();
   if (!torchPython) console.warn('SKIPPED: no python3 with torch here; the nn.LSTM comparison did not run');
   it.skipIf(!torchPython)('torch.nn.LSTM with the exported tensors computes bptt\'s logits and generates bptt\'s text', () => {
-    const ckPath = join(dir, 'straight', 'last.safetensors');
-    const torch = torchLogitsAndText(torchPython!, join(dir, 'l.torch.safetensors'), 'twenty-one', 'five', 30);
-    expectSameLogits(torch.logits, bpttLogits(ckPath, 'twenty-one'));
-    expect(torch.text + '\n').toBe(bptt(['sample', '--checkpoint', ckPath, '--prefix', 'five', '--length', '30']).stdout);
+    expectTorchAgrees(torchPython!, join(dir, 'l.torch.safetensors'), join(dir, 'straight', 'last.safetensors'));
   });
 });
 

@@ -9,6 +9,7 @@ import { allocModelWorkspace, modelForward, modelSpecOf, zeroState } from '../sr
 import { offsetsAt } from '../src/model/params.js';
 import { loadCheckpoint, loadParamsInto } from '../src/train/checkpoint.js';
 import { Arena } from '../src/util/arena.js';
+import { bptt } from './cli_helpers.js';
 
 /** bptt's logits after reading `text`, for its last character (batch 1, zero initial state). */
 export function bpttLogits(path: string, text: string): Float32Array {
@@ -52,4 +53,16 @@ export function torchLogitsAndText(python: string, exported: string, text: strin
 export function expectSameLogits(theirs: ArrayLike<number>, ours: ArrayLike<number>): void {
   expect(theirs.length).toBe(ours.length);
   for (let v = 0; v < ours.length; v++) expect(Math.abs(theirs[v] - ours[v]), `logit ${v}`).toBeLessThanOrEqual(1e-5 + 1e-4 * Math.abs(theirs[v]));
+}
+
+/**
+ * torch, loading `exported` through examples/load_in_torch.py, computes bptt's logits after
+ * "twenty-one" (the checkpoint `ckPath` it was exported from) and, unless `logitsOnly`, generates
+ * exactly the greedy text `bptt sample` generates from "five".
+ */
+export function expectTorchAgrees(python: string, exported: string, ckPath: string, logitsOnly = false): void {
+  const length = 30;
+  const torch = torchLogitsAndText(python, exported, 'twenty-one', 'five', length);
+  expectSameLogits(torch.logits, bpttLogits(ckPath, 'twenty-one'));
+  if (!logitsOnly) expect(torch.text + '\n').toBe(bptt(['sample', '--checkpoint', ckPath, '--prefix', 'five', '--length', String(length)]).stdout);
 }
