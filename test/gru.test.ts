@@ -13,11 +13,10 @@ import { compileKernels, createSharedMemory, createWasmBlas, RESERVED_LOW_BYTES,
 import { RefBlas } from '../src/blas/ref.js';
 import type { Blas } from '../src/blas/types.js';
 import { DEFAULTS, type TrainConfig } from '../src/config/schema.js';
-import { allocModelWorkspace, modelBackward, modelForward, modelLoss, xentForwardBackward } from '../src/model/model.js';
-import { initParams, offsetsAt, paramLayout, writeTensor } from '../src/model/params.js';
-import { Arena } from '../src/util/arena.js';
+import { modelLoss } from '../src/model/model.js';
+import { paramLayout } from '../src/model/params.js';
 import { Rng } from '../src/util/rng.js';
-import { gradcheckBuffer, gradcheckTensors } from './helpers.js';
+import { buildModel, gradcheckBuffer, gradcheckTensors, modelGrads, type BuiltModel } from './helpers.js';
 import { expectWorkerInvariance } from './train_helpers.js';
 
 const shape = { V: 5, H: 4, T: 3, B: 2 };
@@ -25,27 +24,8 @@ const N = shape.T * shape.B;
 
 describe.each(['before', 'after'] as const)('GRU, reset %s', (gruReset) => {
   const spec = { cell: 'gru' as const, act: 'tanh' as const, gruReset };
-  function build(blas: Blas, base: number, seed: number) {
-    const layout = paramLayout({ V: shape.V, H: shape.H, cell: 'gru', gruReset });
-    const arena = new Arena(base);
-    const pBase = arena.alloc(layout.numParams), gBase = arena.alloc(layout.numParams);
-    const ws = allocModelWorkspace(arena, spec, shape, false);
-    const rng = new Rng(seed);
-    initParams(layout, blas.f, pBase, () => rng.normal(), 0.5);
-    for (const name of layout.names.filter((n) => n.startsWith('b_'))) {
-      const t = layout.tensors[name];
-      writeTensor(t, Array.from({ length: t.size }, () => rng.normal() * 0.5), blas.f, pBase);
-    }
-    for (let k = 0; k < N; k++) { blas.i[ws.x + k] = rng.int(shape.V); blas.i[ws.y + k] = rng.int(shape.V); }
-    for (let k = 0; k < shape.B * shape.H; k++) blas.f[ws.layers[0].hs + k] = rng.normal() * 0.3;
-    return { layout, pBase, gBase, ws, P: offsetsAt(layout, pBase), G: offsetsAt(layout, gBase) };
-  }
-  function grads(blas: Blas, m: ReturnType<typeof build>): void {
-    blas.fill(m.layout.numParams, 0, m.gBase);
-    modelForward(spec, blas, m.P, m.ws);
-    xentForwardBackward(blas, m.ws, 1 / N);
-    modelBackward(spec, blas, m.P, m.G, m.ws);
-  }
+  const build = (blas: Blas, base: number, seed: number) => buildModel(blas, base, spec, seed, shape);
+  const grads = (blas: Blas, m: BuiltModel) => modelGrads(blas, spec, m);
 
   it('names D2L\'s tensors (b_hn only for "after")', () => {
     const names = paramLayout({ V: 5, H: 4, cell: 'gru', gruReset }).names;

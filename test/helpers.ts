@@ -1,8 +1,9 @@
 // Shared test fixtures: a tiny float64 model on the reference kernels.
 import { RefBlas } from '../src/blas/ref.js';
 import type { Activation } from '../src/blas/types.js';
-import { allocModelWorkspace, type ModelSpec, type SeqShape, type Workspace } from '../src/model/model.js';
-import { initParams, offsetsAt, paramLayout, type ParamLayout, type TensorOffsets } from '../src/model/params.js';
+import type { Blas } from '../src/blas/types.js';
+import { allocModelWorkspace, modelBackward, modelForward, xentForwardBackward, type ForwardOptions, type ModelSpec, type SeqShape, type Workspace } from '../src/model/model.js';
+import { initParams, offsetsAt, paramLayout, writeTensor, type ParamLayout, type TensorOffsets } from '../src/model/params.js';
 import { Arena } from '../src/util/arena.js';
 import { Rng } from '../src/util/rng.js';
 import { expect } from 'vitest';
@@ -41,6 +42,38 @@ export function tinyModel(shape: SeqShape, act: Activation, seed = 1, scale = 0.
   }
   for (let k = 0; k < B * H; k++) blas.f[ws.layers[0].hs + k] = rng.normal() * 0.3; // non-zero h_0
   return { blas, layout, P: offsetsAt(layout, pBase), G: offsetsAt(layout, gBase), pBase, gBase, ws, act, spec };
+}
+
+/**
+ * Any model (cell, depth) at `base` of `blas`'s heap: weights N(0, 0.25), biases too (so their
+ * gradients are exercised), random token ids, a non-zero initial state in every layer (h, and c).
+ */
+export function buildModel(blas: Blas, base: number, spec: ModelSpec, seed: number, s: SeqShape) {
+  const layout = paramLayout({ V: s.V, H: s.H, cell: spec.cell, gruReset: spec.gruReset, layers: spec.layers });
+  const arena = new Arena(base);
+  const pBase = arena.alloc(layout.numParams), gBase = arena.alloc(layout.numParams);
+  const ws = allocModelWorkspace(arena, spec, s);
+  const rng = new Rng(seed);
+  initParams(layout, blas.f, pBase, () => rng.normal(), 0.5);
+  for (const name of layout.names.filter((n) => /(^|\.)b_/.test(n))) {
+    const t = layout.tensors[name];
+    writeTensor(t, Array.from({ length: t.size }, () => rng.normal() * 0.5), blas.f, pBase);
+  }
+  for (let k = 0; k < s.T * s.B; k++) { blas.i[ws.x + k] = rng.int(s.V); blas.i[ws.y + k] = rng.int(s.V); }
+  for (const lw of ws.layers) for (const st of lw.cs === undefined ? [lw.hs] : [lw.hs, lw.cs]) {
+    for (let k = 0; k < s.B * s.H; k++) blas.f[st + k] = rng.normal() * 0.3;
+  }
+  return { layout, pBase, gBase, ws, P: offsetsAt(layout, pBase), G: offsetsAt(layout, gBase) };
+}
+
+export type BuiltModel = ReturnType<typeof buildModel>;
+
+/** The gradient of the mean loss over the T*B tokens (or over `n`) into m.gBase (zeroed first). */
+export function modelGrads(blas: Blas, spec: ModelSpec, m: BuiltModel, opts: ForwardOptions = {}, n = m.ws.shape.T * m.ws.shape.B): void {
+  blas.fill(m.layout.numParams, 0, m.gBase);
+  modelForward(spec, blas, m.P, m.ws, m.ws.shape.B, opts);
+  xentForwardBackward(blas, m.ws, 1 / n);
+  modelBackward(spec, blas, m.P, m.G, m.ws, m.ws.shape.B, opts);
 }
 
 /** |a - r| <= atol + rtol |r| */

@@ -14,13 +14,12 @@ import type { Blas } from '../src/blas/types.js';
 import { DEFAULTS, type TrainConfig } from '../src/config/schema.js';
 import { readSafetensors, writeSafetensors } from '../src/io/safetensors.js';
 import { applyDropout, dropoutKeeps, type DropoutKey } from '../src/model/dropout.js';
-import { allocModelWorkspace, modelBackward, modelForward, modelLoss, stateParts, xentForwardBackward, type ModelSpec } from '../src/model/model.js';
-import { initParams, offsetsAt, paramLayout, trainFlopsPerToken, writeTensor } from '../src/model/params.js';
+import { modelLoss, stateParts, type ModelSpec } from '../src/model/model.js';
+import { paramLayout, trainFlopsPerToken } from '../src/model/params.js';
 import { loadCheckpoint } from '../src/train/checkpoint.js';
-import { Arena } from '../src/util/arena.js';
 import { Rng } from '../src/util/rng.js';
 import { bptt, runAndSignal } from './cli_helpers.js';
-import { close, gradcheckBuffer, gradcheckTensors } from './helpers.js';
+import { buildModel, close, gradcheckBuffer, gradcheckTensors, modelGrads, type BuiltModel } from './helpers.js';
 import { expectWorkerInvariance, paramsAfter } from './train_helpers.js';
 import { expectTorchAgrees, findTorchPython } from './torch_helpers.js';
 
@@ -28,31 +27,8 @@ const shape = { V: 5, H: 4, T: 3, B: 2 };
 const N = shape.T * shape.B;
 const KEY: DropoutKey = { seed: 7, minibatch: 3, row0: 1 };
 
-function build(blas: Blas, base: number, spec: ModelSpec, seed: number, s = shape) {
-  const layout = paramLayout({ V: s.V, H: s.H, cell: spec.cell, gruReset: spec.gruReset, layers: spec.layers });
-  const arena = new Arena(base);
-  const pBase = arena.alloc(layout.numParams), gBase = arena.alloc(layout.numParams);
-  const ws = allocModelWorkspace(arena, spec, s);
-  const rng = new Rng(seed);
-  initParams(layout, blas.f, pBase, () => rng.normal(), 0.5);
-  for (const name of layout.names.filter((n) => /(^|\.)b_/.test(n))) {
-    const t = layout.tensors[name];
-    writeTensor(t, Array.from({ length: t.size }, () => rng.normal() * 0.5), blas.f, pBase);
-  }
-  for (let k = 0; k < s.T * s.B; k++) { blas.i[ws.x + k] = rng.int(s.V); blas.i[ws.y + k] = rng.int(s.V); }
-  // a non-zero initial state in every layer (h, and c for the LSTM)
-  for (const lw of ws.layers) for (const st of lw.cs === undefined ? [lw.hs] : [lw.hs, lw.cs]) {
-    for (let k = 0; k < s.B * s.H; k++) blas.f[st + k] = rng.normal() * 0.3;
-  }
-  return { layout, pBase, gBase, ws, P: offsetsAt(layout, pBase), G: offsetsAt(layout, gBase) };
-}
-
-function grads(blas: Blas, spec: ModelSpec, m: ReturnType<typeof build>, opts = {}, n = N): void {
-  blas.fill(m.layout.numParams, 0, m.gBase);
-  modelForward(spec, blas, m.P, m.ws, m.ws.shape.B, opts);
-  xentForwardBackward(blas, m.ws, 1 / n);
-  modelBackward(spec, blas, m.P, m.G, m.ws, m.ws.shape.B, opts);
-}
+const build = (blas: Blas, base: number, spec: ModelSpec, seed: number, s = shape) => buildModel(blas, base, spec, seed, s);
+const grads = (blas: Blas, spec: ModelSpec, m: BuiltModel, opts = {}, n = N) => modelGrads(blas, spec, m, opts, n);
 
 const CELLS: Array<[string, ModelSpec]> = [
   ['rnn tanh', { cell: 'rnn', act: 'tanh' }],
