@@ -6,11 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { compileKernels, createSharedMemory, RESERVED_LOW_BYTES, WasmBlas, type KernelVariant } from '../src/blas/loader.js';
 import { RefBlas } from '../src/blas/ref.js';
 import { DEFAULTS, type TrainConfig } from '../src/config/schema.js';
-import { initParams } from '../src/model/params.js';
 import { optimSlots, optimStepOf } from '../src/optim/optimizers.js';
-import { InlineEngine } from '../src/parallel/engine.js';
-import { prepareData } from '../src/train/data.js';
-import { computeShard, gatherShard } from '../src/train/step.js';
 import { loadCheckpoint } from '../src/train/checkpoint.js';
 import { TENSOR_NAMES } from '../src/model/params.js';
 import { Rng } from '../src/util/rng.js';
@@ -18,7 +14,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { encodeSafetensors, readSafetensors } from '../src/io/safetensors.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { paramsAfter as trainedParams } from './train_helpers.js';
+import { firstGradient, paramsAfter as trainedParams } from './train_helpers.js';
 import { bptt, runAndSignal } from './cli_helpers.js';
 
 const BASE = RESERVED_LOW_BYTES / 4;
@@ -81,21 +77,8 @@ function config(kind: TrainConfig['optim']['kind'], deterministic = false): Trai
 describe('one real step', () => {
   it.each(['momentum', 'adam', 'adamw'] as const)('%s: the first update is the formula on the clipped gradient', async (kind) => {
     const cfg = config(kind);
-    const data = prepareData(cfg);
-    const engine = new InlineEngine({
-      plan: { V: data.vocab.size, H: 40, T: 11, B: 9, workers: 1, deterministic: false, evalRows: 0, optimSlots: optimSlots(kind).length },
-      act: 'tanh', corpus: data.train,
-    });
-    const { plan, blas, control } = engine;
-    const rng = new Rng(3);
-    initParams(plan.layout, blas.f, plan.params, () => rng.normal(), 0.1);
-    for (let b = 0; b < 9; b++) control.schedule[b] = 13 * b;
-    const p0 = Float64Array.from(blas.f.subarray(plan.params, plan.params + plan.numParams));
-    const ctx = { blas, plan, act: 'tanh' as const, ws: plan.workspaces[0], worker: 0, control, corpus: data.train };
-    gatherShard(ctx, 0, 0);
-    computeShard(ctx, 0, false, 1 / 99);
-    const g = Float64Array.from(blas.f.subarray(plan.gradBlocks[0], plan.gradBlocks[0] + plan.numParams));
-    const norm = Math.sqrt(g.reduce((a, x) => a + x * x, 0));
+    const { engine, p0, g, norm } = firstGradient(cfg);
+    const { plan, blas } = engine;
     const o = cfg.optim;
     const factor = Math.min(1, o.clip / norm);
     await engine.runStretch({ k0: 0, k1: 1, carry: false, gradScale: 1 / 99, lr: o.lr, clipTheta: o.clip, optim: optimStepOf(o), step0: 0 });

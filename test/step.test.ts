@@ -9,14 +9,15 @@ import { describe, expect, it } from 'vitest';
 import { DEFAULTS, type TrainConfig } from '../src/config/schema.js';
 import { clipFactor } from '../src/optim/clip.js';
 import { Result, RESULT_FIELDS, Slot } from '../src/parallel/control.js';
-import { engineSetup, InlineEngine, outcomeOf, resetControl, type Engine, type EngineOptions, type StretchOutcome } from '../src/parallel/engine.js';
+import { engineSetup, outcomeOf, resetControl, type Engine, type EngineOptions, type StretchOutcome } from '../src/parallel/engine.js';
 import { PoolEngine } from '../src/parallel/pool.js';
 import { prepareData } from '../src/train/data.js';
 import { evalRows } from '../src/train/evaluate.js';
-import { computeShard, gatherShard, reduceChunks, updateRange, type StepContext, type StretchTask } from '../src/train/step.js';
+import { computeShard, reduceChunks, updateRange, type StepContext, type StretchTask } from '../src/train/step.js';
 import { Trainer } from '../src/train/trainer.js';
 import { initParams } from '../src/model/params.js';
 import { Rng } from '../src/util/rng.js';
+import { firstGradient } from './train_helpers.js';
 
 /** The pre-barrier step, phase by phase on one thread, over an N-worker plan (independent of runStretch). */
 class RoundTripEngine implements Engine {
@@ -194,20 +195,9 @@ describe('stretch control', () => {
     ['clipped (theta below the norm)', 1e-3],
     ['not clipped (theta above the norm)', 1e3],
   ])('one real update is p - lr * min(1, theta/||g||) * g: %s', async (_, theta) => {
-    const cfg = config('random', false);
-    const data = prepareData(cfg);
-    const engine = new InlineEngine({ plan: { V: data.vocab.size, H: 40, T: 11, B: 9, workers: 1, deterministic: false, evalRows: 0 }, act: 'tanh', corpus: data.train });
+    // the gradient, computed from the phase functions (no clipping, no update)
+    const { engine, p0, g, norm } = firstGradient(config('random', false));
     const { plan, blas, control } = engine;
-    const rng = new Rng(3);
-    initParams(plan.layout, blas.f, plan.params, () => rng.normal(), 0.1);
-    for (let b = 0; b < 9; b++) control.schedule[b] = 13 * b;
-    const p0 = Float64Array.from(blas.f.subarray(plan.params, plan.params + plan.numParams));
-    // the gradient, computed here from the phase functions (no clipping, no update)
-    const ctx = { blas, plan, act: 'tanh' as const, ws: plan.workspaces[0], worker: 0, control, corpus: data.train };
-    gatherShard(ctx, 0, 0);
-    computeShard(ctx, 0, false, 1 / 99);
-    const g = Float64Array.from(blas.f.subarray(plan.gradBlocks[0], plan.gradBlocks[0] + plan.numParams));
-    const norm = Math.sqrt(g.reduce((a, x) => a + x * x, 0));
     const lr = 0.7;
     const factor = Math.min(1, theta / norm);
     expect(factor < 1).toBe(theta < norm);

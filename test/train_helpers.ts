@@ -5,6 +5,9 @@ import { expect } from 'vitest';
 import type { TrainConfig } from '../src/config/schema.js';
 import { optimSlots } from '../src/optim/optimizers.js';
 import { InlineEngine, type Engine } from '../src/parallel/engine.js';
+import { initParams } from '../src/model/params.js';
+import { computeShard, gatherShard } from '../src/train/step.js';
+import { Rng } from '../src/util/rng.js';
 import { PoolEngine } from '../src/parallel/pool.js';
 import { prepareData } from '../src/train/data.js';
 import { evalRows } from '../src/train/evaluate.js';
@@ -56,4 +59,28 @@ export async function expectWorkerInvariance(cfgOf: (deterministic: boolean) => 
   const det = await paramsAfter(cfgOf(true), 1, steps);
   for (const n of [2, 3]) expect(Buffer.from((await paramsAfter(cfgOf(true), n, steps)).buffer).equals(Buffer.from(det.buffer)), `det workers=${n}`).toBe(true);
   return det;
+}
+
+/**
+ * One minibatch of `cfg` (9 fixed rows) on a one-thread engine: its parameters p0 before any update
+ * and the gradient g of the mean loss with its L2 norm, computed with the step's own phase
+ * functions (no clipping, no update). The engine is ready to take that minibatch for real.
+ */
+export function firstGradient(cfg: TrainConfig) {
+  const data = prepareData(cfg);
+  const { steps: T, batch: B } = cfg.data;
+  const engine = new InlineEngine({
+    plan: { V: data.vocab.size, H: cfg.model.hidden, T, B, workers: 1, deterministic: false, evalRows: 0, optimSlots: optimSlots(cfg.optim.kind).length },
+    act: cfg.model.activation, corpus: data.train,
+  });
+  const { plan, blas, control } = engine;
+  const rng = new Rng(3);
+  initParams(plan.layout, blas.f, plan.params, () => rng.normal(), 0.1);
+  for (let b = 0; b < B; b++) control.schedule[b] = 13 * b;
+  const p0 = Float64Array.from(blas.f.subarray(plan.params, plan.params + plan.numParams));
+  const ctx = { blas, plan, act: cfg.model.activation, ws: plan.workspaces[0], worker: 0, control, corpus: data.train };
+  gatherShard(ctx, 0, 0);
+  computeShard(ctx, 0, false, 1 / (T * B));
+  const g = Float64Array.from(blas.f.subarray(plan.gradBlocks[0], plan.gradBlocks[0] + plan.numParams));
+  return { engine, p0, g, norm: Math.sqrt(g.reduce((a, x) => a + x * x, 0)) };
 }
