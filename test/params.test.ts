@@ -6,6 +6,41 @@ import { initParams, paramLayout, readTensor, TENSOR_NAMES, trainFlopsPerToken, 
 import { clipFactor } from '../src/optim/clip.js';
 import { Rng } from '../src/util/rng.js';
 
+describe('initialization, every cell at every depth', () => {
+  // weights N(0, s^2), biases exactly 0, padding (what no named tensor covers) 0: the stacked biases
+  // are named l{k}.b_*, and an init that looked for names starting with b_ drew them at random
+  it.each([
+    ['rnn', 1], ['rnn', 3], ['gru', 1], ['gru', 2], ['lstm', 1], ['lstm', 2], ['lstm', 4],
+  ] as const)('%s with %i layer(s)', (cell, layers) => {
+    const scale = 0.05;
+    const layout = paramLayout({ V: 37, H: 64, cell, layers, gruReset: 'after' });
+    const heap = new Float64Array(layout.numParams).fill(NaN);
+    const rng = new Rng(11);
+    initParams(layout, heap, 0, () => rng.normal(), scale);
+    const covered = new Uint8Array(layout.numParams);
+    let biases = 0;
+    for (const name of layout.names) {
+      const t = layout.tensors[name];
+      const x = readTensor(t, heap, 0);
+      const rows = t.shape.length === 2 ? t.shape[0] : 1;
+      for (let r = 0; r < rows; r++) covered.fill(1, t.offset + r * t.rowStride, t.offset + r * t.rowStride + t.size / rows);
+      if (t.shape.length === 1) {
+        biases++;
+        expect([...x].every((v) => v === 0), `${name} is a bias: exactly 0`).toBe(true);
+        continue;
+      }
+      const mean = x.reduce((a, v) => a + v, 0) / x.length;
+      const sd = Math.sqrt(x.reduce((a, v) => a + (v - mean) ** 2, 0) / x.length);
+      // a few thousand draws: the sample sd is within 10% of s, the mean within 4 standard errors
+      expect(sd / scale, `${name}: sd`).toBeGreaterThan(0.9);
+      expect(sd / scale, `${name}: sd`).toBeLessThan(1.1);
+      expect(Math.abs(mean), `${name}: mean`).toBeLessThan((4 * scale) / Math.sqrt(x.length));
+    }
+    expect(biases).toBe(layers * (cell === 'rnn' ? 1 : cell === 'gru' ? 4 : 4) + 1);
+    for (let k = 0; k < layout.numParams; k++) if (!covered[k]) expect(heap[k], `padding at ${k}`).toBe(0);
+  });
+});
+
 describe('parameter layout and views', () => {
   const layout = paramLayout({ V: 1027, H: 256 });
 

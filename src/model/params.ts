@@ -50,6 +50,8 @@ export interface TensorSpec {
   size: number;
   /** elements between rows of a 2-D tensor (its width when contiguous) */
   rowStride: number;
+  /** what initialization draws for it: weights N(0, s^2), biases exactly 0 (every 1-D tensor is a bias) */
+  role: 'weight' | 'bias';
 }
 
 export interface ParamLayout {
@@ -65,6 +67,8 @@ export interface ParamLayout {
 }
 
 const sizeOf = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
+/** Weights are matrices, biases vectors: the role follows from the shape, for every cell and depth. */
+const roleOf = (shape: number[]): TensorSpec['role'] => (shape.length === 1 ? 'bias' : 'weight');
 
 /** The prefix of layer l's names in a model of L layers: none for one layer, else "l{l}.". */
 export function layerPrefix(l: number, L: number): string {
@@ -94,7 +98,7 @@ export function paramLayout(dims: ModelDims): ParamLayout {
     const size = sizeOf(shape);
     // a padded block spans its rows at their stride (the padding after the last row is not needed)
     const span = shape.length === 2 ? (shape[0] - 1) * rowStride + shape[1] : size;
-    blocks[name] = { name, shape, offset, size, rowStride };
+    blocks[name] = { name, shape, offset, size, rowStride, role: roleOf(shape) };
     offset = alignUp(offset + span);
     return blocks[name];
   };
@@ -105,9 +109,9 @@ export function paramLayout(dims: ModelDims): ParamLayout {
     const Wx = block(`${pre}W_x`, [inDim, G * H]), Wh = block(`${pre}W_h`, [H, G * H], recurrentRowStride(G * H)), b = block(`${pre}b`, [G * H]);
     const extras = cell.extras(o).map((e) => block(`${pre}${e}`, [H]));
     cell.gates.forEach((g, k) => {
-      add({ name: `${pre}W_x${g}`, shape: [inDim, H], offset: Wx.offset + k * H, size: inDim * H, rowStride: G * H });
-      add({ name: `${pre}W_h${g}`, shape: [H, H], offset: Wh.offset + k * H, size: H * H, rowStride: Wh.rowStride });
-      add({ name: `${pre}b_${g}`, shape: [H], offset: b.offset + k * H, size: H, rowStride: H });
+      add({ name: `${pre}W_x${g}`, shape: [inDim, H], offset: Wx.offset + k * H, size: inDim * H, rowStride: G * H, role: 'weight' });
+      add({ name: `${pre}W_h${g}`, shape: [H, H], offset: Wh.offset + k * H, size: H * H, rowStride: Wh.rowStride, role: 'weight' });
+      add({ name: `${pre}b_${g}`, shape: [H], offset: b.offset + k * H, size: H, rowStride: H, role: 'bias' });
     });
     for (const e of extras) add(e);
   }
@@ -156,13 +160,13 @@ export function writeTensor(t: TensorSpec, data: ArrayLike<number>, heap: Float3
   for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) heap[base + t.offset + r * t.rowStride + c] = data[r * cols + c];
 }
 
-/** D2L initialization: weights ~ N(0, scale^2), biases zero. Padding stays zero. */
+/** D2L initialization: weights ~ N(0, scale^2), biases zero (at every depth). Padding stays zero. */
 export function initParams(layout: ParamLayout, heap: Float32Array | Float64Array, base: number,
   normal: () => number, scale: number): void {
   heap.fill(0, base, base + layout.numParams);
   for (const name of layout.names) {
-    if (name.startsWith('b_')) continue;
     const t = layout.tensors[name];
+    if (t.role === 'bias') continue;
     const rows = t.shape.length === 2 ? t.shape[0] : 1;
     const cols = t.size / rows;
     for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) heap[base + t.offset + r * t.rowStride + c] = normal() * scale;
