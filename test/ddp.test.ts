@@ -15,8 +15,8 @@ import { InlineEngine } from '../src/parallel/engine.js';
 import { loadCheckpoint, loadParamsInto } from '../src/train/checkpoint.js';
 import { prepareData } from '../src/train/data.js';
 import { TENSOR_NAMES } from '../src/model/params.js';
-import { planModelOf } from '../src/train/plan.js';
-import { bptt } from './cli_helpers.js';
+import { planInputOf } from '../src/train/plan.js';
+import { bptt, D2L_ARGS } from './cli_helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'bptt-ddp-'));
 const run = join(dir, 'run');
@@ -26,7 +26,7 @@ const SCRIPT = join(import.meta.dirname, '../examples/train_ddp.py');
 
 beforeAll(() => {
   writeFileSync(corpus, builtinCorpus('counting'));
-  const r = bptt(['train', '--data', corpus, '--hidden', '32', '--batch', '8', '--steps', '16', '--lr', '2', '--clip', '1',
+  const r = bptt(['train', ...D2L_ARGS, '--data', corpus, '--hidden', '32', '--batch', '8', '--steps', '16', '--lr', '2', '--clip', '1',
     '--sampler', 'consecutive', '--epochs', '3', '--set', 'run.sample_every=0', '--quiet', '--out', run]);
   expect(r.code).toBe(0);
   expect(bptt(['export', '--checkpoint', join(run, 'last.safetensors'), '--out', exported]).code).toBe(0);
@@ -78,7 +78,7 @@ async function bpttFirstLoss(runDir = run): Promise<number> {
   const { steps: T, batch: B } = cfg.data;
   const H = cfg.model.hidden;
   const engine = new InlineEngine({
-    plan: { V: ck.vocab.size, H, T, B, workers: 1, deterministic: false, evalRows: 0, ...planModelOf(cfg) },
+    plan: planInputOf(cfg, ck.vocab.size, { workers: 1, deterministic: false }),
     act: 'tanh', corpus: data.train,
   });
   loadParamsInto(ck, engine.blas.f, engine.plan.params);
@@ -134,7 +134,7 @@ describe.skipIf(!python)('examples/train_ddp.py under torchrun (gloo, this machi
 
   it.each([['lstm', 1], ['gru', 1], ['lstm', 2], ['gru', 3]] as const)('a %s run of %i layer(s): the first minibatch loss equals bptt\'s, and the result imports as that model', async (cell, layers) => {
     const lrun = join(dir, `${cell}${layers}-run`);
-    expect(bptt(['train', '--data', corpus, '--set', `model.cell=${cell}`, '--set', 'model.gru_reset=after', '--set', `model.layers=${layers}`, '--hidden', '32', '--batch', '8', '--steps', '16',
+    expect(bptt(['train', ...D2L_ARGS, '--data', corpus, '--set', `model.cell=${cell}`, '--set', 'model.gru_reset=after', '--set', `model.layers=${layers}`, '--hidden', '32', '--batch', '8', '--steps', '16',
       '--lr', '10', '--clip', '1', '--sampler', 'consecutive', '--epochs', '2', '--set', 'run.sample_every=0', '--quiet', '--out', lrun]).code).toBe(0);
     const lexp = join(dir, `${cell}${layers}.torch.safetensors`);
     expect(bptt(['export', '--checkpoint', join(lrun, 'last.safetensors'), '--out', lexp]).code).toBe(0);
@@ -152,7 +152,7 @@ describe.skipIf(!python)('examples/train_ddp.py under torchrun (gloo, this machi
 
   it('a 2-layer LSTM with dropout 0.3 trains under DDP (torch draws its own masks) and imports with its dropout', () => {
     const lrun = join(dir, 'drop-run');
-    expect(bptt(['train', '--data', corpus, '--set', 'model.cell=lstm', '--set', 'model.layers=2', '--set', 'model.dropout=0.3', '--hidden', '32', '--batch', '8',
+    expect(bptt(['train', ...D2L_ARGS, '--data', corpus, '--set', 'model.cell=lstm', '--set', 'model.layers=2', '--set', 'model.dropout=0.3', '--hidden', '32', '--batch', '8',
       '--steps', '16', '--lr', '10', '--clip', '1', '--sampler', 'consecutive', '--epochs', '2', '--set', 'run.sample_every=0', '--quiet', '--out', lrun]).code).toBe(0);
     const lexp = join(dir, 'drop.torch.safetensors');
     expect(bptt(['export', '--checkpoint', join(lrun, 'last.safetensors'), '--out', lexp]).code).toBe(0);

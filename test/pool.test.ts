@@ -2,30 +2,29 @@
 // divisible by 2 or 3) against the single-thread engine; bitwise reproducibility for a fixed
 // worker count; and --deterministic: bitwise identical for ANY worker count.
 import { describe, expect, it } from 'vitest';
-import { DEFAULTS, type TrainConfig } from '../src/config/schema.js';
+import type { TrainConfig } from '../src/config/schema.js';
+import { D2L_BASE } from './train_helpers.js';
 import { InlineEngine, type Engine } from '../src/parallel/engine.js';
 import { PoolEngine } from '../src/parallel/pool.js';
 import { prepareData } from '../src/train/data.js';
 import { evalRows } from '../src/train/evaluate.js';
+import { planInputOf } from '../src/train/plan.js';
 import { Trainer } from '../src/train/trainer.js';
 
 function config(sampler: 'random' | 'consecutive', deterministic = false): TrainConfig {
   return {
-    ...DEFAULTS,
-    model: { ...DEFAULTS.model, hidden: 48, init_scale: 0.1 },
-    data: { ...DEFAULTS.data, sampler, steps: 9, batch: 7, val_fraction: 0.05 },
-    optim: { ...DEFAULTS.optim, lr: 1, clip: 1 },
-    run: { ...DEFAULTS.run, epochs: 1, deterministic, sample_every: 0, checkpoint_every: 0 },
+    ...D2L_BASE,
+    model: { ...D2L_BASE.model, hidden: 48, init_scale: 0.1 },
+    data: { ...D2L_BASE.data, sampler, steps: 9, batch: 7, val_fraction: 0.05 },
+    optim: { ...D2L_BASE.optim, lr: 1, clip: 1 },
+    run: { ...D2L_BASE.run, epochs: 1, deterministic, sample_every: 0, checkpoint_every: 0 },
   };
 }
 
 /** Trains `steps` minibatches; returns a copy of the parameters and the losses seen. */
 async function train(cfg: TrainConfig, workers: number, steps: number): Promise<Float32Array> {
   const data = prepareData(cfg);
-  const plan = {
-    V: data.vocab.size, H: cfg.model.hidden, T: cfg.data.steps, B: cfg.data.batch, workers,
-    deterministic: cfg.run.deterministic, evalRows: evalRows(data.val?.length ?? 0, cfg.data.steps, cfg.data.batch),
-  };
+  const plan = planInputOf(cfg, data.vocab.size, { workers: Math.max(1, workers), evalRows: evalRows(data.val?.length ?? 0, cfg.data.steps, cfg.data.batch) });
   const opts = { plan, act: 'tanh' as const, corpus: data.train };
   const engine: Engine = workers === 0 ? new InlineEngine(opts) : new PoolEngine(opts);
   try {

@@ -6,7 +6,7 @@
 // reports itself without applying its update.
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DEFAULTS, type TrainConfig } from '../src/config/schema.js';
+import type { TrainConfig } from '../src/config/schema.js';
 import { clipFactor } from '../src/optim/clip.js';
 import { Result, RESULT_FIELDS, Slot } from '../src/parallel/control.js';
 import { engineSetup, outcomeOf, resetControl, type Engine, type EngineOptions, type StretchOutcome } from '../src/parallel/engine.js';
@@ -14,10 +14,11 @@ import { PoolEngine } from '../src/parallel/pool.js';
 import { prepareData } from '../src/train/data.js';
 import { evalRows } from '../src/train/evaluate.js';
 import { computeShard, reduceChunks, updateRange, type StepContext, type StretchTask } from '../src/train/step.js';
+import { planInputOf } from '../src/train/plan.js';
 import { Trainer } from '../src/train/trainer.js';
 import { initParams } from '../src/model/params.js';
 import { Rng } from '../src/util/rng.js';
-import { firstGradient } from './train_helpers.js';
+import { firstGradient, D2L_BASE } from './train_helpers.js';
 
 /** The pre-barrier step, phase by phase on one thread, over an N-worker plan (independent of runStretch). */
 class RoundTripEngine implements Engine {
@@ -62,7 +63,7 @@ class RoundTripEngine implements Engine {
       for (const x of reduceChunks(ctx, 0, plan.numChunks, plan.activeBlocks)) sumsq += x;
       const norm = Math.sqrt(sumsq);
       const factor = clipFactor(norm, task.clipTheta);
-      updateRange(ctx, 0, plan.numParams, task.lr * factor, plan.activeBlocks[0]);
+      updateRange(ctx, 0, plan.numParams, (task.lr ?? control.lrs[k]) * factor, plan.activeBlocks[0]);
       const row = k * RESULT_FIELDS;
       control.results[row + Result.LOSS] = loss;
       control.results[row + Result.NORM] = norm;
@@ -78,20 +79,17 @@ class RoundTripEngine implements Engine {
 
 function config(sampler: 'random' | 'consecutive', deterministic: boolean): TrainConfig {
   return {
-    ...DEFAULTS,
-    model: { ...DEFAULTS.model, hidden: 40, init_scale: 0.1 },
-    data: { ...DEFAULTS.data, sampler, steps: 11, batch: 9, val_fraction: 0.05, max_chars: 4000 },
-    optim: { ...DEFAULTS.optim, lr: 1, clip: 0.5 },
-    run: { ...DEFAULTS.run, epochs: 3, deterministic, sample_every: 0, checkpoint_every: 0 },
+    ...D2L_BASE,
+    model: { ...D2L_BASE.model, hidden: 40, init_scale: 0.1 },
+    data: { ...D2L_BASE.data, sampler, steps: 11, batch: 9, val_fraction: 0.05, max_chars: 4000 },
+    optim: { ...D2L_BASE.optim, lr: 1, clip: 0.5 },
+    run: { ...D2L_BASE.run, epochs: 3, deterministic, sample_every: 0, checkpoint_every: 0 },
   };
 }
 
 async function paramsAfter(cfg: TrainConfig, workers: number, steps: number, kind: 'pool' | 'roundtrip') {
   const data = prepareData(cfg);
-  const plan = {
-    V: data.vocab.size, H: cfg.model.hidden, T: cfg.data.steps, B: cfg.data.batch, workers,
-    deterministic: cfg.run.deterministic, evalRows: evalRows(data.val?.length ?? 0, cfg.data.steps, cfg.data.batch),
-  };
+  const plan = planInputOf(cfg, data.vocab.size, { workers: Math.max(1, workers), evalRows: evalRows(data.val?.length ?? 0, cfg.data.steps, cfg.data.batch) });
   const opts = { plan, act: 'tanh' as const, corpus: data.train, maxStretch: 16 };
   const engine: Engine = kind === 'pool' ? new PoolEngine(opts) : new RoundTripEngine(opts);
   try {
@@ -213,5 +211,24 @@ describe('stretch control', () => {
     }
     expect(worst).toBeLessThan(1e-5);
     expect(moved).toBeGreaterThan(0);
+  });
+
+  it.each([
+    ['gru', 2, 0], ['lstm', 2, 0.3],
+  ] as const)('one real update of a %s with %i layers (dropout %s): the helper computes that model\'s gradient, not an RNN\'s', async (cell, layers, dropout) => {
+    const base = config('random', false);
+    const cfg = { ...base, model: { ...base.model, cell, gru_reset: 'after' as const, layers, dropout } };
+    const { engine, p0, g } = firstGradient(cfg);
+    const { plan, blas, control } = engine;
+    expect(plan.layout.dims).toMatchObject({ cell, layers });
+    // the upper layer's recurrent weights get a gradient (an RNN plan would have no such tensor)
+    const t = plan.layout.tensors[`l1.W_h${cell === 'gru' ? 'z' : 'i'}`];
+    let sumsq = 0;
+    for (let r = 0; r < t.shape[0]; r++) for (let c = 0; c < t.shape[1]; c++) sumsq += g[t.offset + r * t.rowStride + c] ** 2;
+    expect(sumsq).toBeGreaterThan(0);
+    const out = await engine.runStretch({ k0: 0, k1: 1, carry: false, gradScale: 1 / 99, lr: 0.7, clipTheta: 1e3 });
+    expect(out.done).toBe(1);
+    const p1 = blas.f.subarray(plan.params, plan.params + plan.numParams);
+    for (let k = 0; k < plan.numParams; k += 97) expect(p1[k]).toBeCloseTo(p0[k] - 0.7 * control.results[Result.FACTOR] * g[k], 5);
   });
 });

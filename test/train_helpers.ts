@@ -2,8 +2,7 @@
 // compare parameters: one thread (InlineEngine) against N pool workers, and --deterministic across
 // worker counts, for any config (cell, depth, dropout, sampler).
 import { expect } from 'vitest';
-import type { TrainConfig } from '../src/config/schema.js';
-import { optimSlots } from '../src/optim/optimizers.js';
+import { DEFAULTS, type TrainConfig } from '../src/config/schema.js';
 import { InlineEngine, type Engine } from '../src/parallel/engine.js';
 import { initParams } from '../src/model/params.js';
 import { computeShard, gatherShard } from '../src/train/step.js';
@@ -11,8 +10,20 @@ import { Rng } from '../src/util/rng.js';
 import { PoolEngine } from '../src/parallel/pool.js';
 import { prepareData } from '../src/train/data.js';
 import { evalRows } from '../src/train/evaluate.js';
-import { planModelOf } from '../src/train/plan.js';
+import { planInputOf } from '../src/train/plan.js';
 import { Trainer } from '../src/train/trainer.js';
+
+/**
+ * The settings the engine and trainer tests were written against: D2L chapter 6's RNN with SGD, a
+ * constant rate and D2L's samplers (test/fixtures/d2l-base.yaml for the CLI tests), whatever the
+ * defaults for a user's own text are. Tests spread it and change what they test.
+ */
+export const D2L_BASE: TrainConfig = {
+  model: { ...DEFAULTS.model, cell: 'rnn', gru_reset: 'before', hidden: 256, layers: 1, dropout: 0, activation: 'tanh', init_scale: 0.01 },
+  data: { ...DEFAULTS.data, preprocess: { newlines_to_spaces: true }, sampler: 'random', epoch_offset: 'none', steps: 35, batch: 32 },
+  optim: { ...DEFAULTS.optim, kind: 'sgd', lr: 100, clip: 0.01, schedule: { ...DEFAULTS.optim.schedule, kind: 'constant', warmup: 0 } },
+  run: { ...DEFAULTS.run, epochs: 250, time_budget: null, minibatches: null, eval_every: 1, sample_every: 50, sample_length: 50, sample_temperature: 0, checkpoint_every: 10 },
+};
 
 /**
  * The parameters after `steps` minibatches of `cfg` on `workers` pool workers (0: one thread, no
@@ -21,10 +32,7 @@ import { Trainer } from '../src/train/trainer.js';
 export async function paramsAfter(cfg: TrainConfig, workers: number, steps: number, maxStretch?: number): Promise<Float32Array> {
   const data = prepareData(cfg);
   const { steps: T, batch: B } = cfg.data;
-  const plan = {
-    V: data.vocab.size, H: cfg.model.hidden, T, B, workers: Math.max(1, workers), deterministic: cfg.run.deterministic,
-    evalRows: evalRows(data.val?.length ?? 0, T, B), optimSlots: optimSlots(cfg.optim.kind).length, ...planModelOf(cfg),
-  };
+  const plan = planInputOf(cfg, data.vocab.size, { workers: Math.max(1, workers), evalRows: evalRows(data.val?.length ?? 0, T, B) });
   const opts = { plan, act: cfg.model.activation, corpus: data.train, maxStretch };
   const engine: Engine = workers === 0 ? new InlineEngine(opts) : new PoolEngine(opts);
   try {
@@ -70,7 +78,7 @@ export function firstGradient(cfg: TrainConfig) {
   const data = prepareData(cfg);
   const { steps: T, batch: B } = cfg.data;
   const engine = new InlineEngine({
-    plan: { V: data.vocab.size, H: cfg.model.hidden, T, B, workers: 1, deterministic: false, evalRows: 0, optimSlots: optimSlots(cfg.optim.kind).length },
+    plan: planInputOf(cfg, data.vocab.size, { workers: 1, deterministic: false }),
     act: cfg.model.activation, corpus: data.train,
   });
   const { plan, blas, control } = engine;

@@ -11,11 +11,11 @@ import type { KernelPreference } from '../blas/loader.js';
 import type { TrainConfig } from '../config/schema.js';
 import { makeSampler } from '../data/samplers.js';
 import { dimsOf, initParams, trainFlopsPerToken } from '../model/params.js';
-import { optimSlots, optimStepOf } from '../optim/optimizers.js';
+import { optimStepOf } from '../optim/optimizers.js';
 import { phaseTimes } from '../parallel/engine.js';
 import { PoolEngine } from '../parallel/pool.js';
 import { prepareData, type PreparedData } from '../train/data.js';
-import { planModelOf } from '../train/plan.js';
+import { planInputOf } from '../train/plan.js';
 import { Rng } from '../util/rng.js';
 
 export interface ScalingResult {
@@ -87,7 +87,7 @@ async function measure(o: ScalingOptions, data: PreparedData, workers: number): 
   const V = data.vocab.size;
   const { steps: T, batch: B } = c.data;
   const engine = new PoolEngine({
-    plan: { V, H: c.model.hidden, T, B, workers, deterministic: c.run.deterministic, evalRows: 0, optimSlots: optimSlots(c.optim.kind).length, ...planModelOf(c) },
+    plan: planInputOf(c, V, { workers }),
     act: c.model.activation, kernels: o.kernels, corpus: data.train,
   });
   try {

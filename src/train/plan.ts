@@ -27,6 +27,7 @@ import { allocModelWorkspace, stateParts, type ModelSpec } from '../model/model.
 import type { CellKind } from '../model/params.js';
 import { offsetsAt, paramLayout, type ParamLayout, type TensorOffsets } from '../model/params.js';
 import { Arena } from '../util/arena.js';
+import { optimSlots } from '../optim/optimizers.js';
 
 export const DETERMINISTIC_SHARD_ROWS = 4;
 /** Gradient norms are summed over fixed chunks so the result never depends on how slices are cut. */
@@ -55,10 +56,19 @@ export interface PlanInput {
   seed?: number;
 }
 
-/** The model keys of a plan, from a config. */
-export function planModelOf(config: TrainConfig): Pick<PlanInput, 'cell' | 'gruReset' | 'layers' | 'dropout' | 'seed'> {
+/**
+ * The one way from a validated config to a plan input (every caller, tests included, goes through
+ * here, so no plan can silently miss the cell, depth or dropout). `at` is what the config does not
+ * say: the thread count, the validation rows, and (bench) a deterministic mode other than the run's.
+ */
+export function planInputOf(config: TrainConfig, V: number, at: { workers: number; evalRows?: number; deterministic?: boolean }): PlanInput {
   const m = config.model;
-  return { cell: m.cell, gruReset: m.gru_reset, layers: m.layers, dropout: m.dropout, seed: config.run.seed };
+  return {
+    V, H: m.hidden, T: config.data.steps, B: config.data.batch, workers: at.workers,
+    deterministic: at.deterministic ?? config.run.deterministic, evalRows: at.evalRows ?? 0,
+    optimSlots: optimSlots(config.optim.kind).length,
+    cell: m.cell, gruReset: m.gru_reset, layers: m.layers, dropout: m.dropout, seed: config.run.seed,
+  };
 }
 
 /** The model a plan trains (the activation is the run's, passed beside the plan). */
