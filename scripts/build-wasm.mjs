@@ -3,7 +3,7 @@
 // parameters. Their only static data are the constant tables of AssemblyScript's math (Math.log
 // etc.), placed in the low RESERVED_LOW_BYTES of the memory; loader.ts checks it fits there.
 import { main } from 'assemblyscript/asc';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
 
 const outDir = 'dist/wasm';
 mkdirSync(outDir, { recursive: true });
@@ -17,6 +17,12 @@ const variants = [
   { name: 'kernels.simd.wasm', extra: [] },
   { name: 'kernels.relaxed.wasm', extra: ['--enable', 'relaxed-simd'] },
 ];
+// up to date: both outputs newer than the kernels and this script (npm test builds before every run)
+const newest = Math.max(...['src/blas/assembly/kernels.ts', 'scripts/build-wasm.mjs'].map((f) => statSync(f).mtimeMs));
+if (variants.every((v) => existsSync(`${outDir}/${v.name}`) && statSync(`${outDir}/${v.name}`).mtimeMs > newest)) {
+  console.log(`build-wasm: ${outDir} is up to date`);
+  process.exit(0);
+}
 for (const v of variants) {
   const { error, stderr } = await main([...common, ...v.extra, '--outFile', `${outDir}/${v.name}`]);
   if (error) {

@@ -1,0 +1,15 @@
+// The suite tests the sources as they are: the pool's workers load dist/, so dist/ must have been
+// built from exactly these sources (npm test builds first). A source edited after the last build
+// fails here, naming the fix, instead of passing against stale workers.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { expect, it } from 'vitest';
+// @ts-expect-error a plain .mjs build script, without types
+import { sourceStamp } from '../scripts/stamp.mjs';
+
+const root = join(import.meta.dirname, '..');
+
+it('dist/ was built from the sources under test (run npm test, which builds first, not vitest alone)', () => {
+  const built = JSON.parse(readFileSync(join(root, 'dist/build-stamp.json'), 'utf8')) as { sources_sha256: string };
+  expect(built.sources_sha256, 'dist/ is stale: npm run build (or npm test) before testing').toBe(sourceStamp(root));
+});
