@@ -43,7 +43,8 @@ export function prepareData(config: TrainConfig, vocab?: Vocab): PreparedData {
   if (missing.length > 0) {
     throw new InputError(`${source}: ${missing.length} character(s) not in the checkpoint's vocabulary, e.g. ${missing.slice(0, 5).map((c) => JSON.stringify(String.fromCodePoint(c))).join(', ')}`);
   }
-  const nVal = Math.floor(ids.length * d.val_fraction);
+  // the usual split (nanoGPT's, char-rnn's): the first floor(n (1 - f)) characters train, the rest validates
+  const nVal = ids.length - Math.floor(ids.length * (1 - d.val_fraction));
   const train = ids.subarray(0, ids.length - nVal);
   const val = nVal > 0 ? ids.subarray(ids.length - nVal) : null;
   const need = minCorpusLength(d.sampler, d.batch, d.steps);
