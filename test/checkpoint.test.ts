@@ -10,14 +10,14 @@ import { loadCheckpoint } from '../src/train/checkpoint.js';
 import { bpttLogits } from './torch_helpers.js';
 import { configHash } from '../src/train/identity.js';
 import { torchTensors } from '../src/io/export_torch.js';
-import { bptt } from './cli_helpers.js';
+import { bptt, D2L_ARGS } from './cli_helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'bptt-ck-'));
 const run = join(dir, 'run');
 const ck = join(run, 'last.safetensors');
 
 beforeAll(() => {
-  const r = bptt(['train', '--builtin', 'counting', '--hidden', '24', '--batch', '8', '--steps', '12', '--lr', '2', '--clip', '1',
+  const r = bptt(['train', ...D2L_ARGS, '--builtin', 'counting', '--hidden', '24', '--batch', '8', '--steps', '12', '--lr', '2', '--clip', '1',
     '--epochs', '2', '--workers', '1', '--set', 'run.sample_every=0', '--set', 'data.preprocess.newlines_to_spaces=false', '--out', run]);
   expect(r.code).toBe(0);
 });
@@ -187,7 +187,7 @@ describe('bad checkpoints get one line naming the file and the problem', () => {
 
   it('resuming on a corpus with characters outside the checkpoint vocabulary', () => {
     const copy = join(dir, 'other');
-    const r0 = bptt(['train', '--builtin', 'counting', '--hidden', '8', '--batch', '4', '--steps', '8', '--epochs', '1', '--workers', '1', '--set', 'run.sample_every=0', '--out', copy]);
+    const r0 = bptt(['train', ...D2L_ARGS, '--builtin', 'counting', '--hidden', '8', '--batch', '4', '--steps', '8', '--epochs', '1', '--workers', '1', '--set', 'run.sample_every=0', '--out', copy]);
     expect(r0.code).toBe(0);
     const text = join(dir, 'other.txt');
     writeFileSync(text, 'zebra quartz 分开 '.repeat(200));
@@ -219,7 +219,7 @@ describe('bad checkpoints get one line naming the file and the problem', () => {
 it('an output path that cannot be a directory is refused before anything is written', () => {
   const fileAsDir = join(dir, 'plainfile');
   writeFileSync(fileAsDir, 'x');
-  const r = bptt(['train', '--builtin', 'counting', '--epochs', '1', '--out', join(fileAsDir, 'run')]);
+  const r = bptt(['train', ...D2L_ARGS, '--builtin', 'counting', '--epochs', '1', '--out', join(fileAsDir, 'run')]);
   expect(r.code).toBe(2);
   expect(r.stderr).toMatch(/^bptt: error: output .*plainfile\/run: a part of the path is a file, not a directory\n$/);
   expect(statSync(fileAsDir).isFile()).toBe(true);

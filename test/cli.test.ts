@@ -2,7 +2,7 @@
 // run directory; SIGINT stops at a minibatch boundary with a checkpoint and exit 130, and resume
 // gives bitwise the parameters of an uninterrupted run; a failing worker or a diverging loss stops
 // the run with one line and a non-zero exit, leaving the last good checkpoint intact.
-import { bptt, runAndSignal } from './cli_helpers.js';
+import { bptt, runAndSignal, D2L_ARGS } from './cli_helpers.js';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,7 +23,7 @@ function paramsOf(path: string): Buffer {
 describe('train', () => {
   it('writes config.yaml, metrics.jsonl (one line per epoch) and a loadable checkpoint; perplexity falls', () => {
     const out = join(tmp(), 'run');
-    const r = bptt(['train', ...SMALL, '--epochs', '3', '--workers', '2', '--out', out]);
+    const r = bptt(['train', ...D2L_ARGS, ...SMALL, '--epochs', '3', '--workers', '2', '--out', out]);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const metrics = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
@@ -37,9 +37,9 @@ describe('train', () => {
 
   it('refuses to overwrite an existing run without --force', () => {
     const out = join(tmp(), 'run');
-    expect(bptt(['train', ...SMALL, '--epochs', '1', '--workers', '1', '--out', out]).code).toBe(0);
+    expect(bptt(['train', ...D2L_ARGS, ...SMALL, '--epochs', '1', '--workers', '1', '--out', out]).code).toBe(0);
     const before = readFileSync(join(out, 'last.safetensors'));
-    const r = bptt(['train', ...SMALL, '--epochs', '1', '--workers', '1', '--out', out]);
+    const r = bptt(['train', ...D2L_ARGS, ...SMALL, '--epochs', '1', '--workers', '1', '--out', out]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/^bptt: error: output .*run: a run already exists there; pass --force/);
     expect(readFileSync(join(out, 'last.safetensors')).equals(before)).toBe(true);
@@ -49,12 +49,12 @@ describe('train', () => {
 describe('output modes', () => {
   it('--log-json prints one JSON object per line; --quiet prints nothing', () => {
     const dir = tmp();
-    const r = bptt(['train', ...SMALL, '--epochs', '2', '--workers', '1', '--set', 'run.sample_every=1', '--log-json', '--out', join(dir, 'a')]);
+    const r = bptt(['train', ...D2L_ARGS, ...SMALL, '--epochs', '2', '--workers', '1', '--set', 'run.sample_every=1', '--log-json', '--out', join(dir, 'a')]);
     expect(r.code).toBe(0);
     const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
-    expect(events.filter((e) => e.event === 'epoch').map((e) => e.epoch)).toEqual([1, 2]);
+    expect(events.filter((e) => e.event === 'report').map((e) => e.epoch)).toEqual([1, 2]);
     expect(events.filter((e) => e.event === 'samples')).toHaveLength(2);
-    const q = bptt(['train', ...SMALL, '--epochs', '1', '--workers', '1', '--quiet', '--out', join(dir, 'b')]);
+    const q = bptt(['train', ...D2L_ARGS, ...SMALL, '--epochs', '1', '--workers', '1', '--quiet', '--out', join(dir, 'b')]);
     expect(q.code).toBe(0);
     expect(q.stdout).toBe('');
   });
@@ -68,9 +68,9 @@ describe('interrupt and resume', () => {
   ] as const)('%s sampling, %s: checkpoint at a minibatch boundary, exit %i; resume equals an uninterrupted run bitwise', async (sampler, signal, exitCode) => {
     const dir = tmp();
     const args = [...SMALL, '--epochs', '3', '--workers', '2', '--sampler', sampler];
-    expect(bptt(['train', ...args, '--out', join(dir, 'straight')]).code).toBe(0);
+    expect(bptt(['train', ...D2L_ARGS, ...args, '--out', join(dir, 'straight')]).code).toBe(0);
 
-    const { code, stdout } = await runAndSignal(['train', ...args, '--out', join(dir, 'cut')], signal, 0);
+    const { code, stdout } = await runAndSignal(['train', ...D2L_ARGS, ...args, '--out', join(dir, 'cut')], signal, 0);
     expect(code).toBe(exitCode);
     expect(stdout).toMatch(/interrupted; checkpoint written/);
     const cut = loadCheckpoint(join(dir, 'cut', 'last.safetensors'));
@@ -96,7 +96,7 @@ describe('faults never hang and never lose the last checkpoint', () => {
   it.each(['throw', 'exit'])('a worker that %ss stops the run with one line and exit 1', (kind) => {
     const out = join(tmp(), 'run');
     // ~154 minibatches per epoch: step 200 falls in epoch 2, after epoch 1's checkpoint
-    const r = bptt(['train', ...SMALL, '--epochs', '3', '--workers', '2', '--out', out], { BPTT_TEST_FAULT: `${kind}:200`, BPTT_WORKER_FILE: FAULT_WORKER });
+    const r = bptt(['train', ...D2L_ARGS, ...SMALL, '--epochs', '3', '--workers', '2', '--out', out], { BPTT_TEST_FAULT: `${kind}:200`, BPTT_WORKER_FILE: FAULT_WORKER });
     expect(r.code).toBe(1);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stderr).toMatch(/a worker thread failed/);
@@ -105,7 +105,7 @@ describe('faults never hang and never lose the last checkpoint', () => {
 
   it('a diverging loss names the epoch and minibatch and suggests the fix', () => {
     const out = join(tmp(), 'run');
-    const r = bptt(['train', ...SMALL, '--epochs', '2', '--workers', '1', '--lr', '1e38', '--clip', '1e38', '--out', out]);
+    const r = bptt(['train', ...D2L_ARGS, ...SMALL, '--epochs', '2', '--workers', '1', '--lr', '1e38', '--clip', '1e38', '--out', out]);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/^bptt: error: training diverged at epoch 1, minibatch \d+: .* lower optim\.lr .* or optim\.clip/);
   });

@@ -28,3 +28,10 @@ export function runAndSignal(args: string[], signal: NodeJS.Signals, delayMs: nu
   });
   return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout })));
 }
+
+/**
+ * `--config` with the settings most CLI tests were written against (D2L's RNN with SGD,
+ * test/fixtures/d2l-base.yaml), so that they test what they say whatever the defaults for a user's
+ * text are. Tests of those defaults leave it out.
+ */
+export const D2L_ARGS = ['--config', join(import.meta.dirname, 'fixtures/d2l-base.yaml')];

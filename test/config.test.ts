@@ -31,9 +31,11 @@ describe('precedence', () => {
   });
 
   it('overrides never leak into DEFAULTS or into the next resolution', () => {
-    resolveConfig(null, [parseSet('optim.lr=3'), parseSet('run.epochs=2')]);
-    expect(DEFAULTS.optim.lr).toBe(100);
-    expect(resolveConfig(null, []).config.run.epochs).toBe(250);
+    const before = structuredClone(DEFAULTS);
+    resolveConfig(null, [parseSet('optim.lr=3'), parseSet('run.epochs=2'), parseSet('run.time_budget=5m')]);
+    expect(DEFAULTS).toEqual(before);
+    expect(resolveConfig(null, []).config.optim.lr).toBe(DEFAULTS.optim.lr);
+    expect(resolveConfig(null, []).config.run.time_budget).toBe(DEFAULTS.run.time_budget);
   });
 
   it('JSON files work too', () => {
@@ -73,15 +75,32 @@ describe('errors name the file, position and key', () => {
   });
 });
 
-describe('learning-rate schedules', () => {
-  const optim = (kind: 'constant' | 'step' | 'cosine') => ({ ...DEFAULTS.optim, lr: 8, schedule: { kind, step_epochs: 2, gamma: 0.5, min_lr: 1 } });
-  it('constant, step decay and cosine', () => {
-    expect([0, 1, 2, 3, 4].map((e) => learningRate(optim('constant'), e, 5))).toEqual([8, 8, 8, 8, 8]);
-    expect([0, 1, 2, 3, 4].map((e) => learningRate(optim('step'), e, 5))).toEqual([8, 8, 4, 4, 2]);
-    const cos = [0, 2, 4].map((e) => learningRate(optim('cosine'), e, 5));
+describe('learning-rate schedules, by minibatch', () => {
+  type Kind = 'constant' | 'step' | 'cosine' | 'linear';
+  const optim = (kind: Kind, warmup = 0) => ({ ...DEFAULTS.optim, lr: 8, schedule: { kind, warmup, step_epochs: 2, gamma: 0.5, min_lr: 1 } });
+  const at = (kind: Kind, steps: number[], horizon: number, perEpoch = 1, warmup = 0) => steps.map((s) => learningRate(optim(kind, warmup), s, horizon, perEpoch));
+  it('constant, step decay (every step_epochs epochs of minibatches), cosine and linear to min_lr at the last minibatch', () => {
+    expect(at('constant', [0, 1, 2, 3, 4], 5)).toEqual([8, 8, 8, 8, 8]);
+    expect(at('step', [0, 1, 2, 3, 4], 5)).toEqual([8, 8, 4, 4, 2]);
+    // 3 minibatches an epoch: the rate halves every 6 minibatches
+    expect(at('step', [0, 5, 6, 11, 12], 20, 3)).toEqual([8, 8, 4, 4, 2]);
+    const cos = at('cosine', [0, 2, 4], 5);
     expect(cos[0]).toBeCloseTo(8);
     expect(cos[1]).toBeCloseTo(4.5);
-    expect(cos[2]).toBeCloseTo(1);
+    expect(cos[2]).toBe(1);
+    expect(at('linear', [0, 1, 2, 3, 4], 5)).toEqual([8, 6.25, 4.5, 2.75, 1]);
+    // past the horizon (a resumed run that trains on): the floor, never below it
+    expect(at('cosine', [7, 100], 5)).toEqual([1, 1]);
+  });
+  it('warmup ramps linearly to lr over its minibatches, then the schedule runs over the rest', () => {
+    expect(at('constant', [0, 1, 3, 4, 9], 10, 1, 4)).toEqual([2, 4, 8, 8, 8]);
+    const cos = at('cosine', [0, 3, 4, 9], 10, 1, 4);
+    expect(cos.slice(0, 3)).toEqual([cos[0], 8, 8]);
+    expect(cos[0]).toBeCloseTo(2);
+    expect(cos[3]).toBe(1);
+  });
+  it('an unknown horizon (a time budget before its first estimate) holds the rate at its start', () => {
+    expect(at('cosine', [0, 50, 5000], Infinity)).toEqual([8, 8, 8]);
   });
 });
 

@@ -1,3 +1,4 @@
+import { D2L_BASE } from './train_helpers.js';
 // Corpus loading, the vocabulary, the D2L samplers on D2L's own example, and bad data files.
 import { mkdtempSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -6,7 +7,6 @@ import { describe, expect, it } from 'vitest';
 import { builtinCorpus, numberToWords } from '../src/data/builtin.js';
 import { readTextFile, toChars, Vocab } from '../src/data/corpus.js';
 import { ConsecutiveSampler, RandomSampler } from '../src/data/samplers.js';
-import { DEFAULTS } from '../src/config/schema.js';
 import { prepareData } from '../src/train/data.js';
 import { Rng } from '../src/util/rng.js';
 
@@ -99,7 +99,7 @@ describe('corpus and vocabulary', () => {
 describe('bad data files get one clear message naming the file', () => {
   const dir = mkdtempSync(join(tmpdir(), 'bptt-data-'));
   const write = (name: string, content: string | Buffer) => { const p = join(dir, name); writeFileSync(p, content); return p; };
-  const cfg = (path: string, over: Partial<typeof DEFAULTS.data> = {}) => ({ ...DEFAULTS, data: { ...DEFAULTS.data, path, ...over } });
+  const cfg = (path: string, over: Partial<typeof D2L_BASE.data> = {}) => ({ ...D2L_BASE, data: { ...D2L_BASE.data, path, ...over } });
 
   it.each([
     ['missing', () => join(dir, 'nope.txt'), /data file .*nope\.txt: no such file/],

@@ -10,7 +10,7 @@ import { bptt, CLI } from './cli_helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'bptt-exp-'));
 const base = join(dir, 'base.yaml');
-writeFileSync(base, 'model: {hidden: 16}\ndata: {batch: 8, steps: 12, val_fraction: 0.1}\noptim: {lr: 2, clip: 1}\nrun: {epochs: 2, sample_every: 0}\n');
+writeFileSync(base, 'model: {cell: rnn, hidden: 16}\ndata: {sampler: random, batch: 8, steps: 12, val_fraction: 0.1}\noptim: {kind: sgd, lr: 2, clip: 1, schedule: {kind: constant}}\nrun: {epochs: 2, sample_every: 0}\n');
 
 describe('sweep', () => {
   it('grid parsing and expansion', () => {
@@ -157,11 +157,11 @@ describe('compare', () => {
 
 const hasScript = spawnSync('script', ['--version']).status === 0;
 describe.skipIf(!hasScript)('on a terminal', () => {
-  it('shows a live progress line (minibatch k/n, tokens/s, running perplexity, ETA)', () => {
+  it('shows a live progress line (ETA first, running perplexity, tokens/s, minibatch k/n)', () => {
     const cmd = `${process.execPath} ${CLI} train --config ${base} --epochs 2 --out ${join(dir, 'tty')}`;
     const r = spawnSync('script', ['-qec', cmd, '/dev/null'], { encoding: 'utf8' });
     expect(r.status).toBe(0);
-    expect(r.stdout).toMatch(/\repoch 1 {2}minibatch \d+\/\d+ {2}ppl [\d.]+ {2}[\d,]+ tok\/s {2}ETA \d+s/);
+    expect(r.stdout).toMatch(/\rETA \d+s {2}ppl [\d.]+ {2}[\d,]+ tok\/s {2}epoch 1 minibatch \d+\/\d+ {2}\(\d+\/\d+ of the run\)/);
   });
 });
 if (!hasScript) console.warn('SKIPPED: the terminal progress test needs util-linux script(1)');

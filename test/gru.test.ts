@@ -7,17 +7,17 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readSafetensors } from '../src/io/safetensors.js';
 import { loadCheckpoint } from '../src/train/checkpoint.js';
-import { bptt } from './cli_helpers.js';
+import { bptt, D2L_ARGS } from './cli_helpers.js';
 import { expectTorchAgrees, findTorchPython } from './torch_helpers.js';
 import { compileKernels, createSharedMemory, createWasmBlas, RESERVED_LOW_BYTES, WasmBlas } from '../src/blas/loader.js';
 import { RefBlas } from '../src/blas/ref.js';
 import type { Blas } from '../src/blas/types.js';
-import { DEFAULTS, type TrainConfig } from '../src/config/schema.js';
+import type { TrainConfig } from '../src/config/schema.js';
 import { modelLoss } from '../src/model/model.js';
 import { paramLayout } from '../src/model/params.js';
 import { Rng } from '../src/util/rng.js';
 import { buildModel, gradcheckBuffer, gradcheckTensors, modelGrads, type BuiltModel } from './helpers.js';
-import { expectWorkerInvariance } from './train_helpers.js';
+import { expectWorkerInvariance, D2L_BASE } from './train_helpers.js';
 
 const shape = { V: 5, H: 4, T: 3, B: 2 };
 const N = shape.T * shape.B;
@@ -59,11 +59,11 @@ describe.each(['before', 'after'] as const)('GRU, reset %s', (gruReset) => {
 
   it('1, 2, 3 workers give the one-thread parameters; --deterministic is bitwise across worker counts', async () => {
     const cfgOf = (deterministic: boolean): TrainConfig => ({
-      ...DEFAULTS,
-      model: { ...DEFAULTS.model, cell: 'gru', gru_reset: gruReset, hidden: 24, init_scale: 0.1 },
-      data: { ...DEFAULTS.data, sampler: 'consecutive', steps: 9, batch: 7, val_fraction: 0.05, max_chars: 3000 },
-      optim: { ...DEFAULTS.optim, lr: 1, clip: 1 },
-      run: { ...DEFAULTS.run, epochs: 2, deterministic, sample_every: 0, checkpoint_every: 0 },
+      ...D2L_BASE,
+      model: { ...D2L_BASE.model, cell: 'gru', gru_reset: gruReset, hidden: 24, init_scale: 0.1 },
+      data: { ...D2L_BASE.data, sampler: 'consecutive', steps: 9, batch: 7, val_fraction: 0.05, max_chars: 3000 },
+      optim: { ...D2L_BASE.optim, lr: 1, clip: 1 },
+      run: { ...D2L_BASE.run, epochs: 2, deterministic, sample_every: 0, checkpoint_every: 0 },
     });
     await expectWorkerInvariance(cfgOf);
   });
@@ -71,7 +71,7 @@ describe.each(['before', 'after'] as const)('GRU, reset %s', (gruReset) => {
 
 describe('GRU on the command line', () => {
   const dir = mkdtempSync(join(tmpdir(), 'bptt-gru-'));
-  const train = (reset: string, out: string) => bptt(['train', '--builtin', 'counting', '--set', 'model.cell=gru', '--set', `model.gru_reset=${reset}`,
+  const train = (reset: string, out: string) => bptt(['train', ...D2L_ARGS, '--builtin', 'counting', '--set', 'model.cell=gru', '--set', `model.gru_reset=${reset}`,
     '--hidden', '32', '--batch', '8', '--steps', '16', '--lr', '10', '--clip', '1', '--sampler', 'consecutive', '--epochs', '2',
     '--set', 'run.sample_every=0', '--quiet', '--out', out]);
 

@@ -5,10 +5,10 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DEFAULTS, type TrainConfig } from '../src/config/schema.js';
+import type { TrainConfig } from '../src/config/schema.js';
 import { readSafetensors } from '../src/io/safetensors.js';
 import { loadCheckpoint } from '../src/train/checkpoint.js';
-import { bptt, runAndSignal } from './cli_helpers.js';
+import { bptt, runAndSignal, D2L_ARGS } from './cli_helpers.js';
 import { expectTorchAgrees, findTorchPython } from './torch_helpers.js';
 import { compileKernels, createSharedMemory, createWasmBlas, RESERVED_LOW_BYTES, WasmBlas } from '../src/blas/loader.js';
 import { RefBlas } from '../src/blas/ref.js';
@@ -17,7 +17,7 @@ import { modelLoss } from '../src/model/model.js';
 import { paramLayout, readTensor, viewsOf, writeTensor, type ParamLayout } from '../src/model/params.js';
 import { Rng } from '../src/util/rng.js';
 import { buildModel, gradcheckBuffer, gradcheckTensors, modelGrads, type BuiltModel } from './helpers.js';
-import { expectWorkerInvariance } from './train_helpers.js';
+import { expectWorkerInvariance, D2L_BASE } from './train_helpers.js';
 
 const shape = { V: 5, H: 4, T: 3, B: 2 };
 const N = shape.T * shape.B;
@@ -85,11 +85,11 @@ describe('LSTM layout', () => {
 
 describe('LSTM in training', () => {
   const cfgOf = (sampler: 'random' | 'consecutive', deterministic: boolean): TrainConfig => ({
-    ...DEFAULTS,
-    model: { ...DEFAULTS.model, cell: 'lstm', hidden: 24, init_scale: 0.1 },
-    data: { ...DEFAULTS.data, sampler, steps: 9, batch: 7, val_fraction: 0.05, max_chars: 3000 },
-    optim: { ...DEFAULTS.optim, lr: 1, clip: 1 },
-    run: { ...DEFAULTS.run, epochs: 2, deterministic, sample_every: 0, checkpoint_every: 0 },
+    ...D2L_BASE,
+    model: { ...D2L_BASE.model, cell: 'lstm', hidden: 24, init_scale: 0.1 },
+    data: { ...D2L_BASE.data, sampler, steps: 9, batch: 7, val_fraction: 0.05, max_chars: 3000 },
+    optim: { ...D2L_BASE.optim, lr: 1, clip: 1 },
+    run: { ...D2L_BASE.run, epochs: 2, deterministic, sample_every: 0, checkpoint_every: 0 },
   });
 
   it.each(['random', 'consecutive'] as const)('%s: 1, 2, 3 workers give the one-thread parameters (max rel. diff <= 1e-5); deterministic is bitwise', async (sampler) => {
@@ -105,8 +105,8 @@ describe('LSTM on the command line', () => {
   // H=192, B=4, T=16: ~300 minibatches of about a millisecond an epoch, so a signal 30 ms into epoch 2 lands inside it
   it('SIGINT mid-epoch, resume: bitwise the uninterrupted run (h and c carried in the checkpoint)', async () => {
     const args = [...ARGS, '--epochs', '3', '--workers', '2'];
-    expect(bptt(['train', ...args, '--out', join(dir, 'straight')]).code).toBe(0);
-    expect((await runAndSignal(['train', ...args, '--out', join(dir, 'cut')], 'SIGINT', 30)).code).toBe(130);
+    expect(bptt(['train', ...D2L_ARGS, ...args, '--out', join(dir, 'straight')]).code).toBe(0);
+    expect((await runAndSignal(['train', ...D2L_ARGS, ...args, '--out', join(dir, 'cut')], 'SIGINT', 30)).code).toBe(130);
     const cut = loadCheckpoint(join(dir, 'cut', 'last.safetensors'));
     expect(cut.training!.minibatch).toBeGreaterThan(0);
     expect(cut.tensors.get('state.c')!.shape).toEqual([4, 192]);

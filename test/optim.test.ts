@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { compileKernels, createSharedMemory, RESERVED_LOW_BYTES, WasmBlas, type KernelVariant } from '../src/blas/loader.js';
 import { RefBlas } from '../src/blas/ref.js';
-import { DEFAULTS, type TrainConfig } from '../src/config/schema.js';
+import type { TrainConfig } from '../src/config/schema.js';
 import { optimSlots, optimStepOf } from '../src/optim/optimizers.js';
 import { loadCheckpoint } from '../src/train/checkpoint.js';
 import { TENSOR_NAMES } from '../src/model/params.js';
@@ -14,8 +14,8 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { encodeSafetensors, readSafetensors } from '../src/io/safetensors.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { firstGradient, paramsAfter as trainedParams } from './train_helpers.js';
-import { bptt, runAndSignal } from './cli_helpers.js';
+import { firstGradient, paramsAfter as trainedParams, D2L_BASE } from './train_helpers.js';
+import { bptt, runAndSignal, D2L_ARGS } from './cli_helpers.js';
 
 const BASE = RESERVED_LOW_BYTES / 4;
 
@@ -66,11 +66,11 @@ describe.each(['simd', 'relaxed-simd'] as KernelVariant[])('update kernels, wasm
 
 function config(kind: TrainConfig['optim']['kind'], deterministic = false): TrainConfig {
   return {
-    ...DEFAULTS,
-    model: { ...DEFAULTS.model, hidden: 40, init_scale: 0.1 },
-    data: { ...DEFAULTS.data, sampler: 'random', steps: 11, batch: 9, val_fraction: 0.05, max_chars: 4000 },
-    optim: { ...DEFAULTS.optim, kind, lr: kind === 'sgd' || kind === 'momentum' ? 0.5 : 3e-3, clip: 0.5, weight_decay: kind === 'adamw' ? 0.01 : 0 },
-    run: { ...DEFAULTS.run, epochs: 3, deterministic, sample_every: 0, checkpoint_every: 0 },
+    ...D2L_BASE,
+    model: { ...D2L_BASE.model, hidden: 40, init_scale: 0.1 },
+    data: { ...D2L_BASE.data, sampler: 'random', steps: 11, batch: 9, val_fraction: 0.05, max_chars: 4000 },
+    optim: { ...D2L_BASE.optim, kind, lr: kind === 'sgd' || kind === 'momentum' ? 0.5 : 3e-3, clip: 0.5, weight_decay: kind === 'adamw' ? 0.01 : 0 },
+    run: { ...D2L_BASE.run, epochs: 3, deterministic, sample_every: 0, checkpoint_every: 0 },
   };
 }
 
@@ -121,8 +121,8 @@ describe('resume with optimizer state', () => {
   it.each([['momentum', '0.5'], ['adam', '0.003']] as const)('%s: interrupted mid-epoch and resumed is bitwise the uninterrupted run', async (kind, lr) => {
     const dir = mkdtempSync(join(tmpdir(), 'bptt-optim-'));
     const args = [...SMALL, '--lr', lr, '--set', `optim.kind=${kind}`, '--epochs', '3', '--workers', '2'];
-    expect(bptt(['train', ...args, '--out', join(dir, 'straight')]).code).toBe(0);
-    expect((await runAndSignal(['train', ...args, '--out', join(dir, 'cut')], 'SIGINT', 30)).code).toBe(130);
+    expect(bptt(['train', ...D2L_ARGS, ...args, '--out', join(dir, 'straight')]).code).toBe(0);
+    expect((await runAndSignal(['train', ...D2L_ARGS, ...args, '--out', join(dir, 'cut')], 'SIGINT', 30)).code).toBe(130);
     const cut = loadCheckpoint(join(dir, 'cut', 'last.safetensors'));
     expect(cut.training!.epoch).toBeLessThan(3);
     for (const slot of optimSlots(kind)) expect(cut.tensors.has(`optim.${slot}.W_hh`)).toBe(true);
@@ -138,7 +138,7 @@ describe('resume with optimizer state', () => {
   it('the optimizer cannot change on resume, and a checkpoint missing its state is refused', () => {
     const dir = mkdtempSync(join(tmpdir(), 'bptt-optim-'));
     const run = join(dir, 'run');
-    expect(bptt(['train', ...SMALL, '--lr', '0.003', '--set', 'optim.kind=adam', '--epochs', '1', '--out', run]).code).toBe(0);
+    expect(bptt(['train', ...D2L_ARGS, ...SMALL, '--lr', '0.003', '--set', 'optim.kind=adam', '--epochs', '1', '--out', run]).code).toBe(0);
     const r = bptt(['resume', run, '--set', 'optim.kind=sgd']);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/optim\.kind cannot change when resuming/);

@@ -4,6 +4,9 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Output, PLAIN_PROGRESS_EVERY_MS } from '../src/cli/output.js';
 import { lineChart, logTicks } from '../src/io/svg.js';
 
+const progress = (minibatch: number, runningPpl: number, tokensPerS: number, etaS: number) =>
+  ({ epoch: 1, minibatch, perEpoch: 1000, step: minibatch, horizon: 3000, runningPpl, tokensPerS, etaS });
+
 describe('plain progress when stdout is not a terminal', () => {
   afterEach(() => vi.restoreAllMocks());
 
@@ -12,17 +15,17 @@ describe('plain progress when stdout is not a terminal', () => {
     vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => { lines.push(String(s)); return true; });
     let t = 0;
     const out = new Output({ quiet: false, json: false, tty: false }, () => t);
-    out.progress(1, 10, 1000, 50, 1000, 100);
+    out.progress(progress(10, 50, 1000, 100));
     expect(lines).toEqual([]);
     t = PLAIN_PROGRESS_EVERY_MS + 1;
-    out.progress(1, 20, 1000, 40.5, 1234, 99);
-    expect(lines).toEqual(['epoch 1  minibatch 20/1000  ppl 40.50  1,234 tok/s  ETA 1m39s\n']);
+    out.progress(progress(20, 40.5, 1234, 99));
+    expect(lines).toEqual(['ETA 1m39s  ppl 40.50  1,234 tok/s  epoch 1 minibatch 20/1000  (20/3000 of the run)\n']);
     t += 1000;
-    out.progress(1, 30, 1000, 30, 1000, 98);
+    out.progress(progress(30, 30, 1000, 98));
     expect(lines).toHaveLength(1);
     out.info('something else'); // any other line restarts the clock
     t += PLAIN_PROGRESS_EVERY_MS - 10;
-    out.progress(1, 40, 1000, 30, 1000, 97);
+    out.progress(progress(40, 30, 1000, 97));
     expect(lines).toHaveLength(2);
     expect(lines.every((l) => !l.includes('\r'))).toBe(true);
   });
@@ -34,7 +37,7 @@ describe('plain progress when stdout is not a terminal', () => {
     for (const mode of [{ quiet: true, json: false, tty: false }, { quiet: false, json: true, tty: false }]) {
       const out = new Output(mode, () => t);
       t += 10 * PLAIN_PROGRESS_EVERY_MS;
-      out.progress(1, 1, 2, 3, 4, 5);
+      out.progress(progress(1, 3, 4, 5));
     }
     expect(lines).toEqual([]);
   });

@@ -12,7 +12,7 @@ import { appendWhole, removeStaleTemps, writeAllSync, writeFileAtomic } from '..
 import { encodeSafetensors, readSafetensors } from '../src/io/safetensors.js';
 import { loadCheckpoint } from '../src/train/checkpoint.js';
 import { RunDir } from '../src/train/rundir.js';
-import { bptt, CLI, runAndSignal } from './cli_helpers.js';
+import { bptt, CLI, runAndSignal, D2L_ARGS } from './cli_helpers.js';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'bptt-rel-'));
 const SMALL = ['--builtin', 'counting', '--hidden', '32', '--batch', '8', '--steps', '16', '--lr', '2', '--clip', '1', '--set', 'run.sample_every=0'];
@@ -76,7 +76,7 @@ describe('a full disk', () => {
   it.skipIf(!mounted)('train exits non-zero with one line, the last checkpoint stays whole and loadable, resume continues', () => {
     const run = join(mnt, 'run');
     // H=256 over V=19: each checkpoint is ~290 KB: epoch 1 writes best and last, epoch 2 runs out
-    const args = ['train', ...SMALL, '--hidden', '256', '--epochs', '4', '--set', 'run.checkpoint_every=1', '--workers', '1', '--out', run];
+    const args = ['train', ...D2L_ARGS, ...SMALL, '--hidden', '256', '--epochs', '4', '--set', 'run.checkpoint_every=1', '--workers', '1', '--out', run];
     const r = bptt(args);
     expect(r.code).not.toBe(0);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
@@ -112,7 +112,7 @@ describe('torn metrics lines', () => {
 
   it('resume after a crash that tore metrics.jsonl continues the run', () => {
     const run = join(tmp(), 'run');
-    expect(bptt(['train', ...SMALL, '--epochs', '2', '--set', 'run.checkpoint_every=1', '--out', run]).code).toBe(0);
+    expect(bptt(['train', ...D2L_ARGS, ...SMALL, '--epochs', '2', '--set', 'run.checkpoint_every=1', '--out', run]).code).toBe(0);
     fs.appendFileSync(join(run, 'metrics.jsonl'), '{"epoch":3,"train_');
     const r = bptt(['resume', run, '--epochs', '3']);
     expect(r.code).toBe(0);
@@ -128,7 +128,7 @@ describe('one writer per run directory', () => {
     const first = spawn(process.execPath, [CLI, 'train', ...SMALL, '--hidden', '64', '--epochs', '400', '--out', run], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     await new Promise<void>((resolve) => first.stdout.on('data', (d: Buffer) => { out += d; if (out.includes('epoch ')) resolve(); }));
-    const second = bptt(['train', ...SMALL, '--epochs', '1', '--out', run, '--force']);
+    const second = bptt(['train', ...D2L_ARGS, ...SMALL, '--epochs', '1', '--out', run, '--force']);
     expect(second.code).toBe(2);
     expect(second.stderr).toMatch(new RegExp(`another bptt \\(pid ${first.pid}, started .*\\) is writing this run directory`));
     const resume = bptt(['resume', run]);
@@ -143,7 +143,7 @@ describe('one writer per run directory', () => {
     const run = join(tmp(), 'run');
     mkdirSync(run);
     writeFileSync(join(run, '.lock'), JSON.stringify({ pid: 999999, host: hostname(), started: '2026-01-01T00:00:00Z' }));
-    const r = bptt(['train', ...SMALL, '--epochs', '1', '--out', run]);
+    const r = bptt(['train', ...D2L_ARGS, ...SMALL, '--epochs', '1', '--out', run]);
     expect(r.code).toBe(0);
     expect(r.stderr).toMatch(/warning: output .*: taking over a stale lock \(pid 999999/);
     expect(existsSync(join(run, '.lock'))).toBe(false);
@@ -153,7 +153,7 @@ describe('one writer per run directory', () => {
     const run = join(tmp(), 'run');
     mkdirSync(run);
     writeFileSync(join(run, '.lock'), JSON.stringify({ pid: 1, host: 'elsewhere', started: '2026-01-01T00:00:00Z' }));
-    const r = bptt(['train', ...SMALL, '--epochs', '1', '--out', run]);
+    const r = bptt(['train', ...D2L_ARGS, ...SMALL, '--epochs', '1', '--out', run]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/in use by pid 1 on host elsewhere/);
   });
@@ -166,8 +166,8 @@ describe('stopping works the same for every worker count', () => {
     const dir = tmp();
     // ~300 minibatches an epoch of ~2 ms each: a signal 50 ms into epoch 2 lands well inside it
     const args = [...SMALL, '--hidden', '512', '--batch', '4', '--epochs', '3', '--workers', String(workers), '--set', 'run.checkpoint_every=0'];
-    expect(bptt(['train', ...args, '--out', join(dir, 'straight')]).code).toBe(0);
-    expect((await runAndSignal(['train', ...args, '--out', join(dir, 'cut')], signal, 50)).code).toBe(code);
+    expect(bptt(['train', ...D2L_ARGS, ...args, '--out', join(dir, 'straight')]).code).toBe(0);
+    expect((await runAndSignal(['train', ...D2L_ARGS, ...args, '--out', join(dir, 'cut')], signal, 50)).code).toBe(code);
     const cut = loadCheckpoint(join(dir, 'cut', 'last.safetensors'));
     expect(cut.training!.epoch).toBe(1);
     expect(cut.training!.minibatch).toBeGreaterThan(0); // mid-epoch, not at a boundary
@@ -191,7 +191,7 @@ describe('a closed stdout', () => {
 describe('a model that blew up is never saved and never used', () => {
   it('a huge init_scale: the message blames the initialization, and no checkpoint holds a NaN', () => {
     const run = join(tmp(), 'run');
-    const r = bptt(['train', ...SMALL, '--epochs', '2', '--set', 'model.init_scale=1e30', '--out', run]);
+    const r = bptt(['train', ...D2L_ARGS, ...SMALL, '--epochs', '2', '--set', 'model.init_scale=1e30', '--out', run]);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/^bptt: error: training diverged at epoch 1, minibatch 1: .*lower model\.init_scale \(now 1e\+30\)/);
     expect(existsSync(join(run, 'last.safetensors'))).toBe(false);
@@ -199,8 +199,8 @@ describe('a model that blew up is never saved and never used', () => {
 
   it('a huge learning rate after good epochs: the last checkpoint is the last finite one', () => {
     const run = join(tmp(), 'run');
-    expect(bptt(['train', ...SMALL, '--epochs', '1', '--set', 'run.checkpoint_every=1', '--out', run]).code).toBe(0);
-    const r = bptt(['train', ...SMALL, '--epochs', '3', '--lr', '1e38', '--clip', '1e38', '--out', run, '--force']);
+    expect(bptt(['train', ...D2L_ARGS, ...SMALL, '--epochs', '1', '--set', 'run.checkpoint_every=1', '--out', run]).code).toBe(0);
+    const r = bptt(['train', ...D2L_ARGS, ...SMALL, '--epochs', '3', '--lr', '1e38', '--clip', '1e38', '--out', run, '--force']);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/lower optim\.lr \(now 1e\+38\) or optim\.clip/);
     if (existsSync(join(run, 'last.safetensors'))) loadCheckpoint(join(run, 'last.safetensors')); // loads: every value finite
@@ -209,7 +209,7 @@ describe('a model that blew up is never saved and never used', () => {
   it('loading a checkpoint with a NaN is refused with one line', () => {
     const dir = tmp();
     const run = join(dir, 'run');
-    expect(bptt(['train', ...SMALL, '--epochs', '1', '--out', run]).code).toBe(0);
+    expect(bptt(['train', ...D2L_ARGS, ...SMALL, '--epochs', '1', '--out', run]).code).toBe(0);
     const f = readSafetensors(join(run, 'last.safetensors'));
     f.tensors.get('W_hq')!.data[3] = NaN;
     writeFileSync(join(dir, 'nan.safetensors'), encodeSafetensors(f.tensors, f.metadata));
@@ -221,7 +221,7 @@ describe('a model that blew up is never saved and never used', () => {
 
 describe('resume verifies before it touches anything', () => {
   const trainRun = (run: string, extra: string[] = [], data?: string) =>
-    bptt(['train', ...SMALL, ...(data ? ['--data', data] : []), '--epochs', '2', '--set', 'run.checkpoint_every=1', '--out', run, ...extra]);
+    bptt(['train', ...D2L_ARGS, ...SMALL, ...(data ? ['--data', data] : []), '--epochs', '2', '--set', 'run.checkpoint_every=1', '--out', run, ...extra]);
   const metricsOf = (run: string) => readFileSync(join(run, 'metrics.jsonl'), 'utf8');
 
   it('a checkpoint from another run (another hidden size) is refused, saying what differs', () => {
@@ -308,7 +308,7 @@ describe('resume verifies before it touches anything', () => {
     const before = readdirSync(run).map((f) => [f, readFileSync(join(run, f)).toString('base64')]);
     const r = bptt(['resume', run]);
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/has completed 2 epochs \(run\.epochs 2\); to train further: bptt resume .* --epochs 3/);
+    expect(r.stdout).toMatch(/is complete \(2 epochs, run\.epochs 2\); to train further: bptt resume .* --epochs 3/);
     expect(readdirSync(run).map((f) => [f, readFileSync(join(run, f)).toString('base64')])).toEqual(before);
   });
 
@@ -325,7 +325,7 @@ describe('nothing is overwritten without --force, and never the file being read'
   const dir = tmp();
   const run = join(dir, 'run');
   const ck = join(run, 'last.safetensors');
-  const trained = () => { if (!existsSync(ck)) expect(bptt(['train', ...SMALL, '--epochs', '1', '--out', run]).code).toBe(0); };
+  const trained = () => { if (!existsSync(ck)) expect(bptt(['train', ...D2L_ARGS, ...SMALL, '--epochs', '1', '--out', run]).code).toBe(0); };
 
   it('export --out: an existing file needs --force; the checkpoint itself is refused even with --force', () => {
     trained();
@@ -370,8 +370,8 @@ describe('input is bounded and clear', () => {
   spawnSync('mkfifo', [fifo]);
 
   it.each([
-    ['a FIFO as --data', ['train', '--data', fifo, '--epochs', '1', '--out', join(dir, 'r1')], /data file .*fifo: is a pipe \(FIFO\); give a regular file/],
-    ['/dev/zero as --data', ['train', '--data', '/dev/zero', '--epochs', '1', '--out', join(dir, 'r2')], /data file \/dev\/zero: is a device; give a regular file/],
+    ['a FIFO as --data', ['train', ...D2L_ARGS, '--data', fifo, '--epochs', '1', '--out', join(dir, 'r1')], /data file .*fifo: is a pipe \(FIFO\); give a regular file/],
+    ['/dev/zero as --data', ['train', ...D2L_ARGS, '--data', '/dev/zero', '--epochs', '1', '--out', join(dir, 'r2')], /data file \/dev\/zero: is a device; give a regular file/],
     ['a FIFO as --config', ['train', '--config', fifo], /config .*fifo: is a pipe \(FIFO\)/],
     ['/dev/zero as --checkpoint', ['sample', '--checkpoint', '/dev/zero', '--prefix', 'a'], /checkpoint \/dev\/zero: is a device/],
     ['a directory as a sweep file', ['sweep', dir], /sweep .*: not a regular file/],
@@ -404,7 +404,7 @@ describe('input is bounded and clear', () => {
     const fd = fs.openSync(big, 'w');
     for (let k = 0; k < 40; k++) fs.writeSync(fd, line.repeat(Math.ceil((1 << 20) / line.length)));
     fs.closeSync(fd);
-    const r = bptt(['train', '--data', big, '--set', 'data.max_chars=10000', '--epochs', '1', '--hidden', '16', '--out', join(dir, 'head')]);
+    const r = bptt(['train', ...D2L_ARGS, '--data', big, '--set', 'data.max_chars=10000', '--epochs', '1', '--hidden', '16', '--out', join(dir, 'head')]);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/10,000 characters/);
@@ -413,7 +413,7 @@ describe('input is bounded and clear', () => {
   it('a multi-byte character cut by the max_chars read limit is not an encoding error', () => {
     const f = join(dir, 'cjk.txt');
     writeFileSync(f, '分开'.repeat(5000));
-    const r = bptt(['train', '--data', f, '--set', 'data.max_chars=3001', '--set', 'data.val_fraction=0', '--epochs', '1', '--hidden', '8', '--batch', '4', '--steps', '8', '--out', join(dir, 'cjk')]);
+    const r = bptt(['train', ...D2L_ARGS, '--data', f, '--set', 'data.max_chars=3001', '--set', 'data.val_fraction=0', '--epochs', '1', '--hidden', '8', '--batch', '4', '--steps', '8', '--out', join(dir, 'cjk')]);
     expect(r.stderr).toBe('');
     expect(r.stdout).toMatch(/3,001 characters, vocabulary 2/);
   });
@@ -425,7 +425,7 @@ describe('input is bounded and clear', () => {
     ['overlapping tensors', (h: Record<string, unknown>) => ({ ...h, b_q: { ...(h.b_q as object), data_offsets: (h.W_hq as { data_offsets: number[] }).data_offsets.map((x) => x).slice(0, 1).concat([(h.W_hq as { data_offsets: number[] }).data_offsets[0] + 4 * 19]) } }), /overlap/],
   ])('a hostile checkpoint header (%s): one line, exit 2', (_, edit, message) => {
     const run = join(dir, 'hostile-src');
-    if (!existsSync(join(run, 'last.safetensors'))) expect(bptt(['train', ...SMALL, '--epochs', '1', '--out', run]).code).toBe(0);
+    if (!existsSync(join(run, 'last.safetensors'))) expect(bptt(['train', ...D2L_ARGS, ...SMALL, '--epochs', '1', '--out', run]).code).toBe(0);
     const buf = readFileSync(join(run, 'last.safetensors'));
     const n = Number(buf.readBigUInt64LE(0));
     const header = JSON.parse(buf.subarray(8, 8 + n).toString()) as Record<string, unknown>;
@@ -442,7 +442,7 @@ describe('input is bounded and clear', () => {
 
   it('sample: --length and --seed are bounded', () => {
     const run = join(dir, 'hostile-src');
-    if (!existsSync(join(run, 'last.safetensors'))) expect(bptt(['train', ...SMALL, '--epochs', '1', '--out', run]).code).toBe(0);
+    if (!existsSync(join(run, 'last.safetensors'))) expect(bptt(['train', ...D2L_ARGS, ...SMALL, '--epochs', '1', '--out', run]).code).toBe(0);
     const ck = join(run, 'last.safetensors');
     expect(bptt(['sample', '--checkpoint', ck, '--prefix', 'o', '--length', '1000000000']).stderr).toMatch(/--length 1000000000: at most 1,000,000 characters/);
     expect(bptt(['sample', '--checkpoint', ck, '--prefix', 'o', '--seed', '4294967296']).stderr).toMatch(/--seed 4294967296: must be an integer in 0\.\.4294967295/);
@@ -454,7 +454,7 @@ describe('input is bounded and clear', () => {
     const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'ro,size=64k', 'tmpfs', ro]).status === 0;
     if (!mounted) { console.warn('SKIPPED part: cannot mount a read-only tmpfs here'); return; }
     try {
-      const r = bptt(['train', ...SMALL, '--epochs', '1', '--out', join(ro, 'run')]);
+      const r = bptt(['train', ...D2L_ARGS, ...SMALL, '--epochs', '1', '--out', join(ro, 'run')]);
       expect(r.code).toBe(2);
       expect(r.stderr).toMatch(/^bptt: error: output .*: (not writable|read-only file system)/);
       expect(r.stderr.trim().split('\n')).toHaveLength(1);
@@ -464,13 +464,13 @@ describe('input is bounded and clear', () => {
   });
 
   it('errors from commander read like ours', () => {
-    const r = bptt(['train', '--bogus']);
+    const r = bptt(['train', ...D2L_ARGS, '--bogus']);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/^bptt: error: unknown option '--bogus'/);
   });
 
   it('more workers than cores: a warning with the measured cost', () => {
-    const r = bptt(['train', ...SMALL, '--epochs', '1', '--workers', '64', '--out', join(dir, 'w64')]);
+    const r = bptt(['train', ...D2L_ARGS, ...SMALL, '--epochs', '1', '--workers', '64', '--out', join(dir, 'w64')]);
     expect(r.code).toBe(0);
     expect(r.stderr).toMatch(/warning: 64 workers on \d+ cores: .*measured/);
   });

@@ -11,16 +11,16 @@ import { describe, expect, it } from 'vitest';
 import { compileKernels, createSharedMemory, createWasmBlas, RESERVED_LOW_BYTES, WasmBlas } from '../src/blas/loader.js';
 import { RefBlas } from '../src/blas/ref.js';
 import type { Blas } from '../src/blas/types.js';
-import { DEFAULTS, type TrainConfig } from '../src/config/schema.js';
+import type { TrainConfig } from '../src/config/schema.js';
 import { readSafetensors, writeSafetensors } from '../src/io/safetensors.js';
 import { applyDropout, dropoutKeeps, type DropoutKey } from '../src/model/dropout.js';
 import { modelLoss, stateParts, type ModelSpec } from '../src/model/model.js';
 import { paramLayout, trainFlopsPerToken } from '../src/model/params.js';
 import { loadCheckpoint } from '../src/train/checkpoint.js';
 import { Rng } from '../src/util/rng.js';
-import { bptt, runAndSignal } from './cli_helpers.js';
+import { bptt, runAndSignal, D2L_ARGS } from './cli_helpers.js';
 import { buildModel, close, gradcheckBuffer, gradcheckTensors, modelGrads, type BuiltModel } from './helpers.js';
-import { expectWorkerInvariance, paramsAfter } from './train_helpers.js';
+import { expectWorkerInvariance, paramsAfter, D2L_BASE } from './train_helpers.js';
 import { expectTorchAgrees, findTorchPython } from './torch_helpers.js';
 
 const shape = { V: 5, H: 4, T: 3, B: 2 };
@@ -245,11 +245,11 @@ describe('dropout masks', () => {
 
 describe('stacked in training', () => {
   const cfgOf = (cell: 'lstm' | 'gru' | 'rnn', sampler: 'random' | 'consecutive', deterministic: boolean): TrainConfig => ({
-    ...DEFAULTS,
-    model: { ...DEFAULTS.model, cell, gru_reset: 'after', hidden: 20, layers: 2, dropout: 0.3, init_scale: 0.1 },
-    data: { ...DEFAULTS.data, sampler, steps: 9, batch: 7, val_fraction: 0.05, max_chars: 3000 },
-    optim: { ...DEFAULTS.optim, lr: 1, clip: 1 },
-    run: { ...DEFAULTS.run, epochs: 2, deterministic, sample_every: 0, checkpoint_every: 0, seed: 4 },
+    ...D2L_BASE,
+    model: { ...D2L_BASE.model, cell, gru_reset: 'after', hidden: 20, layers: 2, dropout: 0.3, init_scale: 0.1 },
+    data: { ...D2L_BASE.data, sampler, steps: 9, batch: 7, val_fraction: 0.05, max_chars: 3000 },
+    optim: { ...D2L_BASE.optim, lr: 1, clip: 1 },
+    run: { ...D2L_BASE.run, epochs: 2, deterministic, sample_every: 0, checkpoint_every: 0, seed: 4 },
   });
 
   it.each([['lstm', 'consecutive'], ['gru', 'random'], ['rnn', 'consecutive']] as const)(
@@ -269,10 +269,10 @@ describe('stacked on the command line', () => {
     '--set', 'run.sample_every=0', '--set', 'run.checkpoint_every=0'];
 
   it('dropout with one layer is a config error naming both keys', () => {
-    const r = bptt(['train', '--builtin', 'counting', '--set', 'model.dropout=0.3', '--epochs', '1', '--out', join(dir, 'never')]);
+    const r = bptt(['train', ...D2L_ARGS, '--builtin', 'counting', '--set', 'model.dropout=0.3', '--epochs', '1', '--out', join(dir, 'never')]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/--set model\.dropout=0\.3: model\.dropout 0\.3 applies between stacked layers, and model\.layers is 1/);
-    const r2 = bptt(['train', '--builtin', 'counting', '--set', 'model.layers=0', '--epochs', '1', '--out', join(dir, 'never')]);
+    const r2 = bptt(['train', ...D2L_ARGS, '--builtin', 'counting', '--set', 'model.layers=0', '--epochs', '1', '--out', join(dir, 'never')]);
     expect(r2.code).toBe(2);
     expect(r2.stderr).toMatch(/model\.layers/);
   });
@@ -280,8 +280,8 @@ describe('stacked on the command line', () => {
   // H=96, 2 layers, B=4, T=16: ~300 minibatches of about a millisecond an epoch: a signal 30 ms into epoch 2 lands inside it
   it('SIGINT mid-epoch, resume: bitwise the uninterrupted run (every layer\'s h and c carried, dropout masks keyed by the global minibatch)', async () => {
     const args = [...ARGS, '--epochs', '3', '--workers', '2'];
-    expect(bptt(['train', ...args, '--out', join(dir, 'straight')]).code).toBe(0);
-    expect((await runAndSignal(['train', ...args, '--out', join(dir, 'cut')], 'SIGINT', 30)).code).toBe(130);
+    expect(bptt(['train', ...D2L_ARGS, ...args, '--out', join(dir, 'straight')]).code).toBe(0);
+    expect((await runAndSignal(['train', ...D2L_ARGS, ...args, '--out', join(dir, 'cut')], 'SIGINT', 30)).code).toBe(130);
     const cut = loadCheckpoint(join(dir, 'cut', 'last.safetensors'));
     expect(cut.training!.minibatch).toBeGreaterThan(0);
     expect(cut.tensors.get('state.h')!.shape).toEqual([2, 4, 96]);
@@ -314,7 +314,7 @@ describe('stacked on the command line', () => {
       expect(r.code).toBe(2);
       expect(r.stderr).toMatch(why);
     }
-    const init = bptt(['train', '--builtin', 'counting', '--set', 'model.cell=lstm', '--hidden', '96', '--epochs', '1', '--init', ckPath, '--out', join(dir, 'init1')]);
+    const init = bptt(['train', ...D2L_ARGS, '--builtin', 'counting', '--set', 'model.cell=lstm', '--hidden', '96', '--epochs', '1', '--init', ckPath, '--out', join(dir, 'init1')]);
     expect(init.code).toBe(2);
     expect(init.stderr).toMatch(/its model\.layers is 2, the config's is 1; set --set model\.layers=2/);
     const s = bptt(['sample', '--checkpoint', ckPath, '--prefix', 'five', '--length', '30']);
@@ -337,7 +337,7 @@ describe('stacked on the command line', () => {
   it.skipIf(!torchPython)('torch.nn.GRU and nn.RNN with 3 layers compute bptt\'s logits', () => {
     for (const [cell, extra] of [['gru', ['--set', 'model.gru_reset=after']], ['rnn', []]] as const) {
       const run = join(dir, `${cell}3`);
-      expect(bptt(['train', '--builtin', 'counting', '--set', `model.cell=${cell}`, ...extra, '--set', 'model.layers=3', '--set', 'model.dropout=0.1',
+      expect(bptt(['train', ...D2L_ARGS, '--builtin', 'counting', '--set', `model.cell=${cell}`, ...extra, '--set', 'model.layers=3', '--set', 'model.dropout=0.1',
         '--hidden', '24', '--batch', '8', '--steps', '12', '--lr', '5', '--clip', '1', '--epochs', '1', '--set', 'run.sample_every=0', '--quiet', '--out', run]).code).toBe(0);
       const ckPath = join(run, 'last.safetensors');
       const exported = join(dir, `${cell}3.torch.safetensors`);

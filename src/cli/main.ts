@@ -25,6 +25,10 @@ import { formatInspect, inspectCheckpoint } from './inspect.js';
 import { describeModel, loadRunForResume, trainCommand, workersWarning } from './train.js';
 import { checkOutputFile } from './outputs.js';
 import { RESUMABLE_KEYS } from '../train/identity.js';
+import { runLength } from '../config/schema.js';
+import { budgetSpent } from '../train/trainer.js';
+import { formatDuration, plural } from './output.js';
+import { keysTable } from '../config/docs.js';
 import { guardStdio, out as stdout, err as stderr } from './stdio.js';
 
 /** `sample --length` cap: generation is one step per character on one thread. */
@@ -34,13 +38,19 @@ const MAX_SAMPLE_LENGTH = 1_000_000;
 const FLAG_KEYS: Array<[flag: string, key: string, help: string]> = [
   ['--data <file>', 'data.path', 'UTF-8 text corpus (default: the built-in corpus)'],
   ['--builtin <name>', 'data.builtin', 'built-in corpus when no --data: counting'],
+  ['--time <duration>', 'run.time_budget', 'train for this wall-clock time: 90s, 10m, 1h30m (default 10m)'],
+  ['--epochs <n>', 'run.epochs', 'train this many epochs instead of a time budget'],
+  ['--minibatches <n>', 'run.minibatches', 'train exactly this many minibatches (bitwise-reproducible)'],
+  ['--cell <kind>', 'model.cell', 'rnn | gru | lstm'],
+  ['--hidden <n>', 'model.hidden', 'hidden units H'],
+  ['--layers <n>', 'model.layers', 'stacked layers'],
+  ['--dropout <p>', 'model.dropout', 'dropout between stacked layers, in training'],
+  ['--optimizer <kind>', 'optim.kind', 'sgd | momentum | adam | adamw'],
+  ['--lr <x>', 'optim.lr', 'learning rate'],
+  ['--clip <x>', 'optim.clip', 'gradient clipping theta'],
   ['--sampler <kind>', 'data.sampler', 'random | consecutive'],
   ['--steps <n>', 'data.steps', 'time steps T'],
   ['--batch <n>', 'data.batch', 'batch size B'],
-  ['--hidden <n>', 'model.hidden', 'hidden units H'],
-  ['--lr <x>', 'optim.lr', 'learning rate'],
-  ['--clip <x>', 'optim.clip', 'gradient clipping theta'],
-  ['--epochs <n>', 'run.epochs', 'epochs'],
   ['--seed <n>', 'run.seed', 'random seed'],
   ['--workers <n>', 'run.workers', 'worker threads (default: all cores)'],
   ['--out <dir>', 'run.out', 'run directory'],
@@ -101,13 +111,17 @@ export function buildProgram(): Command {
     .exitOverride();
 
   addTrainFlags(program.command('train')
-    .description('train a model (D2L chapter 6 RNN) and write a run directory')
+    .description('train a character-level language model on a text and write a run directory (bptt keys: every config key)')
     .option('--config <file>', 'YAML or JSON config file')
     .option('--force', 'overwrite an existing run directory')
     .option('--resume', 'continue the run in --out (or run.out) from its last checkpoint')
     .option('--print-config', 'print the resolved config with the source of each value, then exit')
     .option('--init <checkpoint>', 'start from this checkpoint\'s weights and vocabulary (e.g. one brought back by bptt import)'))
-    .addHelpText('after', '\nExamples:\n  bptt train --config examples/d2l-random.yaml\n  bptt train --builtin counting --epochs 20 --hidden 128 --out runs/counting\n  bptt train --config examples/d2l-random.yaml --set optim.lr=50 --print-config')
+    .addHelpText('after', '\nEvery config key, its meaning and default: bptt keys. Precedence: defaults < --config file < BPTT_* environment < flags.\n' +
+      '\nExamples:\n  bptt train --data my.txt --time 10m --out runs/mine            # your own text, ten minutes\n' +
+      '  bptt train --config examples/shakespeare.yaml                   # the tiny Shakespeare preset\n' +
+      '  bptt train --config examples/d2l-random.yaml                    # the book\'s RNN, to its numbers\n' +
+      '  bptt train --data my.txt --cell gru --layers 2 --epochs 5 --print-config')
     .action(async (opts: Record<string, unknown>) => {
       const overrides = [...envOverrides(process.env), ...overridesFrom(opts)];
       if (opts.resume) {
@@ -206,8 +220,12 @@ export function buildProgram(): Command {
       stdout(compareRuns(dirs, opts.svg as string) + '\n');
     });
 
+  program.command('keys')
+    .description('every config key: type, default, meaning, environment variable (set any with --set key=value)')
+    .action(() => stdout(keysTable() + '\n'));
+
   program.command('export')
-    .description('write a checkpoint in another framework\'s naming: --format torch (torch.nn.RNN + nn.Linear)')
+    .description('write a checkpoint in another framework\'s naming: --format torch (torch.nn.RNN / GRU / LSTM + nn.Linear)')
     .requiredOption('--checkpoint <file>', 'a .safetensors checkpoint')
     .addOption(new Option('--format <name>', 'target framework').choices(['torch']).default('torch'))
     .option('--out <file>', 'output file (default: next to the checkpoint, *.torch.safetensors)')
@@ -298,11 +316,29 @@ async function resumeRun(dir: string, overrides: Override[], opts: Record<string
   // resumable keys, then flags, may extend run.epochs etc.
   const base = { ...ck.config, run: { ...ck.config.run, out: dir } };
   const resolved = resolveConfigFrom(base, [...fromConfigFile, ...overrides.filter((o) => o.key !== 'run.out')]);
-  const done = ck.training!.epoch;
-  if (resolved.config.run.epochs <= done && ck.training!.minibatch === 0) {
-    // nothing to train: say so and leave the run directory as it is
-    stdout(`bptt: ${dir} has completed ${done} epoch${done === 1 ? '' : 's'} (run.epochs ${resolved.config.run.epochs}); ` +
-      `to train further: bptt resume ${dir} --epochs ${done + Math.max(1, Math.round(done / 2))}\n`);
+  const t = ck.training!;
+  const length = runLength(resolved.config.run);
+  // a length the run has already passed is refused before anything is touched; one it has reached
+  // exactly is a complete run: say so and how to go on, and leave the directory as it is
+  const further = (now: string, next: string) => `bptt: ${dir} is complete (${now}); to train further: bptt resume ${dir} ${next}\n`;
+  if (length.kind === 'epochs') {
+    const past = t.epoch > length.n || (t.epoch === length.n && t.minibatch > 0);
+    if (past) {
+      throw new InputError(`--epochs ${length.n}: ${dir} is already at epoch ${t.epoch + (t.minibatch > 0 ? 1 : 0)}` +
+        `${t.minibatch > 0 ? ` (minibatch ${t.minibatch})` : ''}; give at least ${t.epoch + (t.minibatch > 0 ? 1 : 0)} (nothing was changed)`);
+    }
+    if (t.epoch === length.n) {
+      stdout(further(`${plural(t.epoch, 'epoch', 'epochs')}, run.epochs ${length.n}`, `--epochs ${t.epoch + Math.max(1, Math.round(t.epoch / 2))}`));
+      return;
+    }
+  } else if (length.kind === 'minibatches') {
+    if (t.step > length.n) throw new InputError(`run.minibatches ${length.n}: ${dir} has already trained ${t.step} (nothing was changed)`);
+    if (t.step === length.n) {
+      stdout(further(`${plural(t.step, 'minibatch', 'minibatches')}`, `--minibatches ${t.step + Math.max(1, Math.round(t.step / 2))}`));
+      return;
+    }
+  } else if (budgetSpent(t, length.seconds)) {
+    stdout(further(`${formatDuration(t.elapsedS)} of its ${formatDuration(length.seconds)} budget`, `--time ${formatDuration(length.seconds * 1.5).replace(/^(\d+m)00s$/, '$1')}`));
     return;
   }
   process.exitCode = await trainCommand(resolved, { force: false, printConfig: false, kernels: (opts.kernels as KernelPreference) ?? 'auto', output: outputMode(opts) }, ck);

@@ -1,7 +1,8 @@
 // Terminal output: plain lines when stdout is not a terminal (CI, pipes), a live progress line
 // when it is, JSON lines with --log-json, nothing but errors with --quiet.
 
-import type { EpochMetrics } from '../train/trainer.js';
+import type { RunLength } from '../config/schema.js';
+import type { Progress, Report } from '../train/trainer.js';
 import { out as stdout, err as stderr } from './stdio.js';
 
 export interface OutputMode {
@@ -41,28 +42,40 @@ export class Output {
     stderr(`bptt: warning: ${line}\n`);
   }
 
-  epoch(m: EpochMetrics, total: number): void {
+  /**
+   * One line per report: where the run is (epoch k/n for a run by epochs, else the elapsed time or
+   * minibatch), the training and validation loss, throughput, gradient norm, the rate.
+   */
+  report(m: Report, length: RunLength): void {
     if (this.mode.quiet) return;
     this.clearLive();
-    if (this.mode.json) { stdout(JSON.stringify({ event: 'epoch', ...m }) + '\n'); return; }
-    const w = String(total).length;
+    if (this.mode.json) { stdout(JSON.stringify({ event: 'report', ...m }) + '\n'); return; }
+    const at = length.kind === 'epochs'
+      ? `epoch ${fmtEpochNumber(m.epoch).padStart(String(length.n).length)}/${length.n}`
+      : length.kind === 'time'
+        ? `${formatDuration(m.elapsed_s).padStart(6)}/${formatDuration(length.seconds)}`
+        : `minibatch ${m.step}/${length.n}`;
     stdout(
-      `epoch ${String(m.epoch).padStart(w)}/${total}  ppl ${fmtNum(m.train_ppl, 4).padStart(7)}` +
-      `${m.val_ppl !== null ? `  val ${fmtNum(m.val_ppl, 4).padStart(7)}` : ''}` +
+      `${at}  train ${m.train_loss.toFixed(3)} nats (ppl ${fmtNum(m.train_ppl, 4)})` +
+      `${m.val_loss !== null ? `  val ${m.val_loss.toFixed(3)} nats (ppl ${fmtNum(m.val_ppl, 4)})` : ''}` +
       `  ${fmtNum(m.tokens_per_s).padStart(7)} tok/s  ${m.gflops.toFixed(1).padStart(5)} GFLOP/s` +
-      `  |g| ${fmtNum(m.grad_norm)} (clipped ${(100 * m.clipped_fraction).toFixed(0)}%)  ${m.epoch_s.toFixed(2)} s\n`);
+      `  |g| ${fmtNum(m.grad_norm)} (clipped ${(100 * m.clipped_fraction).toFixed(0)}%)  lr ${fmtNum(m.lr)}  ${m.interval_s.toFixed(2)} s` +
+      `${m.eval_s !== null && m.eval_s >= 0.05 ? ` + eval ${m.eval_s.toFixed(1)} s` : ''}\n`);
   }
 
-  samples(epoch: number, samples: string[]): void {
+  samples(samples: string[]): void {
     if (this.mode.quiet) return;
     this.clearLive();
-    if (this.mode.json) { stdout(JSON.stringify({ event: 'samples', epoch, samples }) + '\n'); return; }
+    if (this.mode.json) { stdout(JSON.stringify({ event: 'samples', samples }) + '\n'); return; }
     for (const s of samples) stdout(` - ${oneLine(s)}\n`);
   }
 
-  progress(epoch: number, i: number, n: number, ppl: number, tokensPerS: number, etaS: number): void {
+  progress(p: Progress): void {
     if (this.mode.quiet || this.mode.json) return;
-    const line = `epoch ${epoch}  minibatch ${i}/${n}  ppl ${fmtNum(ppl, 4)}  ${fmtNum(tokensPerS)} tok/s  ETA ${formatDuration(etaS)}`;
+    // the parts that matter most come first: a narrow terminal cuts the tail, never the ETA
+    const line = `ETA ${formatDuration(p.etaS)}  ppl ${fmtNum(p.runningPpl, 4)}  ${fmtNum(p.tokensPerS)} tok/s  ` +
+      `epoch ${p.epoch} minibatch ${p.minibatch}/${p.perEpoch}` +
+      `${Number.isFinite(p.horizon) ? `  (${p.step}/${p.horizon} of the run)` : ''}`;
     if (!this.mode.tty) {
       if (this.now() - this.lastLineAt < PLAIN_PROGRESS_EVERY_MS) return;
       stdout(line + '\n');
@@ -83,6 +96,27 @@ export class Output {
 /** A sample on one line: newlines shown as ↵ so each sample stays one line of the log. */
 export function oneLine(s: string): string {
   return s.replace(/\r?\n/g, '↵');
+}
+
+/** "12.3 nats (17.8 bits)": a loss per character in both units. */
+export function fmtLoss(nats: number | null): string {
+  if (nats === null) return '-';
+  return `${nats.toFixed(3)} nats/char = ${(nats / Math.LN2).toFixed(3)} bits`;
+}
+
+/** An epoch count: whole as is, fractional with two decimals. */
+function fmtEpochNumber(e: number): string {
+  return Number.isInteger(e) ? String(e) : e.toFixed(2);
+}
+
+/** "3 epochs", "1 epoch", "2.40 epochs" */
+export function fmtEpochs(e: number): string {
+  return `${fmtEpochNumber(e)} epoch${e === 1 ? '' : 's'}`;
+}
+
+/** "1 minibatch", "7 minibatches", "1,000 characters" */
+export function plural(n: number, one: string, many: string): string {
+  return `${n.toLocaleString('en-US')} ${n === 1 ? one : many}`;
 }
 
 export function formatDuration(s: number): string {

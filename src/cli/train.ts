@@ -6,20 +6,19 @@ import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import type { KernelPreference } from '../blas/loader.js';
 import { getPath, leafKeys, resolveConfig, type Override, type ResolvedConfig } from '../config/load.js';
-import type { TrainConfig } from '../config/schema.js';
+import { learningRate, runLength, storedConfigDefaults, type RunLength, type TrainConfig } from '../config/schema.js';
 import type { Engine } from '../parallel/engine.js';
 import { PoolEngine } from '../parallel/pool.js';
 import { loadCheckpoint, loadOptimStateInto, saveCheckpoint, type Checkpoint, type TrainingState } from '../train/checkpoint.js';
 import { checkSamplePrefixes, prepareData, type PreparedData } from '../train/data.js';
 import { evalRows } from '../train/evaluate.js';
-import { planModelOf } from '../train/plan.js';
+import { planInputOf } from '../train/plan.js';
 import { configDiff, RESUMABLE_KEYS } from '../train/identity.js';
-import { optimSlots } from '../optim/optimizers.js';
 import { RUN_FILES, RunDir } from '../train/rundir.js';
 import { Trainer } from '../train/trainer.js';
 import { dimsOf, trainFlopsPerToken } from '../model/params.js';
 import { InputError } from '../util/errors.js';
-import { fmtNum, formatDuration, Output, type OutputMode } from './output.js';
+import { fmtEpochs, fmtLoss, fmtNum, formatDuration, Output, plural, type OutputMode } from './output.js';
 import { out as stdout } from './stdio.js';
 
 export interface TrainOptions {
@@ -44,11 +43,7 @@ export function workersWarning(workers: number): string {
 export function createEngine(config: TrainConfig, data: PreparedData, kernels: KernelPreference, warn?: (msg: string) => void): Engine {
   const workers = config.run.workers ?? availableParallelism();
   if (workers > availableParallelism()) warn?.(workersWarning(workers));
-  const plan = {
-    V: data.vocab.size, H: config.model.hidden, T: config.data.steps, B: config.data.batch, workers,
-    deterministic: config.run.deterministic, evalRows: evalRows(data.val?.length ?? 0, config.data.steps, config.data.batch),
-    optimSlots: optimSlots(config.optim.kind).length, ...planModelOf(config),
-  };
+  const plan = planInputOf(config, data.vocab.size, { workers, evalRows: evalRows(data.val?.length ?? 0, config.data.steps, config.data.batch) });
   return new PoolEngine({ plan, act: config.model.activation, kernels, corpus: data.train });
 }
 
@@ -90,40 +85,39 @@ export async function trainCommand(resolved: ResolvedConfig, opts: TrainOptions,
   process.on('SIGTERM', onSignal);
   try {
     runDir.lock((msg) => out.warn(msg));
-    if (resumeFrom) runDir.truncateMetrics(resumeFrom.training!.epoch);
+    if (resumeFrom) runDir.truncateMetrics(resumeFrom.training!.step, resumeFrom.training!.epoch);
     else runDir.createFresh(opts.force);
     const trainer = new Trainer(config, data, engine, resumeFrom, initFrom);
     runDir.writeConfig(config); // on resume too: config.yaml always states what this run now is
     const flops = trainFlopsPerToken(dimsOf(data.vocab.size, config.model));
-    out.info(`bptt: ${data.source}: ${data.chars.toLocaleString('en-US')} characters, vocabulary ${data.vocab.size}, ` +
-      `${data.train.length.toLocaleString('en-US')} train / ${(data.val?.length ?? 0).toLocaleString('en-US')} validation`);
+    out.info(`bptt: ${data.source}: ${plural(data.chars, 'character', 'characters')}, vocabulary ${data.vocab.size}, ` +
+      `${data.train.length.toLocaleString('en-US')} train / ${(data.val?.length ?? 0).toLocaleString('en-US')} validation` +
+      `${config.data.preprocess.newlines_to_spaces ? ' (newlines replaced by spaces: data.preprocess.newlines_to_spaces)' : ''}`);
     out.info(`bptt: ${describeModel(config)}, ${config.optim.kind}, ${config.data.sampler} sampling, B=${config.data.batch} T=${config.data.steps}, ` +
       `${trainer.sampler.batchesPerEpoch} minibatches/epoch, ${(flops / 1e6).toFixed(2)} MFLOP/token; ` +
       `kernels ${engine.blas.name}, ${engine.workers} worker${engine.workers > 1 ? 's' : ''}${config.run.deterministic ? ' (deterministic)' : ''}`);
-    if (resumeFrom) out.info(`bptt: resuming ${resumeFrom.path} at epoch ${trainer.state.epoch + 1}, minibatch ${trainer.state.minibatch + 1}`);
+    out.info(`bptt: ${describeLength(trainer)}; learning rate ${describeSchedule(config)}`);
+    if (resumeFrom) {
+      out.info(`bptt: resuming ${resumeFrom.path} at epoch ${trainer.state.epoch + 1}, minibatch ${trainer.state.minibatch + 1}`);
+      const extended = scheduleChange(resumeFrom, trainer);
+      if (extended) out.info(`bptt: ${extended}`);
+    }
     const save = (state: TrainingState, file: 'last' | 'best') => saveCheckpoint(runDir.path(file), {
       vocab: data.vocab, config, layout: engine.plan.layout, heap: engine.blas.f, params: engine.plan.params,
       training: state, stateH: trainer.stateH(), kernels: engine.blas.name, data: data.fingerprint, optimState: engine.plan.optimState,
     });
-    let lastBest: number | null = trainer.state.bestValPpl;
     const done = await trainer.run({
       shouldStop: () => stopSignal !== null,
-      onMinibatch: (epoch, i, n, ppl, tps) => {
-        const remaining = ((config.run.epochs - epoch) * n + (n - i)) * config.data.batch * config.data.steps;
-        out.progress(epoch, i, n, ppl, tps, remaining / tps);
-      },
-      onEpoch: (m) => {
+      onProgress: (p) => out.progress(p),
+      onReport: (m) => {
         runDir.appendMetrics(m);
-        out.epoch(m, config.run.epochs);
-        // best is judged on finite perplexities only
-        if (m.val_ppl !== null && Number.isFinite(m.val_ppl) && (lastBest === null || m.val_ppl <= lastBest)) {
-          lastBest = m.val_ppl;
-          save(trainer.state, 'best');
-        }
+        out.report(m, trainer.length);
       },
-      onSamples: (epoch, samples) => {
-        runDir.appendSamples(epoch, samples);
-        out.samples(epoch, samples);
+      // the trainer's rule alone decides what is best (finite, strictly lower)
+      onBest: (state) => save(state, 'best'),
+      onSamples: (step, epoch, samples) => {
+        runDir.appendSamples(step, epoch, samples);
+        out.samples(samples);
       },
       onCheckpoint: (state) => save(state, 'last'),
     });
@@ -133,9 +127,11 @@ export async function trainCommand(resolved: ResolvedConfig, opts: TrainOptions,
       out.info(`bptt: interrupted; checkpoint written to ${runDir.path('last')}; continue with "bptt resume ${config.run.out}"`);
       return stopSignal === 'SIGTERM' ? 143 : 130;
     }
-    out.info(`bptt: ${outcome === 'early_stop' ? `stopped early (no better validation perplexity in ${config.run.early_stop} evaluations)` : 'done'} ` +
-      `after ${summary.epochs} epochs in ${formatDuration(trainer.state.elapsedS)}: train ppl ${fmtNum(summary.final_train_ppl, 4)}` +
-      `${summary.best_val_ppl !== null ? `, best val ppl ${fmtNum(summary.best_val_ppl, 4)} (epoch ${summary.best_val_epoch})` : ''}, ` +
+    const s = trainer.state;
+    out.info(`bptt: ${outcome === 'early_stop' ? `stopped early (no better validation loss in ${config.run.early_stop} evaluations)` : 'done'} ` +
+      `after ${plural(s.step, 'minibatch', 'minibatches')} (${fmtEpochs(s.step / trainer.perEpoch)}) in ${formatDuration(s.elapsedS)}: ` +
+      `train loss ${fmtLoss(summary.final_train_loss)}` +
+      `${summary.best_val_loss !== null ? `, best validation loss ${fmtLoss(summary.best_val_loss)} (minibatch ${summary.best_val_step ?? '?'})` : ''}, ` +
       `${fmtNum(summary.median_tokens_per_s)} tokens/s median`);
     out.info(`bptt: run directory ${config.run.out}: last.safetensors${summary.best_val_ppl !== null ? ', best.safetensors' : ''}, metrics.jsonl, curves.svg, summary.json`);
     return 0;
@@ -145,6 +141,40 @@ export async function trainCommand(resolved: ResolvedConfig, opts: TrainOptions,
     runDir.unlock();
     await engine.close();
   }
+}
+
+/** "10m of training (time budget)", "40 epochs (1,200 minibatches)" */
+function describeLength(trainer: Trainer): string {
+  const L = trainer.length;
+  if (L.kind === 'time') return `training for ${formatDuration(L.seconds)} of wall-clock time (run.time_budget; minibatches estimated from the measured rate as it goes)`;
+  if (L.kind === 'minibatches') return `training ${plural(L.n, 'minibatch', 'minibatches')} (run.minibatches, ${fmtEpochs(L.n / trainer.perEpoch)})`;
+  return `training ${fmtEpochs(L.n)} (${plural(L.n * trainer.perEpoch, 'minibatch', 'minibatches')})`;
+}
+
+function describeSchedule(config: TrainConfig): string {
+  const o = config.optim, s = o.schedule;
+  const warm = s.warmup > 0 ? `, warmup ${plural(s.warmup, 'minibatch', 'minibatches')}` : '';
+  switch (s.kind) {
+    case 'constant': return `${o.lr} constant${warm}`;
+    case 'step': return `${o.lr} x ${s.gamma} every ${fmtEpochs(s.step_epochs)}${warm}`;
+    default: return `${o.lr} -> ${s.min_lr} (${s.kind} by minibatch over the run${warm})`;
+  }
+}
+
+/** On resume: if the run's length changed, how the schedule continues (it runs over the new length). */
+function scheduleChange(ck: Checkpoint, trainer: Trainer): string | null {
+  const config = trainer.config;
+  const before = runLength(ck.config.run);
+  const now = trainer.length;
+  const horizonOf = (L: RunLength) => (L.kind === 'epochs' ? L.n * trainer.perEpoch : L.kind === 'minibatches' ? L.n : null);
+  const h0 = horizonOf(before), h1 = horizonOf(now);
+  if (JSON.stringify(before) === JSON.stringify(now) || config.optim.schedule.kind === 'constant') return null;
+  const step = trainer.state.step;
+  const lrWas = h0 === null ? null : learningRate(config.optim, Math.max(0, step - 1), h0, trainer.perEpoch);
+  const lrNow = h1 === null ? null : learningRate(config.optim, step, h1, trainer.perEpoch);
+  return `the run's length changed, so the ${config.optim.schedule.kind} schedule now runs over ${h1 === null ? 'the new time budget' : plural(h1, 'minibatch', 'minibatches')} ` +
+    `instead of ${h0 === null ? 'the old time budget' : plural(h0, 'minibatch', 'minibatches')}` +
+    `${lrWas !== null && lrNow !== null ? `: the rate goes from ${fmtNum(lrWas)} (last minibatch trained) to ${fmtNum(lrNow)} and decays to ${config.optim.schedule.min_lr} at the new end` : ''}`;
 }
 
 /** The model in a few words: "rnn tanh H=256", "2-layer lstm H=256, dropout 0.2". */
@@ -199,7 +229,7 @@ export function loadRunForResume(dir: string): { ck: Checkpoint; fromConfigFile:
   if (!ck.training) throw new InputError(`checkpoint ${ck.path}: has no training state to resume from`);
   loadOptimStateInto(ck, ck.config.optim.kind, null, []);
   if (!existsSync(configFile)) return { ck, fromConfigFile: [] };
-  const fileConfig = resolveConfig(configFile, []).config;
+  const fileConfig = resolveConfig(configFile, [], storedConfigDefaults()).config;
   const differs = configDiff(ck.config, fileConfig, true).filter((d) => !d.startsWith('run.out:'));
   if (differs.length > 0) {
     throw new InputError(`run directory ${dir}: ${RUN_FILES.config} and ${RUN_FILES.last} describe different runs (${differs.join('; ')}); ` +

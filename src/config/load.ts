@@ -200,10 +200,14 @@ function describeIssue(issue: z.core.$ZodIssue, keyPath: string): string {
   return `${keyPath || 'config'}: ${issue.message}`;
 }
 
-export function resolveConfig(file: string | null, overrides: Override[]): ResolvedConfig {
+/**
+ * `defaults`: DEFAULTS for a user's config; storedConfigDefaults() for a config a run wrote (its
+ * config.yaml), so that keys added since it was written mean what they meant then.
+ */
+export function resolveConfig(file: string | null, overrides: Override[], defaults: TrainConfig = DEFAULTS): ResolvedConfig {
   const parsed = file ? parseConfigFile(file) : null;
-  // a deep copy: overrides below write into it, and must never write into DEFAULTS
-  let merged: unknown = merge(structuredClone(DEFAULTS), parsed?.data ?? {});
+  // a deep copy: overrides below write into it, and must never write into the defaults
+  const merged: unknown = merge(structuredClone(defaults), parsed?.data ?? {});
   const sources: Record<string, Source> = {};
   const fileKeys = parsed ? new Set(leafKeys(parsed.data as Record<string, unknown>)) : new Set<string>();
   const known = new Set(leafKeys());
@@ -231,8 +235,36 @@ export function resolveConfig(file: string | null, overrides: Override[]): Resol
       'set model.layers to 2 or more, or model.dropout to 0');
   }
   for (const key of known) sources[key] = originOf.has(key) ? overrides.filter((o) => o.key === key).pop()!.source : fileKeys.has(key) ? 'file' : 'default';
-  merged = result.data;
+  const where = (key: string) => originOf.get(key) ?? (file ? `config ${file}` : 'config');
+  const sched = cfg.optim.schedule;
+  if ((sched.kind === 'cosine' || sched.kind === 'linear') && sched.min_lr > cfg.optim.lr) {
+    throw new InputError(`${where('optim.schedule.min_lr')}: optim.schedule.min_lr ${sched.min_lr} is above optim.lr ${cfg.optim.lr}: ` +
+      `the ${sched.kind} schedule would raise the rate; set min_lr at most ${cfg.optim.lr}`);
+  }
+  chooseRunLength(cfg, sources, where);
   return { config: Object.freeze(result.data) as TrainConfig, sources, file };
+}
+
+const SOURCE_RANK: Record<Source, number> = { default: 0, file: 1, env: 2, flag: 3 };
+
+/**
+ * One key says how long a run trains: run.time_budget or run.minibatches when set, else run.epochs.
+ * Sources decide between them: a length set at a higher level (a flag over the environment over a
+ * file over the defaults) wins, so `--epochs 5` replaces the default time budget and `--time 10m` a
+ * file's epochs; the losers are set to null (epochs is then unused). A time budget and a minibatch
+ * count set at the same level are an error.
+ */
+function chooseRunLength(cfg: TrainConfig, sources: Record<string, Source>, where: (key: string) => string): void {
+  const run = cfg.run as { time_budget: string | number | null; minibatches: number | null; epochs: number };
+  const rank = (k: string) => SOURCE_RANK[sources[k]];
+  const set = (['run.time_budget', 'run.minibatches'] as const).filter((k) => getPath(cfg, k) !== null);
+  if (set.length === 2 && rank(set[0]) === rank(set[1])) {
+    throw new InputError(`${where(set[1])}: run.time_budget and run.minibatches both say how long to train; set one, the other to null`);
+  }
+  const winner: string = set.sort((a, b) => rank(b) - rank(a))[0] ?? 'run.epochs';
+  const chosen = winner !== 'run.epochs' && rank('run.epochs') > rank(winner) ? 'run.epochs' : winner;
+  if (chosen !== 'run.time_budget') run.time_budget = null;
+  if (chosen !== 'run.minibatches') run.minibatches = null;
 }
 
 export function getPath(obj: unknown, key: string): unknown {

@@ -1,13 +1,20 @@
 // The training configuration: plain data, validated at the edge with zod. Sections and key names
 // are the user-facing contract (config files, --set overrides, checkpoints, run directories).
-// DEFAULTS are D2L's settings for the Jay Chou lyrics except where noted; presets in examples/
-// are small diffs from them.
+// DEFAULTS are for a user's own text (chosen by measurement on tiny Shakespeare: README, "Your own
+// text"); the D2L presets in examples/ set every key the book's tables depend on.
 
 import { z } from 'zod';
 import { BUILTIN_CORPORA } from '../data/builtin.js';
+import { parseCadence, parseDuration, type Cadence } from './units.js';
 
 const positiveInt = z.number().int().positive();
 const nonNegInt = z.number().int().nonnegative();
+/** A duration: "90s", "10m", "1h30m" or a number of seconds. */
+const duration = z.union([z.number(), z.string()]).refine((v) => parseDuration(v) !== null,
+  'must be a duration such as 90s, 10m or 1h30m (or a number of seconds > 0)');
+/** A cadence: 0 (never), N epochs, "N epochs", "N minibatches", a duration ("60s"). */
+const cadence = z.union([z.number(), z.string()]).refine((v) => { const c = parseCadence(v); return c !== null && c.unit !== 'auto'; },
+  'must be 0, a number of epochs, "N epochs", "N minibatches" or a duration such as 60s');
 
 export const ModelSchema = z.strictObject({
   cell: z.enum(['rnn', 'gru', 'lstm']).describe('recurrent cell: rnn (the Elman RNN of D2L chapter 6), gru (D2L 6.7) or lstm (D2L 6.8)'),
@@ -23,20 +30,22 @@ export const DataSchema = z.strictObject({
   path: z.string().min(1).nullable().describe('UTF-8 text file; null to use a built-in corpus'),
   builtin: z.enum(BUILTIN_CORPORA).describe('built-in corpus used when path is null'),
   preprocess: z.strictObject({
-    newlines_to_spaces: z.boolean().describe('replace \\n and \\r by spaces (D2L)'),
+    newlines_to_spaces: z.boolean().describe('replace \\n and \\r by spaces (D2L; off by default: a play keeps its lines)'),
   }),
   max_chars: nonNegInt.describe('keep the first N characters (code points); 0 = all'),
   sampler: z.enum(['random', 'consecutive']).describe('D2L 6.3 minibatch sampling'),
+  epoch_offset: z.enum(['none', 'random']).describe('consecutive: "random" rotates every row by a random offset each epoch, so the carried state never replays the same stream (none: D2L)'),
   steps: positiveInt.max(4096).describe('time steps T per sequence'),
   batch: positiveInt.max(65536).describe('sequences B per minibatch'),
   val_fraction: z.number().min(0).max(0.5).describe('held-out tail of the corpus for validation perplexity'),
 });
 
 export const ScheduleSchema = z.strictObject({
-  kind: z.enum(['constant', 'step', 'cosine']).describe('learning-rate schedule over epochs'),
+  kind: z.enum(['constant', 'step', 'cosine', 'linear']).describe('learning-rate schedule by minibatch over the run (its epochs, minibatches or time budget)'),
+  warmup: nonNegInt.describe('minibatches of linear warmup from lr/warmup to lr (0 = none)'),
   step_epochs: positiveInt.describe('step: multiply the rate by gamma every step_epochs epochs'),
   gamma: z.number().positive().max(1).describe('step: decay factor'),
-  min_lr: z.number().nonnegative().describe('cosine: the rate at the last epoch'),
+  min_lr: z.number().nonnegative().describe('cosine, linear: the rate at the last minibatch (at most optim.lr)'),
 });
 
 export const OPTIMIZERS = ['sgd', 'momentum', 'adam', 'adamw'] as const;
@@ -53,15 +62,18 @@ export const OptimSchema = z.strictObject({
 });
 
 export const RunSchema = z.strictObject({
-  epochs: positiveInt.max(1_000_000).describe('passes over the training corpus'),
+  epochs: positiveInt.max(1_000_000).describe('passes over the training corpus (unless time_budget or minibatches is set)'),
+  time_budget: duration.nullable().describe('train for this wall-clock time instead (90s, 10m, 1h30m); the schedule runs over it'),
+  minibatches: positiveInt.max(1e12).nullable().describe('train exactly this many minibatches instead (bitwise-reproducible, unlike a time budget)'),
   seed: nonNegInt.max(2 ** 32 - 1).describe('seeds initialization and sampling'),
   workers: z.number().int().min(1).max(256).nullable().describe('worker threads; null = available cores'),
   deterministic: z.boolean().describe('bitwise-identical results for any worker count (fixed row shards)'),
-  eval_every: nonNegInt.describe('validation perplexity every N epochs (0 = only at the end)'),
-  sample_every: nonNegInt.describe('print samples every N epochs (0 = never)'),
+  eval_every: z.union([cadence, z.literal('auto')]).describe('validation loss: N epochs, "N minibatches", 60s, or auto (as often as keeps it under 5% of the run); 0 = only at the end'),
+  sample_every: cadence.describe('print samples: N epochs, "N minibatches" or 60s (0 = never)'),
   sample_length: positiveInt.max(100_000).describe('characters generated per sample'),
   sample_prefixes: z.array(z.string().min(1)).describe('prefixes for the periodic samples ([] = the first character of the corpus)'),
-  checkpoint_every: nonNegInt.describe('write the last checkpoint every N epochs (0 = only at the end)'),
+  sample_temperature: z.number().min(0).max(100).describe('periodic samples: 0 = greedy (D2L), else sample from softmax(logits / t)'),
+  checkpoint_every: cadence.describe('write last.safetensors: N epochs, "N minibatches" or 60s (0 = only at the end)'),
   early_stop: nonNegInt.describe('stop after N evaluations without a better validation perplexity (0 = never)'),
   out: z.string().min(1).describe('run directory'),
 });
@@ -75,43 +87,90 @@ export const ConfigSchema = z.strictObject({
 
 export type TrainConfig = z.infer<typeof ConfigSchema>;
 
-/** The learning rate of (0-based) epoch `e` of `epochs`. */
-export function learningRate(optim: TrainConfig['optim'], e: number, epochs: number): number {
+/** How long a run trains: by its time budget, its exact minibatch count, or its epochs (resolveConfig leaves one in charge). */
+export type RunLength = { kind: 'time'; seconds: number } | { kind: 'minibatches'; n: number } | { kind: 'epochs'; n: number };
+
+export function runLength(run: TrainConfig['run']): RunLength {
+  if (run.time_budget !== null) return { kind: 'time', seconds: parseDuration(run.time_budget)! };
+  if (run.minibatches !== null) return { kind: 'minibatches', n: run.minibatches };
+  return { kind: 'epochs', n: run.epochs };
+}
+
+/** A validated cadence key (eval_every, sample_every, checkpoint_every) as a Cadence. */
+export function cadenceOf(value: string | number): Cadence {
+  return parseCadence(value)!;
+}
+
+/**
+ * The learning rate of (0-based, global) minibatch `step` in a run of `horizon` minibatches with
+ * `perEpoch` minibatches an epoch: warmup (a linear ramp over the first `warmup` minibatches), then
+ * the schedule over the rest, so cosine and linear reach min_lr at minibatch horizon - 1.
+ */
+export function learningRate(optim: TrainConfig['optim'], step: number, horizon: number, perEpoch: number): number {
   const s = optim.schedule;
+  const warm = s.warmup > 0 && step < s.warmup ? (step + 1) / s.warmup : 1;
+  const p = Math.min(1, Math.max(0, (step - s.warmup) / Math.max(1, horizon - s.warmup - 1)));
+  let lr: number;
   switch (s.kind) {
-    case 'constant': return optim.lr;
-    case 'step': return optim.lr * s.gamma ** Math.floor(e / s.step_epochs);
-    case 'cosine': return s.min_lr + ((optim.lr - s.min_lr) * (1 + Math.cos((Math.PI * e) / Math.max(1, epochs - 1)))) / 2;
+    case 'constant': lr = optim.lr; break;
+    case 'step': lr = optim.lr * s.gamma ** Math.floor(step / (s.step_epochs * perEpoch)); break;
+    case 'cosine': lr = s.min_lr + ((optim.lr - s.min_lr) * (1 + Math.cos(Math.PI * p))) / 2; break;
+    case 'linear': lr = optim.lr - (optim.lr - s.min_lr) * p; break;
   }
+  return warm === 1 ? lr : lr * warm;
 }
 
 export const DEFAULTS: TrainConfig = {
-  model: { cell: 'rnn', gru_reset: 'before', hidden: 256, layers: 1, dropout: 0, activation: 'tanh', init_scale: 0.01 },
+  model: { cell: 'lstm', gru_reset: 'after', hidden: 512, layers: 1, dropout: 0, activation: 'tanh', init_scale: 0.01 },
   data: {
     path: null,
     builtin: 'counting',
-    preprocess: { newlines_to_spaces: true },
+    preprocess: { newlines_to_spaces: false },
     max_chars: 0,
-    sampler: 'random',
-    steps: 35,
+    sampler: 'consecutive',
+    epoch_offset: 'random',
+    steps: 64,
     batch: 32,
-    val_fraction: 0.1, // not in D2L (which has no validation split); the D2L presets set 0
+    val_fraction: 0.1,
   },
   optim: {
-    kind: 'sgd', lr: 100, clip: 0.01, momentum: 0.9, betas: [0.9, 0.999], eps: 1e-8, weight_decay: 0,
-    schedule: { kind: 'constant', step_epochs: 50, gamma: 0.5, min_lr: 0 },
+    kind: 'adam', lr: 2e-3, clip: 1, momentum: 0.9, betas: [0.9, 0.999], eps: 1e-8, weight_decay: 0,
+    schedule: { kind: 'cosine', warmup: 100, step_epochs: 50, gamma: 0.5, min_lr: 1e-4 },
   },
   run: {
-    epochs: 250,
+    epochs: 10,
+    time_budget: '10m',
+    minibatches: null,
     seed: 0,
     workers: null,
     deterministic: false,
-    eval_every: 1,
-    sample_every: 50,
-    sample_length: 50,
+    eval_every: 'auto',
+    sample_every: '1m',
+    sample_length: 200,
     sample_prefixes: [],
-    checkpoint_every: 10,
+    sample_temperature: 0.8,
+    checkpoint_every: '2m',
     early_stop: 0,
     out: 'runs/latest',
   },
 };
+
+/**
+ * What each key added since the first checkpoints meant while it did not exist. A stored config
+ * (a checkpoint's, a run's config.yaml) written before a key existed gets this value, not today's
+ * default, so an old run resumes exactly as it ran.
+ */
+const ABSENT_MEANS = {
+  data: { epoch_offset: 'none' },
+  optim: { schedule: { warmup: 0 } },
+  run: { time_budget: null, minibatches: null, sample_temperature: 0 },
+} as const;
+
+/** DEFAULTS for reading a stored config: today's defaults, with ABSENT_MEANS for the keys added since. */
+export function storedConfigDefaults(): TrainConfig {
+  const d = structuredClone(DEFAULTS) as unknown as Record<string, Record<string, unknown>>;
+  d.data.epoch_offset = ABSENT_MEANS.data.epoch_offset;
+  (d.optim.schedule as Record<string, unknown>).warmup = ABSENT_MEANS.optim.schedule.warmup;
+  Object.assign(d.run, ABSENT_MEANS.run);
+  return d as unknown as TrainConfig;
+}

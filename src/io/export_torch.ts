@@ -12,7 +12,7 @@
 // bias_hh is all zeros (as exported).
 
 import { merge } from '../config/load.js';
-import { ConfigSchema, DEFAULTS, type TrainConfig } from '../config/schema.js';
+import { ConfigSchema, DEFAULTS, storedConfigDefaults, type TrainConfig } from '../config/schema.js';
 import { Vocab } from '../data/corpus.js';
 import type { Checkpoint } from '../train/checkpoint.js';
 import { InputError } from '../util/errors.js';
@@ -104,7 +104,7 @@ export function importTorch(path: string): { tensors: Map<string, Tensor>; vocab
   if (meta.bptt_config !== undefined) {
     let raw: unknown;
     try { raw = JSON.parse(meta.bptt_config); } catch { throw bad('metadata.bptt_config is not valid JSON'); }
-    const parsed = ConfigSchema.safeParse(merge(structuredClone(DEFAULTS), raw));
+    const parsed = ConfigSchema.safeParse(merge(storedConfigDefaults(), raw));
     if (!parsed.success) throw bad(`metadata.bptt_config is invalid: ${parsed.error.issues[0]?.message}`);
     config = parsed.data;
   } else {

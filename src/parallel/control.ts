@@ -10,6 +10,8 @@
 //   critical    Float64 [1]               sum over the stretch of the slowest worker's BPTT ms
 //   schedule    Int32   [maxStretch, B]   per minibatch of the stretch: each row's start offset
 //                                         in the training corpus (the sampler's whole output)
+//   lrs         Float64 [maxStretch]      per minibatch of the stretch: its learning rate (the
+//                                         schedule runs by minibatch, so it may change every step)
 //
 // Every value that feeds the parameters (losses, chunk sums) sits in a FIXED slot and is summed in
 // slot order by one thread, never in arrival order: that keeps runs bitwise reproducible.
@@ -69,6 +71,7 @@ export interface ControlViews {
   computeNow: Float64Array;
   critical: Float64Array;
   schedule: Int32Array;
+  lrs: Float64Array;
 }
 
 type Field = { name: Exclude<keyof ControlViews, 'shape' | 'sab'>; kind: 'i32' | 'f64'; count: number };
@@ -83,6 +86,7 @@ function fields(s: ControlShape): Field[] {
     { name: 'computeNow', kind: 'f64', count: s.workers },
     { name: 'critical', kind: 'f64', count: 1 },
     { name: 'schedule', kind: 'i32', count: s.maxStretch * s.B },
+    { name: 'lrs', kind: 'f64', count: s.maxStretch },
   ];
 }
 

@@ -7,7 +7,7 @@
 
 import { z } from 'zod';
 import { merge } from '../config/load.js';
-import { ConfigSchema, DEFAULTS, type TrainConfig } from '../config/schema.js';
+import { ConfigSchema, storedConfigDefaults, type TrainConfig } from '../config/schema.js';
 import { Vocab } from '../data/corpus.js';
 import { readSafetensors, writeSafetensors, type Tensor } from '../io/safetensors.js';
 import { dimsOf, paramLayout, readTensor, writeTensor, type ParamLayout } from '../model/params.js';
@@ -26,7 +26,8 @@ export interface TrainingState {
   minibatch: number;
   /** sampler RNG state at the start of epoch `epoch` (random sampling re-shuffles from it) */
   epochRng: RngState;
-  /** accumulators of the current, partial epoch */
+  /** accumulators since the last report (an epoch end or an evaluation; the names are from when
+   *  reports came only at epoch ends, kept so older checkpoints resume) */
   epochLossSum: number;
   epochTokens: number;
   epochNormSum: number;
@@ -38,6 +39,17 @@ export interface TrainingState {
   evalsSinceBest: number;
   /** global minibatch counter */
   step: number;
+  /** the best validation loss (nats per character) and the step it was reached at */
+  bestValLoss: number | null;
+  bestStep: number | null;
+  /** a time budget's latest horizon estimate, minibatches (null: none yet, or not a time budget) */
+  horizon: number | null;
+  /** run time (elapsedS) at the last evaluation, sample and checkpoint: cadences in seconds */
+  lastEvalS: number;
+  lastSampleS: number;
+  lastCheckpointS: number;
+  /** seconds the last evaluation took (reserved at the end of a time budget; auto eval cadence) */
+  evalS: number | null;
 }
 
 /** The training state as stored: validated in full before a resume touches anything. */
@@ -55,6 +67,14 @@ export const TrainingStateSchema = z.strictObject({
   bestValPpl: finite.positive().nullable(),
   evalsSinceBest: count.optional().default(0),
   step: count,
+  // fields added with minibatch-granular runs: older checkpoints resume with these defaults
+  bestValLoss: finite.nullable().optional().default(null),
+  bestStep: count.nullable().optional().default(null),
+  horizon: count.nullable().optional().default(null),
+  lastEvalS: finite.min(0).optional().default(0),
+  lastSampleS: finite.min(0).optional().default(0),
+  lastCheckpointS: finite.min(0).optional().default(0),
+  evalS: finite.min(0).nullable().optional().default(null),
 });
 
 export interface Checkpoint {
@@ -151,7 +171,7 @@ export function loadCheckpoint(path: string): Checkpoint {
   }
   if (!Array.isArray(chars) || chars.some((c) => typeof c !== 'string')) throw bad('metadata.vocab is not an array of characters');
   // merged over today's defaults, so checkpoints written before a key existed still load
-  const parsed = ConfigSchema.safeParse(merge(DEFAULTS, rawConfig));
+  const parsed = ConfigSchema.safeParse(merge(storedConfigDefaults(), rawConfig));
   if (!parsed.success) throw bad(`metadata.config is invalid: ${parsed.error.issues[0]?.message}`);
   const config = parsed.data;
   const vocab = new Vocab(chars as string[]);

@@ -1,5 +1,6 @@
-// Validation perplexity: the held-out tail read consecutively (as consecutive sampling does), with
-// the state carried across chunks, no gradients. Perplexity = exp(mean cross-entropy per token).
+// Validation loss: the held-out tail read consecutively (as consecutive sampling does), with the
+// state carried across chunks, no gradients: the mean cross-entropy per character in nats
+// (perplexity = exp of it, bits per character = it / ln 2).
 
 import type { Blas } from '../blas/types.js';
 import { ConsecutiveSampler } from '../data/samplers.js';
@@ -12,17 +13,23 @@ export function evalRows(len: number, T: number, maxRows: number): number {
   return Math.max(0, Math.min(maxRows, Math.floor(len / (T + 1))));
 }
 
-export function evaluatePerplexity(blas: Blas, model: ModelSpec, P: TensorOffsets, ws: Workspace, corpus: Int32Array): number {
+/** T-step chunks of B rows an evaluation of `len` tokens reads (its cost is proportional). */
+export function evalChunks(len: number, T: number, B: number): number {
+  return new ConsecutiveSampler(new Int32Array(len), B, T).batchesPerEpoch;
+}
+
+/** `maxChunks`: read only the first chunks (a probe of the evaluation's cost). */
+export function evaluateLoss(blas: Blas, model: ModelSpec, P: TensorOffsets, ws: Workspace, corpus: Int32Array, maxChunks = Infinity): number {
   const { T, B } = ws.shape;
   const sampler = new ConsecutiveSampler(corpus, B, T);
   zeroState(model, blas, ws, B);
   let loss = 0;
   let tokens = 0;
-  for (let i = 0; i < sampler.batchesPerEpoch; i++) {
+  for (let i = 0; i < Math.min(maxChunks, sampler.batchesPerEpoch); i++) {
     sampler.fill(i, blas.i, ws.x, blas.i, ws.y);
     loss += modelLoss(model, blas, P, ws);
     carryOver(model, blas, ws, B);
     tokens += T * B;
   }
-  return Math.exp(loss / tokens);
+  return loss / tokens;
 }

@@ -9,7 +9,7 @@ import type { TrainConfig } from '../config/schema.js';
 
 /** Keys that `resume` may change: they extend or observe the run, never alter its trajectory. */
 export const RESUMABLE_KEYS = [
-  'run.epochs', 'run.workers', 'run.eval_every', 'run.sample_every', 'run.checkpoint_every', 'run.out', 'run.sample_length', 'run.sample_prefixes',
+  'run.epochs', 'run.time_budget', 'run.minibatches', 'run.workers', 'run.eval_every', 'run.sample_every', 'run.checkpoint_every', 'run.out', 'run.sample_length', 'run.sample_prefixes',
 ] as const;
 
 /**

@@ -1,4 +1,5 @@
-// The run directory: config.yaml (resolved), metrics.jsonl (one object per epoch), samples.txt,
+// The run directory: config.yaml (resolved), metrics.jsonl (one object per report: each evaluation
+// and each epoch end; trainer.ts Report), samples.txt,
 // last.safetensors (latest checkpoint) and best.safetensors (best validation perplexity).
 // An existing run is never overwritten without --force, and --force removes only these files.
 
@@ -10,6 +11,7 @@ import type { TrainConfig } from '../config/schema.js';
 import { appendWhole, describeFsError, pidAlive, writeAllSync, writeFileAtomic } from '../io/safe_write.js';
 import { lineChart } from '../io/svg.js';
 import { InputError } from '../util/errors.js';
+import { isBetter } from './trainer.js';
 
 /** The run directory's single-writer lock (not one of RUN_FILES: --force never removes it). */
 export const LOCK_FILE = '.lock';
@@ -32,11 +34,18 @@ export const RUN_FILES = {
 
 export interface RunSummary {
   outcome: 'completed' | 'early_stop' | 'interrupted';
+  /** epochs completed (fractional for a run that ended mid-epoch) and minibatches */
   epochs: number;
+  steps: number | null;
   final_train_ppl: number | null;
+  final_train_loss: number | null;
   final_val_ppl: number | null;
+  final_val_loss: number | null;
   best_val_ppl: number | null;
+  /** nats per character */
+  best_val_loss: number | null;
   best_val_epoch: number | null;
+  best_val_step: number | null;
   median_tokens_per_s: number | null;
   elapsed_s: number;
   [extra: string]: unknown;
@@ -168,8 +177,9 @@ export class RunDir {
     appendWhole(this.path('metrics'), JSON.stringify(m) + '\n');
   }
 
-  appendSamples(epoch: number, samples: string[]): void {
-    appendWhole(this.path('samples'), samples.map((s) => `epoch ${epoch}: ${s.replace(/\r?\n/g, '↵')}\n`).join(''));
+  appendSamples(step: number, epoch: number, samples: string[]): void {
+    const at = `minibatch ${step} (epoch ${Number.isInteger(epoch) ? epoch : epoch.toFixed(2)})`;
+    appendWhole(this.path('samples'), samples.map((s) => `${at}: ${s.replace(/\r?\n/g, '↵')}\n`).join(''));
   }
 
   /** metrics.jsonl; a torn last line (a crash mid-append) is dropped with a warning, a bad line elsewhere is an error */
@@ -181,16 +191,26 @@ export class RunDir {
   writeSummary(outcome: 'completed' | 'early_stop' | 'interrupted', extra: Record<string, unknown>): RunSummary {
     const m = this.readMetrics();
     const last = m[m.length - 1];
-    const withVal = m.filter((x) => x.val_ppl !== null && x.val_ppl !== undefined);
-    const best = withVal.reduce<Record<string, number | null> | null>((b, x) => (b === null || (x.val_ppl as number) < (b.val_ppl as number) ? x : b), null);
+    // rows written before validation losses were recorded carry only val_ppl
+    const valLoss = (x: Record<string, number | null>) => (typeof x.val_loss === 'number' ? x.val_loss : typeof x.val_ppl === 'number' ? Math.log(x.val_ppl) : null);
+    const withVal = m.filter((x) => valLoss(x) !== null);
+    // the trainer's rule for best (finite, strictly lower: the first of equals wins)
+    const best = withVal.reduce<Record<string, number | null> | null>((b, x) => (isBetter(valLoss(x), b === null ? null : valLoss(b)) ? x : b), null);
+    const lastVal = withVal[withVal.length - 1];
     const tps = m.map((x) => x.tokens_per_s as number).sort((a, b) => a - b);
+    const finite = (x: number | null | undefined) => (typeof x === 'number' && Number.isFinite(x) ? x : null);
     const summary: RunSummary = {
       outcome,
       epochs: (last?.epoch as number) ?? 0,
-      final_train_ppl: (last?.train_ppl as number) ?? null,
-      final_val_ppl: (withVal[withVal.length - 1]?.val_ppl as number) ?? null,
-      best_val_ppl: (best?.val_ppl as number) ?? null,
+      steps: (last?.step as number) ?? null,
+      final_train_ppl: finite(last?.train_ppl),
+      final_train_loss: finite(last?.train_loss) ?? (typeof last?.train_ppl === 'number' ? Math.log(last.train_ppl) : null),
+      final_val_ppl: finite(lastVal?.val_ppl),
+      final_val_loss: lastVal ? valLoss(lastVal) : null,
+      best_val_ppl: best ? finite(Math.exp(valLoss(best)!)) : null,
+      best_val_loss: best ? valLoss(best) : null,
       best_val_epoch: (best?.epoch as number) ?? null,
+      best_val_step: (best?.step as number) ?? null,
       median_tokens_per_s: tps.length ? tps[Math.floor(tps.length / 2)] : null,
       elapsed_s: (last?.elapsed_s as number) ?? 0,
       ...extra,
@@ -206,8 +226,9 @@ export class RunDir {
   }
 
   /** On resume: drop metric lines past the checkpoint (written after it, before a crash). */
-  truncateMetrics(lastEpoch: number): void {
-    const kept = this.readMetrics().filter((m) => (m.epoch as number) <= lastEpoch);
+  truncateMetrics(step: number, epoch: number): void {
+    // rows from before reports carried their step are per epoch
+    const kept = this.readMetrics().filter((m) => (typeof m.step === 'number' ? m.step <= step : (m.epoch as number) <= epoch));
     writeFileAtomic(this.path('metrics'), kept.map((m) => JSON.stringify(m) + '\n').join(''));
   }
 }

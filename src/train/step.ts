@@ -53,7 +53,8 @@ export interface StretchTask {
   carry: boolean;
   /** 1/(T*B): the summed blocks are then the gradient of the minibatch mean loss */
   gradScale: number;
-  lr: number;
+  /** one rate for every minibatch of the stretch; without it, minibatch k's rate is control.lrs[k] */
+  lr?: number;
   clipTheta: number;
   /** the optimizer (default: SGD) */
   optim?: OptimStep;
@@ -128,6 +129,11 @@ export function updateRange(ctx: StepContext, lo: number, hi: number, scale: num
   blas.axpy(hi - lo, -scale, grad + lo, plan.params + lo);
 }
 
+/** Minibatch k's learning rate: the task's one rate, or the control block's per-minibatch table. */
+function rateOf(control: ControlViews, task: StretchTask, k: number): number {
+  return task.lr ?? control.lrs[k];
+}
+
 /**
  * The serial section at barrier B (one thread, every other one parked): loss and norm of minibatch
  * k from the fixed slots, in slot order; the clip factor and step scale; the stop decision.
@@ -151,7 +157,7 @@ function decide(control: ControlViews, k: number, task: StretchTask): void {
   }
   const factor = clipFactor(norm, task.clipTheta);
   results[row + Result.FACTOR] = factor;
-  results[row + Result.SCALE] = task.lr * factor;
+  results[row + Result.SCALE] = rateOf(control, task, k) * factor;
   // Atomics.load: the coordinator's stop request may arrive at any time; read it once, here.
   if (Atomics.load(ctrl, Slot.STOP_REQUEST) !== 0) Atomics.store(ctrl, Slot.LAST, k);
 }
@@ -219,7 +225,7 @@ export function runStretch(ctx: WorkerContext, task: StretchTask): void {
     if (params.hi > params.lo) {
       const row = k * RESULT_FIELDS;
       applyUpdate(ctx.blas, task.optim ?? SGD, plan.params, grad, plan.optimState, params.lo, params.hi,
-        task.lr, control.results[row + Result.FACTOR], control.results[row + Result.SCALE], (task.step0 ?? 0) + k - task.k0 + 1);
+        rateOf(control, task, k), control.results[row + Result.FACTOR], control.results[row + Result.SCALE], (task.step0 ?? 0) + k - task.k0 + 1);
     }
     t1 = performance.now();
     timing[tm + PhaseIndex.UPDATE] += t1 - t0;

@@ -1,12 +1,20 @@
-// The D2L training loop over an Engine. Per stretch (up to an epoch of minibatches): write each
-// row's start offset into the schedule and let the engine's threads run the steps (forward + full
-// BPTT, reduce, global L2 norm, clip g <- min(theta/||g||, 1) g, SGD update; train/step.ts); book
-// each completed minibatch's loss and norm from the results table, in order. Per epoch:
-// training perplexity, tokens/s, gradient norm before clipping, validation perplexity, samples,
-// checkpoints. Stops at a minibatch boundary when asked (signals), leaving a checkpoint to resume.
+// The training loop over an Engine, by minibatch. Per stretch (a run of minibatches the workers do
+// without the coordinator): write each row's start offset and each minibatch's learning rate into
+// the control block and let the engine's threads run the steps (forward + full BPTT, reduce,
+// global L2 norm, clip g <- min(theta/||g||, 1) g, the optimizer's update; train/step.ts); book each
+// completed minibatch's loss and norm from the results table, in order.
+//
+// How long a run trains is one of: run.epochs, run.minibatches, or run.time_budget (wall clock).
+// The learning-rate schedule runs by minibatch over that length (its horizon): for a time budget
+// the horizon is estimated from the measured training rate and re-estimated after every stretch, so
+// the rate reaches its floor when the budget ends; the last evaluation and checkpoint are reserved
+// inside the budget. Evaluation, samples and checkpoints come at cadences in epochs, minibatches
+// or seconds (config/units.ts); each evaluation and each epoch end writes a report (metrics.jsonl).
+// Stops at a minibatch boundary when asked (signals), leaving a checkpoint to resume.
 
 import { modelSpecOf, stateParts, type ModelSpec } from '../model/model.js';
-import { learningRate, type TrainConfig } from '../config/schema.js';
+import { cadenceOf, learningRate, runLength, type RunLength, type TrainConfig } from '../config/schema.js';
+import type { Cadence } from '../config/units.js';
 import { makeSampler, type Sampler } from '../data/samplers.js';
 import { generate } from '../model/generate.js';
 import { dimsOf, initParams, trainFlopsPerToken } from '../model/params.js';
@@ -18,31 +26,70 @@ import type { Checkpoint, TrainingState } from './checkpoint.js';
 import { loadOptimStateInto, loadParamsInto } from './checkpoint.js';
 import { optimStepOf } from '../optim/optimizers.js';
 import { checkSamplePrefixes, type PreparedData } from './data.js';
-import { evaluatePerplexity } from './evaluate.js';
+import { evalChunks, evaluateLoss } from './evaluate.js';
 
-export interface EpochMetrics {
+/** One row of metrics.jsonl: written at every evaluation and at every epoch end. */
+export interface Report {
+  /** epochs completed: minibatches / minibatches per epoch (fractional between epoch ends) */
   epoch: number;
+  /** minibatches completed (the global step) */
+  step: number;
+  /** training tokens seen */
+  tokens: number;
+  elapsed_s: number;
+  /** mean training loss, nats per character, over the minibatches since the last report */
+  train_loss: number;
   train_ppl: number;
+  /** validation loss, nats per character, over the whole validation tail; null: not evaluated here */
+  val_loss: number | null;
+  /** exp(val_loss); null when not evaluated, or when it overflows (val_loss is then the number) */
   val_ppl: number | null;
+  /** how the validation tail is read: consecutively in T-step chunks with the state carried */
+  val_mode: 'carried' | null;
+  /** the learning rate of the last minibatch */
+  lr: number;
   tokens_per_s: number;
   gflops: number;
+  /** mean gradient norm before clipping, and the fraction of minibatches clipped */
   grad_norm: number;
   clipped_fraction: number;
-  lr: number;
-  epoch_s: number;
-  elapsed_s: number;
+  /** training wall time of the interval, seconds (evaluation and checkpoints excluded) */
+  interval_s: number;
+  /** wall time of this report's evaluation, seconds */
+  eval_s: number | null;
+}
+
+export interface Progress {
+  epoch: number;
+  /** minibatch within the epoch (1-based) and minibatches per epoch */
+  minibatch: number;
+  perEpoch: number;
+  step: number;
+  /** the schedule's horizon in minibatches (estimated for a time budget) */
+  horizon: number;
+  runningPpl: number;
+  tokensPerS: number;
+  /** seconds until the run ends (estimated) */
+  etaS: number;
 }
 
 export interface TrainHooks {
-  onEpoch?(m: EpochMetrics): void;
-  onSamples?(epoch: number, samples: string[]): void;
+  onReport?(m: Report): void;
+  /** the trainer's one rule for "best": a finite validation loss strictly below every earlier one */
+  onBest?(state: TrainingState): void;
+  onSamples?(step: number, epoch: number, samples: string[]): void;
   /** called with the state to persist; `reason` says why */
   onCheckpoint?(state: TrainingState, reason: 'periodic' | 'final' | 'interrupted'): void;
   /** polled at every minibatch boundary; the stop takes effect after the minibatch in flight */
   shouldStop?(): boolean;
   /** stop (as if interrupted) exactly when state.step reaches this global minibatch count */
   stopAtStep?: number;
-  onMinibatch?(epoch: number, i: number, n: number, runningPpl: number, tokensPerS: number): void;
+  onProgress?(p: Progress): void;
+}
+
+export interface TrainerOptions {
+  /** seconds, monotonic; tests pass a fake clock (time budgets, cadences in seconds) */
+  clock?: () => number;
 }
 
 export class DivergenceError extends InputError {}
@@ -52,19 +99,51 @@ function samplerSeed(seed: number): number {
   return (seed ^ 0x5bd1e995) >>> 0;
 }
 
+/** run.eval_every: auto keeps evaluation at most this share of the run's time. */
+export const AUTO_EVAL_SHARE = 0.05;
+/** ... and evaluates no more often than this (seconds), nor later than this for the first time. */
+export const AUTO_EVAL_MIN_S = 60;
+/** A mean training loss above this many times a uniform guess's (ln V) is divergence, not learning. */
+export const DIVERGED_LOSS_FACTOR = 4;
+/** A time budget's horizon estimate is kept until a new one differs by more than this fraction. */
+const HORIZON_SLACK = 0.002;
+/** Stretches of a time-budgeted run last about this long, so the horizon is re-estimated often. */
+const BUDGET_STRETCH_S = 2;
+
+/** The time kept free at the end of a budget for the last evaluation and checkpoint, seconds. */
+export function budgetReserveS(state: TrainingState): number {
+  return (state.evalS ?? 0) * 1.25 + 0.5;
+}
+
+/** A time-budgeted run has used its budget (it stops training once what is left is the reserve). */
+export function budgetSpent(state: TrainingState, budgetS: number): boolean {
+  return state.elapsedS >= budgetS - budgetReserveS(state);
+}
+
+/** The one rule for "best": finite and strictly below the best so far. */
+export function isBetter(valLoss: number | null, best: number | null): boolean {
+  return valLoss !== null && Number.isFinite(valLoss) && (best === null || valLoss < best);
+}
+
 export class Trainer {
   readonly sampler: Sampler;
   private readonly model: ModelSpec;
+  readonly length: RunLength;
   state: TrainingState;
-  /** set when run.early_stop ended the run before run.epochs */
+  /** set when run.early_stop ended the run before its length */
   stoppedEarly = false;
   /** the sampler RNG; its state at each epoch start goes into the checkpoint */
   private rng: Rng;
+  private readonly clock: () => number;
 
   /** `resume`: continue its training state; `initFrom`: a new run starting from its weights */
-  constructor(readonly config: TrainConfig, readonly data: PreparedData, readonly engine: Engine, resume?: Checkpoint, initFrom?: Checkpoint) {
+  constructor(readonly config: TrainConfig, readonly data: PreparedData, readonly engine: Engine, resume?: Checkpoint, initFrom?: Checkpoint,
+    opts: TrainerOptions = {}) {
+    this.clock = opts.clock ?? (() => performance.now() / 1000);
     this.model = modelSpecOf(config.model);
-    this.sampler = makeSampler(config.data.sampler, data.train, config.data.batch, config.data.steps);
+    this.length = runLength(config.run);
+    this.sampler = makeSampler(config.data.sampler, data.train, config.data.batch, config.data.steps, config.data.epoch_offset === 'random');
+    if (this.sampler.batchesPerEpoch === 0) throw new InputError('the training text is too short for one minibatch');
     const heap = engine.blas.f;
     const plan = engine.plan;
     checkSamplePrefixes(config, data);
@@ -73,7 +152,9 @@ export class Trainer {
       loadParamsInto(resume, heap, plan.params);
       loadOptimStateInto(resume, config.optim.kind, heap, plan.optimState);
       if (resume.stateH) heap.set(resume.stateH, plan.state);
-      this.state = { ...resume.training, evalsSinceBest: resume.training.evalsSinceBest ?? 0 };
+      this.state = { ...resume.training };
+      // a checkpoint from before validation losses were kept: its best perplexity says the same
+      if (this.state.bestValLoss === null && this.state.bestValPpl !== null) this.state.bestValLoss = Math.log(this.state.bestValPpl);
       this.rng = new Rng(this.state.epochRng);
     } else {
       if (initFrom) {
@@ -86,6 +167,7 @@ export class Trainer {
       this.state = {
         epoch: 0, minibatch: 0, epochRng: this.rng.state(), epochLossSum: 0, epochTokens: 0,
         epochNormSum: 0, epochClipped: 0, elapsedS: 0, bestValPpl: null, evalsSinceBest: 0, step: 0,
+        bestValLoss: null, bestStep: null, horizon: null, lastEvalS: 0, lastSampleS: 0, lastCheckpointS: 0, evalS: null,
       };
     }
   }
@@ -98,124 +180,290 @@ export class Trainer {
     return this.engine.blas.f.slice(state, state + stateParts(this.model) * B * H);
   }
 
-  validationPerplexity(): number | null {
+  /** Mean validation loss in nats per character (the whole tail, state carried), or null without a split. */
+  validationLoss(): number | null {
     const { evalWs, P } = this.engine.plan;
     if (!this.data.val || !evalWs) return null;
-    return evaluatePerplexity(this.engine.blas, this.model, P, evalWs, this.data.val);
+    return evaluateLoss(this.engine.blas, this.model, P, evalWs, this.data.val);
   }
 
-  samples(): string[] {
+  /**
+   * The seconds a whole evaluation will take, from timing its first chunk (before the first real
+   * one: eval_every auto spaces evaluations by their cost). 0 without a validation split.
+   */
+  probeEvalS(): number {
+    const { evalWs, P } = this.engine.plan;
+    if (!this.data.val || !evalWs) return 0;
+    const t0 = this.clock();
+    evaluateLoss(this.engine.blas, this.model, P, evalWs, this.data.val, 1);
+    return (this.clock() - t0) * evalChunks(this.data.val.length, evalWs.shape.T, evalWs.shape.B);
+  }
+
+  /** exp(validation loss) */
+  validationPerplexity(): number | null {
+    const loss = this.validationLoss();
+    return loss === null ? null : Math.exp(loss);
+  }
+
+  samples(step = this.state.step): string[] {
     const r = this.config.run;
     const prefixes = r.sample_prefixes.length > 0 ? r.sample_prefixes : [this.data.vocab.decode(this.data.train.subarray(0, 1))];
     const { sampleWs, P } = this.engine.plan;
+    // a fresh stream per sampling point: samples are reproducible and do not depend on how often they were taken
+    const rng = new Rng((r.seed * 2654435761 + step) >>> 0);
     return prefixes.map((p) =>
-      generate(this.engine.blas, this.model, P, sampleWs, this.data.vocab, p, { length: r.sample_length, temperature: 0, topK: 0, rng: new Rng(0) }));
+      generate(this.engine.blas, this.model, P, sampleWs, this.data.vocab, p, { length: r.sample_length, temperature: r.sample_temperature, topK: 0, rng }));
   }
 
-  /** Runs to config.run.epochs or until hooks.shouldStop(); returns true when all epochs ran. */
+  /** Minibatches per epoch. */
+  get perEpoch(): number {
+    return this.sampler.batchesPerEpoch;
+  }
+
+  /**
+   * The schedule's horizon: minibatches the run will train. For a time budget, the latest estimate
+   * (Infinity before the first: the schedule then stays at its start, after any warmup).
+   */
+  horizon(): number {
+    switch (this.length.kind) {
+      case 'epochs': return this.length.n * this.perEpoch;
+      case 'minibatches': return this.length.n;
+      case 'time': return this.state.horizon ?? Infinity;
+    }
+  }
+
+  /** Runs to the run's length or until hooks.shouldStop(); returns true when the run ended (length or early stop). */
   async run(hooks: TrainHooks = {}): Promise<boolean> {
     const { config, engine, sampler, state } = this;
     const { steps: T, batch: B } = config.data;
     const { clip } = config.optim;
     const run = config.run;
     const plan = engine.plan;
-    const { schedule, results } = engine.control;
+    const { schedule, results, lrs } = engine.control;
     const flopsPerToken = trainFlopsPerToken(dimsOf(this.data.vocab.size, config.model));
     const carry = sampler.kind === 'consecutive';
     const gradScale = 1 / (T * B);
     const optim = optimStepOf(config.optim);
-    const runStart = performance.now() - state.elapsedS * 1000;
+    const perEpoch = this.perEpoch;
+    const length = this.length;
+    const budgetS = length.kind === 'time' ? length.seconds : Infinity;
+    const cadences = { eval: cadenceOf(run.eval_every), sample: cadenceOf(run.sample_every), checkpoint: cadenceOf(run.checkpoint_every) };
+    const uniformLoss = Math.log(this.data.vocab.size);
+    const t0 = this.clock() - state.elapsedS;
+    const elapsed = () => this.clock() - t0;
+    // the training rate of this process (minibatches per second of stretch time): budgets, ETA, cadences
+    let trainedS = 0, trainedSteps = 0;
+    const rate = () => (trainedSteps > 0 && trainedS > 0 ? trainedSteps / trainedS : null);
+    // this interval's tokens and training seconds in this process (tokens/s of a resumed interval)
+    let intervalTokens = 0, intervalS = 0;
+    const reserveS = () => budgetReserveS(state);
+    const estimateHorizon = () => {
+      const r = rate();
+      if (length.kind !== 'time' || r === null) return;
+      const next = state.step + Math.max(0, Math.floor(r * (budgetS - reserveS() - elapsed())));
+      // the estimate moves only when it is off by more than HORIZON_SLACK: the schedule does not
+      // jitter with timing noise, and a resumed run keeps the horizon its checkpoint had
+      if (state.horizon === null || Math.abs(next - state.horizon) > Math.max(1, HORIZON_SLACK * state.horizon)) state.horizon = next;
+    };
+    const timeUp = () => length.kind === 'time' && elapsed() >= budgetS - reserveS();
+    const ended = () => state.step >= this.horizon() || timeUp();
+    // eval_every auto: a run of D seconds with evaluations of e seconds every I seconds (and one at the
+    // end) spends e/I + e/D of its time evaluating; I is chosen to keep that at AUTO_EVAL_SHARE
+    // (no evaluation before the end when even the last one alone takes more)
+    const probedEvalS = cadenceOf(run.eval_every).unit === 'auto' && state.evalS === null ? this.probeEvalS() : 0;
+    const runS = () => {
+      const r = rate();
+      return length.kind === 'time' ? budgetS : r === null ? Infinity : this.horizon() / r;
+    };
+    const autoEvalS = () => {
+      const e = state.evalS ?? probedEvalS;
+      const room = AUTO_EVAL_SHARE - e / runS();
+      return room <= 0 ? Infinity : Math.max(AUTO_EVAL_MIN_S, e / room);
+    };
+    const secondsOf = (c: Cadence): number | null => (c.unit === 'second' ? c.n : c.unit === 'auto' ? autoEvalS() : null);
+    const due = (c: Cadence, lastS: number, epochEnded: boolean) => {
+      switch (c.unit) {
+        case 'never': return false;
+        case 'epoch': return epochEnded && state.epoch % c.n === 0;
+        case 'minibatch': return state.step % c.n === 0;
+        // a nanosecond's tolerance: the clock's sums of seconds must not push a due point a minibatch late
+        default: return elapsed() - lastS >= secondsOf(c)! - 1e-9;
+      }
+    };
+    /** minibatches until a cadence is next due (Infinity: an epoch cadence, met at the epoch's end) */
+    const stepsUntil = (c: Cadence, lastS: number) => {
+      if (c.unit === 'minibatch') return c.n - (state.step % c.n);
+      const s = secondsOf(c);
+      if (s === null) return Infinity;
+      const r = rate();
+      return r === null ? 8 : Math.max(1, Math.ceil((lastS + s - elapsed()) * r - 1e-6));
+    };
+    let epochStarted = false;
+    const progressOf = (runningPpl: number, tokensPerS: number): Progress => {
+      const r = rate();
+      const etaS = length.kind === 'time' ? budgetS - elapsed() : r === null ? Infinity : (this.horizon() - state.step) / r;
+      return { epoch: state.epoch + 1, minibatch: state.minibatch, perEpoch, step: state.step, horizon: this.horizon(), runningPpl, tokensPerS, etaS };
+    };
 
-    while (state.epoch < run.epochs) {
-      const lr = learningRate(config.optim, state.epoch, run.epochs);
-      const epochStart = performance.now();
-      const resumedTokens = state.epochTokens;
-      if (state.minibatch === 0) {
-        state.epochRng = this.rng.state();
-        if (carry) engine.blas.fill(stateParts(this.model) * B * plan.input.H, 0, plan.state); // D2L: fresh state each epoch
+    while (!ended()) {
+      if (hooks.shouldStop?.() || (hooks.stopAtStep !== undefined && state.step >= hooks.stopAtStep)) {
+        state.elapsedS = elapsed();
+        hooks.onCheckpoint?.(state, 'interrupted');
+        return false;
       }
-      this.rng = new Rng(state.epochRng);
-      sampler.startEpoch(this.rng);
-      // Stretches of up to engine.maxStretch minibatches: the workers run them without the
-      // coordinator; each completed minibatch is booked here, in order, from the results table.
-      while (state.minibatch < sampler.batchesPerEpoch) {
-        if (hooks.shouldStop?.() || (hooks.stopAtStep !== undefined && state.step >= hooks.stopAtStep)) {
-          state.elapsedS = (performance.now() - runStart) / 1000;
-          hooks.onCheckpoint?.(state, 'interrupted');
-          return false;
+      if (!epochStarted) {
+        if (state.minibatch === 0) {
+          state.epochRng = this.rng.state();
+          if (carry) engine.blas.fill(stateParts(this.model) * B * plan.input.H, 0, plan.state); // a fresh state each epoch (D2L)
         }
-        const first = state.minibatch;
-        const count = Math.min(sampler.batchesPerEpoch - first, engine.maxStretch, (hooks.stopAtStep ?? Infinity) - state.step);
-        for (let k = 0; k < count; k++) sampler.starts(first + k, schedule, k * B);
-        let booked = 0;
-        const book = (done: number) => {
-          for (; booked < done; booked++) {
-            const row = booked * RESULT_FIELDS;
-            const norm = results[row + Result.NORM];
-            state.epochLossSum += results[row + Result.LOSS];
-            state.epochTokens += T * B;
-            state.epochNormSum += norm;
-            state.epochClipped += results[row + Result.FACTOR] < 1 ? 1 : 0;
-            state.minibatch = first + booked + 1;
-            state.step++;
-          }
-          if (hooks.onMinibatch) {
-            const dt = (performance.now() - epochStart) / 1000;
-            hooks.onMinibatch(state.epoch + 1, state.minibatch, sampler.batchesPerEpoch, Math.exp(state.epochLossSum / state.epochTokens),
-              (state.epochTokens - resumedTokens) / dt);
-          }
-          if (hooks.shouldStop?.()) engine.requestStop();
-        };
-        const outcome = await engine.runStretch({ k0: 0, k1: count, carry, gradScale, lr, clipTheta: clip, optim, step0: state.step }, book);
-        book(outcome.done);
-        if (outcome.divergedAt !== null) {
-          const k = outcome.divergedAt;
-          const loss = results[k * RESULT_FIELDS + Result.LOSS];
-          const norm = results[k * RESULT_FIELDS + Result.NORM];
-          const what = `${Number.isFinite(loss) ? 'gradient norm' : 'loss'} is ${Number.isFinite(loss) ? norm : loss}`;
-          // before any update the only cause is the initialization; after, the step size
-          const cause = state.step === 0
-            ? `the initial parameters already overflow: lower model.init_scale (now ${config.model.init_scale})`
-            : `an update of size lr x clip = ${lr * clip} pushed the parameters out of range: lower optim.lr (now ${lr}) or optim.clip (now ${clip})`;
-          throw new DivergenceError(`training diverged at epoch ${state.epoch + 1}, minibatch ${first + k + 1}: ${what}; ${cause}; ` +
-            'the last checkpoint is kept', 1);
+        this.rng = new Rng(state.epochRng);
+        sampler.startEpoch(this.rng);
+        epochStarted = true;
+      }
+      const first = state.minibatch;
+      const r = rate();
+      const count = Math.max(1, Math.min(
+        perEpoch - first, engine.maxStretch,
+        (hooks.stopAtStep ?? Infinity) - state.step,
+        this.horizon() - state.step,
+        length.kind === 'time' ? (r === null ? 8 : Math.max(1, Math.round(r * BUDGET_STRETCH_S))) : Infinity,
+        stepsUntil(cadences.eval, state.lastEvalS), stepsUntil(cadences.sample, state.lastSampleS),
+        stepsUntil(cadences.checkpoint, state.lastCheckpointS),
+      ));
+      const horizon = this.horizon();
+      for (let k = 0; k < count; k++) {
+        sampler.starts(first + k, schedule, k * B);
+        lrs[k] = learningRate(config.optim, state.step + k, horizon, perEpoch);
+      }
+      let booked = 0;
+      const stretchT0 = this.clock();
+      const book = (done: number) => {
+        for (; booked < done; booked++) {
+          const row = booked * RESULT_FIELDS;
+          const norm = results[row + Result.NORM];
+          state.epochLossSum += results[row + Result.LOSS];
+          state.epochTokens += T * B;
+          intervalTokens += T * B;
+          state.epochNormSum += norm;
+          state.epochClipped += results[row + Result.FACTOR] < 1 ? 1 : 0;
+          state.minibatch = first + booked + 1;
+          state.step++;
         }
-      }
-      const epochS = (performance.now() - epochStart) / 1000;
-      const epoch = state.epoch + 1;
-      const n = sampler.batchesPerEpoch;
-      const tokensPerS = (state.epochTokens - resumedTokens) / epochS;
-      const evalNow = run.eval_every > 0 ? epoch % run.eval_every === 0 || epoch === run.epochs : epoch === run.epochs;
-      const valPpl = evalNow ? this.validationPerplexity() : null;
-      if (valPpl !== null) {
-        if (Number.isFinite(valPpl) && (state.bestValPpl === null || valPpl < state.bestValPpl)) { state.bestValPpl = valPpl; state.evalsSinceBest = 0; }
-        else state.evalsSinceBest = (state.evalsSinceBest ?? 0) + 1;
-      }
-      const metrics: EpochMetrics = {
-        epoch,
-        train_ppl: Math.exp(state.epochLossSum / state.epochTokens),
-        val_ppl: valPpl,
-        tokens_per_s: tokensPerS,
-        gflops: (tokensPerS * flopsPerToken) / 1e9,
-        grad_norm: state.epochNormSum / n,
-        clipped_fraction: state.epochClipped / n,
-        lr,
-        epoch_s: epochS,
-        elapsed_s: (performance.now() - runStart) / 1000,
+        if (hooks.onProgress) {
+          const dt = intervalS + (this.clock() - stretchT0);
+          hooks.onProgress(progressOf(Math.exp(state.epochLossSum / Math.max(1, state.epochTokens)), intervalTokens / Math.max(1e-9, dt)));
+        }
+        if (hooks.shouldStop?.() || timeUp()) engine.requestStop();
       };
-      Object.assign(state, { epoch, minibatch: 0, epochLossSum: 0, epochTokens: 0, epochNormSum: 0, epochClipped: 0 });
-      state.epochRng = this.rng.state();
-      state.elapsedS = metrics.elapsed_s;
-      hooks.onEpoch?.(metrics);
-      if (run.sample_every > 0 && epoch % run.sample_every === 0) hooks.onSamples?.(epoch, this.samples());
-      const stopEarly = run.early_stop > 0 && (state.evalsSinceBest ?? 0) >= run.early_stop;
-      if (epoch === run.epochs || stopEarly) hooks.onCheckpoint?.(state, 'final');
-      else if (run.checkpoint_every > 0 && epoch % run.checkpoint_every === 0) hooks.onCheckpoint?.(state, 'periodic');
-      if (stopEarly) {
-        this.stoppedEarly = true;
+      const outcome = await engine.runStretch({ k0: 0, k1: count, carry, gradScale, clipTheta: clip, optim, step0: state.step }, book);
+      book(outcome.done);
+      const stretchS = this.clock() - stretchT0;
+      trainedS += stretchS;
+      trainedSteps += outcome.done;
+      intervalS += stretchS;
+      if (outcome.divergedAt !== null) {
+        const k = outcome.divergedAt;
+        const loss = results[k * RESULT_FIELDS + Result.LOSS];
+        const norm = results[k * RESULT_FIELDS + Result.NORM];
+        const what = `${Number.isFinite(loss) ? 'gradient norm' : 'loss'} is ${Number.isFinite(loss) ? norm : loss}`;
+        throw this.divergence(`at epoch ${state.epoch + 1}, minibatch ${first + k + 1}: ${what}`, lrs[k], state.step === 0);
+      }
+      estimateHorizon();
+      const epochEnded = state.minibatch === perEpoch;
+      if (epochEnded) {
+        state.epoch++;
+        state.minibatch = 0;
+        state.epochRng = this.rng.state();
+        epochStarted = false;
+      }
+      const final = ended();
+      const evalNow = final || due(cadences.eval, state.lastEvalS, epochEnded);
+      if (evalNow || epochEnded) {
+        const report = this.report({ evalNow, lr: lrs[Math.max(0, outcome.done - 1)], flopsPerToken, intervalTokens, intervalS, elapsedS: elapsed() });
+        intervalTokens = 0;
+        intervalS = 0;
+        if (report.train_loss > DIVERGED_LOSS_FACTOR * uniformLoss) {
+          hooks.onReport?.(report);
+          throw this.divergence(`by minibatch ${state.step}: the mean training loss is ${report.train_loss.toPrecision(4)} nats per character, ` +
+            `more than ${DIVERGED_LOSS_FACTOR} times a uniform guess's ${uniformLoss.toPrecision(3)}`, report.lr, false);
+        }
+        if (evalNow) state.lastEvalS = elapsed();
+        state.elapsedS = elapsed();
+        hooks.onReport?.(report);
+        if (report.val_loss !== null) {
+          if (isBetter(report.val_loss, state.bestValLoss)) {
+            state.bestValLoss = report.val_loss;
+            state.bestValPpl = Math.exp(report.val_loss);
+            state.bestStep = state.step;
+            state.evalsSinceBest = 0;
+            hooks.onBest?.(state);
+          } else state.evalsSinceBest++;
+        }
+      }
+      if (due(cadences.sample, state.lastSampleS, epochEnded)) {
+        hooks.onSamples?.(state.step, state.step / perEpoch, this.samples());
+        state.lastSampleS = elapsed();
+      }
+      const stopEarly = run.early_stop > 0 && state.evalsSinceBest >= run.early_stop;
+      state.elapsedS = elapsed();
+      if (final || stopEarly) {
+        hooks.onCheckpoint?.(state, 'final');
+        this.stoppedEarly = stopEarly && !final;
         return true;
       }
+      if (due(cadences.checkpoint, state.lastCheckpointS, epochEnded)) {
+        state.lastCheckpointS = elapsed();
+        hooks.onCheckpoint?.(state, 'periodic');
+      }
     }
+    // the run's length was already reached (a resumed complete run): nothing trained
     return true;
+  }
+
+  /** Books and resets the interval's accumulators; evaluates when asked (its time is measured and kept). */
+  private report(a: { evalNow: boolean; lr: number; flopsPerToken: number; intervalTokens: number; intervalS: number; elapsedS: number }): Report {
+    const { state } = this;
+    const minibatches = state.epochTokens / (this.config.data.steps * this.config.data.batch);
+    const trainLoss = state.epochLossSum / Math.max(1, state.epochTokens);
+    let valLoss: number | null = null;
+    let evalS: number | null = null;
+    if (a.evalNow) {
+      const e0 = this.clock();
+      valLoss = this.validationLoss();
+      evalS = this.clock() - e0;
+      if (valLoss !== null) state.evalS = evalS;
+    }
+    const tokensPerS = a.intervalTokens / Math.max(1e-9, a.intervalS);
+    const report: Report = {
+      epoch: state.step / this.perEpoch,
+      step: state.step,
+      tokens: state.step * this.config.data.steps * this.config.data.batch,
+      elapsed_s: a.elapsedS + (evalS ?? 0),
+      train_loss: trainLoss,
+      train_ppl: Math.exp(trainLoss),
+      val_loss: valLoss,
+      val_ppl: valLoss === null || !Number.isFinite(Math.exp(valLoss)) ? null : Math.exp(valLoss),
+      val_mode: valLoss === null ? null : 'carried',
+      lr: a.lr,
+      tokens_per_s: tokensPerS,
+      gflops: (tokensPerS * a.flopsPerToken) / 1e9,
+      grad_norm: state.epochNormSum / Math.max(1, minibatches),
+      clipped_fraction: state.epochClipped / Math.max(1, minibatches),
+      interval_s: a.intervalS,
+      eval_s: evalS,
+    };
+    Object.assign(state, { epochLossSum: 0, epochTokens: 0, epochNormSum: 0, epochClipped: 0 });
+    return report;
+  }
+
+  /** Divergence named with its cause: before any update only the initialization, after it the step size. */
+  private divergence(where: string, lr: number, beforeAnyUpdate: boolean): DivergenceError {
+    const { config } = this;
+    const cause = beforeAnyUpdate
+      ? `the initial parameters already overflow: lower model.init_scale (now ${config.model.init_scale})`
+      : config.optim.kind === 'sgd'
+        ? `an update of size lr x clip = ${lr * config.optim.clip} pushed the parameters out of range: lower optim.lr (now ${lr}) or optim.clip (now ${config.optim.clip})`
+        : `${config.optim.kind} at learning rate ${lr} moved the parameters too far: lower optim.lr (${config.optim.kind} usually wants 1e-4 to 1e-2)`;
+    return new DivergenceError(`training diverged ${where}; ${cause}; no checkpoint was written for this point (the last one written is kept)`, 1);
   }
 }
