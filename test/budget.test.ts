@@ -37,8 +37,8 @@ function setup(cfg: TrainConfig, evalCostS = 0, resume?: ReturnType<typeof loadC
   let trainer: Trainer;
   // eslint-disable-next-line prefer-const
   trainer = new Trainer(cfg, data, engine, resume, undefined, { clock: () => base + trainer.state.step * MINIBATCH_S + evals.n * evalCostS });
-  const real = trainer.validationLoss.bind(trainer);
-  trainer.validationLoss = () => { const v = real(); evals.n++; return v; };
+  const real = trainer.evaluation.bind(trainer);
+  trainer.evaluation = function* () { const v = yield* real(); evals.n++; return v; };
   return { trainer, engine, data, reports: [], evals };
 }
 
@@ -146,7 +146,7 @@ describe('best and early stopping', () => {
     const s = setup(cfgOf({ minibatches: 1000, eval_every: '10 minibatches', early_stop: 3 }));
     const losses = [3, 2, 2, 2.5, 1.5, 1.5, 1.6, 1.7];
     let k = 0;
-    s.trainer.validationLoss = () => losses[Math.min(k++, losses.length - 1)];
+    s.trainer.evaluation = function* () { yield; return losses[Math.min(k++, losses.length - 1)]; };
     const best: number[] = [];
     expect(await s.trainer.run({ onBest: (st) => best.push(st.step) })).toBe(true);
     expect(best).toEqual([10, 20, 50]);

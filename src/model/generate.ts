@@ -9,6 +9,7 @@ import type { Rng } from '../util/rng.js';
 import type { Workspace } from './model.js';
 import { carryOver, modelForward, zeroState, type ModelSpec } from './model.js';
 import type { TensorOffsets } from './params.js';
+import { runToEnd, type Steps } from '../util/slices.js';
 
 export interface GenerateOptions {
   length: number;
@@ -22,6 +23,12 @@ export interface GenerateOptions {
 /** `ws` must have T = 1, B = 1. Returns the prefix followed by `length` generated characters. */
 export function generate(blas: Blas, model: ModelSpec, P: TensorOffsets, ws: Workspace, vocab: Vocab,
   prefix: string, opts: GenerateOptions): string {
+  return runToEnd(generateSteps(blas, model, P, ws, vocab, prefix, opts));
+}
+
+/** generate as steps: one per character read or written (util/slices.ts runs them in slices). */
+export function* generateSteps(blas: Blas, model: ModelSpec, P: TensorOffsets, ws: Workspace, vocab: Vocab,
+  prefix: string, opts: GenerateOptions): Steps<string> {
   const { V } = ws.shape;
   const missing = vocab.missing(prefix);
   if (missing.length > 0) {
@@ -36,8 +43,8 @@ export function generate(blas: Blas, model: ModelSpec, P: TensorOffsets, ws: Wor
     blas.i[ws.x] = out[k];
     modelForward(model, blas, P, ws, 1);
     carryOver(model, blas, ws, 1);
-    if (k < ids.length - 1) continue; // still reading the prefix
-    out.push(pick(blas.f, ws.logits, V, opts, probs));
+    if (k >= ids.length - 1) out.push(pick(blas.f, ws.logits, V, opts, probs)); // past the prefix
+    yield;
   }
   return vocab.decode(out);
 }

@@ -7,6 +7,7 @@ import { ConsecutiveSampler } from '../data/samplers.js';
 import type { Workspace } from '../model/model.js';
 import { carryOver, modelLoss, zeroState, type ModelSpec } from '../model/model.js';
 import type { TensorOffsets } from '../model/params.js';
+import { runToEnd, type Steps } from '../util/slices.js';
 
 /** Rows used to read a held-out corpus of `len` tokens in T-step chunks (0: too short). */
 export function evalRows(len: number, T: number, maxRows: number): number {
@@ -20,6 +21,11 @@ export function evalChunks(len: number, T: number, B: number): number {
 
 /** `maxChunks`: read only the first chunks (a probe of the evaluation's cost). */
 export function evaluateLoss(blas: Blas, model: ModelSpec, P: TensorOffsets, ws: Workspace, corpus: Int32Array, maxChunks = Infinity): number {
+  return runToEnd(evaluateSteps(blas, model, P, ws, corpus, maxChunks));
+}
+
+/** evaluateLoss as steps, one per chunk (util/slices.ts runs them in slices). */
+export function* evaluateSteps(blas: Blas, model: ModelSpec, P: TensorOffsets, ws: Workspace, corpus: Int32Array, maxChunks = Infinity): Steps<number> {
   const { T, B } = ws.shape;
   const sampler = new ConsecutiveSampler(corpus, B, T);
   zeroState(model, blas, ws, B);
@@ -30,6 +36,7 @@ export function evaluateLoss(blas: Blas, model: ModelSpec, P: TensorOffsets, ws:
     loss += modelLoss(model, blas, P, ws);
     carryOver(model, blas, ws, B);
     tokens += T * B;
+    yield;
   }
   return loss / tokens;
 }

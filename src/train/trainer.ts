@@ -16,7 +16,8 @@ import { modelSpecOf, stateParts, type ModelSpec } from '../model/model.js';
 import { cadenceOf, learningRate, runLength, type RunLength, type TrainConfig } from '../config/schema.js';
 import type { Cadence } from '../config/units.js';
 import { makeSampler, type Sampler } from '../data/samplers.js';
-import { generate } from '../model/generate.js';
+import { generateSteps } from '../model/generate.js';
+import { runSliced, runToEnd, type Steps } from '../util/slices.js';
 import { dimsOf, initParams, trainFlopsPerToken } from '../model/params.js';
 import { Result, RESULT_FIELDS } from '../parallel/control.js';
 import type { Engine } from '../parallel/engine.js';
@@ -26,7 +27,7 @@ import type { Checkpoint, TrainingState } from './checkpoint.js';
 import { loadOptimStateInto, loadParamsInto } from './checkpoint.js';
 import { optimStepOf } from '../optim/optimizers.js';
 import { checkSamplePrefixes, type PreparedData } from './data.js';
-import { evalChunks, evaluateLoss } from './evaluate.js';
+import { evalChunks, evaluateLoss, evaluateSteps } from './evaluate.js';
 
 /** One row of metrics.jsonl: written at every evaluation and at every epoch end. */
 export interface Report {
@@ -111,8 +112,8 @@ const HORIZON_SLACK = 0.002;
 const BUDGET_STRETCH_S = 2;
 
 /** The time kept free at the end of a budget for the last evaluation and checkpoint, seconds. */
-export function budgetReserveS(state: TrainingState): number {
-  return (state.evalS ?? 0) * 1.25 + 0.5;
+export function budgetReserveS(state: TrainingState, estimatedEvalS = 0): number {
+  return (state.evalS ?? estimatedEvalS) * 1.25 + 0.5;
 }
 
 /** A time-budgeted run has used its budget (it stops training once what is left is the reserve). */
@@ -182,9 +183,14 @@ export class Trainer {
 
   /** Mean validation loss in nats per character (the whole tail, state carried), or null without a split. */
   validationLoss(): number | null {
+    return runToEnd(this.evaluation());
+  }
+
+  /** validationLoss as steps, one per chunk: the run takes them in slices, so a signal stops it. */
+  *evaluation(): Steps<number | null> {
     const { evalWs, P } = this.engine.plan;
     if (!this.data.val || !evalWs) return null;
-    return evaluateLoss(this.engine.blas, this.model, P, evalWs, this.data.val);
+    return yield* evaluateSteps(this.engine.blas, this.model, P, evalWs, this.data.val);
   }
 
   /**
@@ -206,13 +212,22 @@ export class Trainer {
   }
 
   samples(step = this.state.step): string[] {
+    return runToEnd(this.sampling(step));
+  }
+
+  /** samples as steps, one per character. */
+  *sampling(step = this.state.step): Steps<string[]> {
     const r = this.config.run;
     const prefixes = r.sample_prefixes.length > 0 ? r.sample_prefixes : [this.data.vocab.decode(this.data.train.subarray(0, 1))];
     const { sampleWs, P } = this.engine.plan;
     // a fresh stream per sampling point: samples are reproducible and do not depend on how often they were taken
     const rng = new Rng((r.seed * 2654435761 + step) >>> 0);
-    return prefixes.map((p) =>
-      generate(this.engine.blas, this.model, P, sampleWs, this.data.vocab, p, { length: r.sample_length, temperature: r.sample_temperature, topK: 0, rng }));
+    const out: string[] = [];
+    for (const p of prefixes) {
+      out.push(yield* generateSteps(this.engine.blas, this.model, P, sampleWs, this.data.vocab, p,
+        { length: r.sample_length, temperature: r.sample_temperature, topK: 0, rng }));
+    }
+    return out;
   }
 
   /** Minibatches per epoch. */
@@ -256,7 +271,9 @@ export class Trainer {
     const rate = () => (trainedSteps > 0 && trainedS > 0 ? trainedSteps / trainedS : null);
     // this interval's tokens and training seconds in this process (tokens/s of a resumed interval)
     let intervalTokens = 0, intervalS = 0;
-    const reserveS = () => budgetReserveS(state);
+    // before the first evaluation, its cost is estimated from one chunk of it (reserve, eval_every auto)
+    const probedEvalS = state.evalS === null && (length.kind === 'time' || cadenceOf(run.eval_every).unit === 'auto') ? this.probeEvalS() : 0;
+    const reserveS = () => budgetReserveS(state, probedEvalS);
     const estimateHorizon = () => {
       const r = rate();
       if (length.kind !== 'time' || r === null) return;
@@ -270,7 +287,6 @@ export class Trainer {
     // eval_every auto: a run of D seconds with evaluations of e seconds every I seconds (and one at the
     // end) spends e/I + e/D of its time evaluating; I is chosen to keep that at AUTO_EVAL_SHARE
     // (no evaluation before the end when even the last one alone takes more)
-    const probedEvalS = cadenceOf(run.eval_every).unit === 'auto' && state.evalS === null ? this.probeEvalS() : 0;
     const runS = () => {
       const r = rate();
       return length.kind === 'time' ? budgetS : r === null ? Infinity : this.horizon() / r;
@@ -299,6 +315,13 @@ export class Trainer {
       return r === null ? 8 : Math.max(1, Math.ceil((lastS + s - elapsed()) * r - 1e-6));
     };
     let epochStarted = false;
+    const stopRequested = () => hooks.shouldStop?.() ?? false;
+    /** a stop asked for during evaluation or sampling: the state is at a minibatch boundary, checkpoint it */
+    const interrupted = () => {
+      state.elapsedS = elapsed();
+      hooks.onCheckpoint?.(state, 'interrupted');
+      return false;
+    };
     const progressOf = (runningPpl: number, tokensPerS: number): Progress => {
       const r = rate();
       const etaS = length.kind === 'time' ? budgetS - elapsed() : r === null ? Infinity : (this.horizon() - state.step) / r;
@@ -379,7 +402,16 @@ export class Trainer {
       const final = ended();
       const evalNow = final || due(cadences.eval, state.lastEvalS, epochEnded);
       if (evalNow || epochEnded) {
-        const report = this.report({ evalNow, lr: lrs[Math.max(0, outcome.done - 1)], flopsPerToken, intervalTokens, intervalS, elapsedS: elapsed() });
+        let valLoss: number | null = null, evalS: number | null = null;
+        if (evalNow) {
+          const e0 = this.clock();
+          const v = await runSliced(this.evaluation(), stopRequested);
+          if (v === null && stopRequested()) return interrupted();
+          valLoss = v;
+          evalS = this.clock() - e0;
+          if (valLoss !== null) state.evalS = evalS;
+        }
+        const report = this.report({ valLoss, evalS, lr: lrs[Math.max(0, outcome.done - 1)], flopsPerToken, intervalTokens, intervalS, elapsedS: elapsed() });
         intervalTokens = 0;
         intervalS = 0;
         if (report.train_loss > DIVERGED_LOSS_FACTOR * uniformLoss) {
@@ -401,7 +433,9 @@ export class Trainer {
         }
       }
       if (due(cadences.sample, state.lastSampleS, epochEnded)) {
-        hooks.onSamples?.(state.step, state.step / perEpoch, this.samples());
+        const samples = await runSliced(this.sampling(), stopRequested);
+        if (samples === null) return interrupted();
+        hooks.onSamples?.(state.step, state.step / perEpoch, samples);
         state.lastSampleS = elapsed();
       }
       const stopEarly = run.early_stop > 0 && state.evalsSinceBest >= run.early_stop;
@@ -420,25 +454,18 @@ export class Trainer {
     return true;
   }
 
-  /** Books and resets the interval's accumulators; evaluates when asked (its time is measured and kept). */
-  private report(a: { evalNow: boolean; lr: number; flopsPerToken: number; intervalTokens: number; intervalS: number; elapsedS: number }): Report {
+  /** The interval's report (and its accumulators reset), with the evaluation the run just made, if any. */
+  private report(a: { valLoss: number | null; evalS: number | null; lr: number; flopsPerToken: number; intervalTokens: number; intervalS: number; elapsedS: number }): Report {
     const { state } = this;
+    const { valLoss, evalS } = a;
     const minibatches = state.epochTokens / (this.config.data.steps * this.config.data.batch);
     const trainLoss = state.epochLossSum / Math.max(1, state.epochTokens);
-    let valLoss: number | null = null;
-    let evalS: number | null = null;
-    if (a.evalNow) {
-      const e0 = this.clock();
-      valLoss = this.validationLoss();
-      evalS = this.clock() - e0;
-      if (valLoss !== null) state.evalS = evalS;
-    }
     const tokensPerS = a.intervalTokens / Math.max(1e-9, a.intervalS);
     const report: Report = {
       epoch: state.step / this.perEpoch,
       step: state.step,
       tokens: state.step * this.config.data.steps * this.config.data.batch,
-      elapsed_s: a.elapsedS + (evalS ?? 0),
+      elapsed_s: a.elapsedS,
       train_loss: trainLoss,
       train_ppl: Math.exp(trainLoss),
       val_loss: valLoss,
