@@ -174,7 +174,7 @@ describe('bad checkpoints get one line naming the file and the problem', () => {
     ['missing', () => join(dir, 'nope.safetensors'), /checkpoint .*nope\.safetensors: no such file/],
     ['truncated', () => bad('trunc.safetensors', good().subarray(0, good().length - 100)), /trunc\.safetensors: file is truncated \(tensor \w+ ends past the end of the file\)/],
     ['tiny', () => bad('tiny.safetensors', Buffer.from([1, 2, 3])), /tiny\.safetensors: file is truncated/],
-    ['not safetensors', () => bad('text.safetensors', Buffer.from('hello world, this is text')), /text\.safetensors: file is truncated \(header says/],
+    ['not safetensors', () => bad('text.safetensors', Buffer.from('hello world, this is text')), /text\.safetensors: not a safetensors file \(no JSON header after the 8-byte length\)/],
     ['wrong shape', () => bad('shape.safetensors', withTensor((f) => { f.tensors.get('W_hh')!.shape = [12, 48]; })), /shape\.safetensors: tensor W_hh has shape \[12,48\], expected \[24,24\]/],
     ['missing tensor', () => bad('miss.safetensors', withTensor((f) => { f.tensors.delete('b_q'); })), /miss\.safetensors: missing tensor b_q/],
     ['vocabulary size mismatch', () => bad('vocab.safetensors', withTensor((f) => { f.metadata.vocab = JSON.stringify(['a', 'b']); })), /vocab\.safetensors: tensor W_xh has shape \[\d+,24\], expected \[2,24\] for vocabulary size 2/],

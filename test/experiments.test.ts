@@ -28,14 +28,14 @@ describe('sweep', () => {
     expect(r.code).toBe(0);
     for (const name of ['lr=0.5,sampler=random', 'lr=4,sampler=consecutive']) expect(existsSync(join(out, name, 'last.safetensors'))).toBe(true);
     const csv = readFileSync(join(out, 'summary.csv'), 'utf8').trim().split('\n');
-    expect(csv[0]).toBe('run,optim.lr,data.sampler,best_val_ppl,final_train_ppl,epochs,tokens_per_s,outcome');
+    expect(csv[0]).toBe('run,optim.lr,data.sampler,best_val_loss,best_val_ppl,final_train_ppl,epochs,tokens_per_s,outcome');
     expect(csv).toHaveLength(5);
-    const vals = csv.slice(1).map((l) => Number(l.split('",')[1]?.split(',')[2] ?? l.split(',')[3]));
+    const vals = csv.slice(1).map((l) => Number(l.split('",')[1]?.split(',')[3] ?? l.split(',')[4]));
     // every run has a perplexity (a sort over missing values would pass vacuously), in order
     expect(vals).toHaveLength(4);
     for (const v of vals) expect(v).toBeGreaterThan(1);
     expect(vals).toEqual([...vals].sort((a, b) => a - b));
-    expect(readFileSync(join(out, 'summary.md'), 'utf8')).toMatch(/^\| run \| optim\.lr \| data\.sampler \| best_val_ppl/);
+    expect(readFileSync(join(out, 'summary.md'), 'utf8')).toMatch(/^\| run \| optim\.lr \| data\.sampler \| best_val_loss \| best_val_ppl/);
   });
 
   it('a grid with a repeated value, a repeated axis, or two points with one directory is refused', () => {
@@ -92,7 +92,7 @@ describe('compare', () => {
     const r = bptt(['compare', join(out, 'lr=0.5,sampler=random'), join(out, 'lr=4,sampler=random'), '--svg', svg]);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^config keys that differ: optim\.lr\n/);
-    expect(r.stdout).toMatch(/lr=0\.5,sampler=random\s+0\.5\s+2\s/);
+    expect(r.stdout).toMatch(/lr=0\.5,sampler=random\s+0\.5\s+2\.00\s+\d+s\s+[\d.]+\s+[\d.]+\s+[\d.]+/);
     const s = readFileSync(svg, 'utf8');
     expect(s.startsWith('<svg')).toBe(true);
     expect((s.match(/<path /g) ?? []).length).toBe(4); // train + validation for each run

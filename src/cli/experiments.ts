@@ -13,7 +13,9 @@ import { writeFileAtomic } from '../io/safetensors.js';
 import { lineChart } from '../io/svg.js';
 import { RunDir, type RunSummary } from '../train/rundir.js';
 import { InputError } from '../util/errors.js';
-import { fmtNum } from './output.js';
+import { fmtNum, formatDuration } from './output.js';
+import { extent } from '../util/extent.js';
+import { exitCodeOf, STOP_SIGNALS } from './train.js';
 
 export interface SweepSpec {
   config: string | null;
@@ -29,7 +31,14 @@ export function parseGridArg(arg: string): [string, unknown[]] {
   if (eq <= 0) throw new InputError(`--grid ${arg}: expected KEY=V1,V2,..., e.g. --grid optim.lr=10,100`);
   const key = arg.slice(0, eq);
   if (!leafKeys().includes(key)) throw new InputError(`--grid ${arg}: unknown key ${key}`);
-  return [key, arg.slice(eq + 1).split(',').map((v) => parseValue(v.trim()))];
+  const text = arg.slice(eq + 1).trim();
+  // a YAML list holds values with commas: --grid 'run.sample_prefixes=[["a, b"], ["c"]]'
+  if (text.startsWith('[')) {
+    const list = parseValue(text);
+    if (!Array.isArray(list)) throw new InputError(`--grid ${arg}: ${text} is not a YAML list`);
+    return [key, list];
+  }
+  return [key, text.split(',').map((v) => parseValue(v.trim()))];
 }
 
 /** A sweep file: {config: FILE, grid: {key: [values]}, parallel: K, out: DIR}. */
@@ -67,6 +76,9 @@ const CLI = fileURLToPath(new URL('./main.js', import.meta.url));
 export function checkGrid(grid: SweepSpec['grid']): void {
   const axes = new Set<string>();
   for (const [key, values] of grid) {
+    // a sweep's runs live in the sweep directory, always: a grid over where a run writes could
+    // land one outside it, or onto an unrelated run with --force
+    if (key === 'run.out') throw new InputError('sweep grid: run.out cannot be a grid axis; every run of a sweep is written to <sweep --out>/<its grid point>');
     if (axes.has(key)) throw new InputError(`sweep grid: ${key} is given twice; list all its values once`);
     axes.add(key);
     const seen = new Set<string>();
@@ -107,7 +119,7 @@ export async function runSweep(spec: SweepSpec, log: (s: string) => void, opts: 
   log(`bptt sweep: ${points.length} runs, ${parallel} at a time, ${workersEach} worker(s) each, into ${spec.out}`);
   const rows: Array<{ name: string; point: Array<[string, unknown]>; summary: RunSummary | null; code: number | null }> = [];
   let next = 0;
-  // SIGINT/SIGTERM: no new runs; the signal goes to every running child (each checkpoints at its
+  // SIGINT/SIGTERM/SIGHUP: no new runs; the signal goes to every running child (each checkpoints at its
   // next minibatch and exits 130/143), and the sweep waits for them before it exits the same way
   const children = new Set<ChildProcess>();
   let stopSignal: NodeJS.Signals | null = null;
@@ -117,8 +129,7 @@ export async function runSweep(spec: SweepSpec, log: (s: string) => void, opts: 
     log(`\n${sig}: stopping the ${children.size} running run(s) at their next minibatch (each writes a checkpoint; resume them one by one)`);
     for (const c of children) c.kill(sig);
   };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  for (const s of STOP_SIGNALS) process.on(s, onSignal);
   const runOne = async (): Promise<void> => {
     while (next < points.length && !stopSignal) {
       const point = points[next++];
@@ -149,23 +160,23 @@ export async function runSweep(spec: SweepSpec, log: (s: string) => void, opts: 
   try {
     await Promise.all(Array.from({ length: parallel }, runOne));
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    for (const s of STOP_SIGNALS) process.off(s, onSignal);
   }
-  if (stopSignal) return stopSignal === 'SIGTERM' ? 143 : 130;
+  if (stopSignal) return exitCodeOf(stopSignal);
   // runs without a perplexity (failed) sort last, in grid order
   const keyOf = (r: (typeof rows)[number]) => (r.code === 0 ? r.summary?.best_val_ppl ?? r.summary?.final_train_ppl ?? Infinity : Infinity);
   rows.sort((a, b) => keyOf(a) - keyOf(b) || points.findIndex((p) => pointName(p) === a.name) - points.findIndex((p) => pointName(p) === b.name));
   const keys = spec.grid.map(([k]) => k);
-  const header = ['run', ...keys, 'best_val_ppl', 'final_train_ppl', 'epochs', 'tokens_per_s', 'outcome'];
+  const header = ['run', ...keys, 'best_val_loss', 'best_val_ppl', 'final_train_ppl', 'epochs', 'tokens_per_s', 'outcome'];
   const outcome = (r: (typeof rows)[number]) => (r.code === 0 ? (r.summary?.outcome ?? '?') : `failed (exit ${r.code})`);
   const value = (r: (typeof rows)[number], k: string) => String(r.point.find(([pk]) => pk === k)?.[1]);
   const cells = rows.map((r) => [r.name, ...keys.map((k) => value(r, k)),
-    fmtNum(r.summary?.best_val_ppl ?? null, 4), fmtNum(r.summary?.final_train_ppl ?? null, 4), String(r.summary?.epochs ?? '-'),
+    fmtNum(r.summary?.best_val_loss ?? null, 4), fmtNum(r.summary?.best_val_ppl ?? null, 4), fmtNum(r.summary?.final_train_ppl ?? null, 4),
+    r.summary ? fmtNum(r.summary.epochs, 3) : '-',
     fmtNum(r.summary?.median_tokens_per_s ?? null), outcome(r)]);
   // the CSV holds plain numbers (full precision, no thousands separators; empty when missing)
   const plain = (x: number | null | undefined) => (x === null || x === undefined ? '' : String(x));
-  const csvRows = rows.map((r) => [r.name, ...keys.map((k) => value(r, k)), plain(r.summary?.best_val_ppl), plain(r.summary?.final_train_ppl),
+  const csvRows = rows.map((r) => [r.name, ...keys.map((k) => value(r, k)), plain(r.summary?.best_val_loss), plain(r.summary?.best_val_ppl), plain(r.summary?.final_train_ppl),
     plain(r.summary?.epochs), plain(r.summary?.median_tokens_per_s), outcome(r)]);
   const md = [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...cells.map((c) => `| ${c.join(' | ')} |`)].join('\n') + '\n';
   writeFileAtomic(join(spec.out, 'summary.md'), md);
@@ -205,7 +216,18 @@ export function displayWidth(s: string): number {
   return w;
 }
 
-export function compareRuns(args: string[], svgPath: string): string {
+/** compare's chart: what the x axis counts, and what the y axis shows. */
+export interface CompareAxes {
+  x: 'epoch' | 'seconds' | 'tokens';
+  y: 'ppl' | 'loss';
+}
+
+/** A cell of the table: long values (a list of prefixes) cut, so the table stays readable. */
+function cell(v: string, max = 24): string {
+  return displayWidth(v) <= max ? v : `${Array.from(v).slice(0, max - 1).join('')}…`;
+}
+
+export function compareRuns(args: string[], svgPath: string, axes: CompareAxes = { x: 'epoch', y: 'ppl' }): string {
   if (args.length < 1) throw new InputError('compare: name at least one run directory');
   const runs = expandRunDirs(args).map((dir) => {
     const rd = new RunDir(dir);
@@ -215,21 +237,35 @@ export function compareRuns(args: string[], svgPath: string): string {
     return { dir, config, metrics };
   });
   const differing = leafKeys().filter((k) => new Set(runs.map((r) => JSON.stringify(getPath(r.config, k)))).size > 1 && k !== 'run.out');
-  const header = ['run', ...differing, 'epochs', 'final train ppl', 'final val ppl', 'best val ppl', 'tokens/s (median)'];
+  // a key's last part names its column (optim.lr -> lr) unless two differing keys share it
+  const short = differing.map((k) => (differing.filter((o) => o.split('.').pop() === k.split('.').pop()).length > 1 ? k : k.split('.').pop()!));
+  const header = ['run', ...short, 'epochs', 'time', 'final train loss', 'best val loss (nats)', 'best val ppl', 'tokens/s'];
+  // losses: val_loss where the rows have it, else from the perplexity (runs from before losses were recorded)
+  const lossOf = (m: Record<string, number | null>, which: 'train' | 'val') => {
+    const l = m[`${which}_loss`], p = m[`${which}_ppl`];
+    return typeof l === 'number' ? l : typeof p === 'number' ? Math.log(p) : null;
+  };
   const rows = runs.map((r) => {
     const last = r.metrics[r.metrics.length - 1];
-    const vals = r.metrics.map((m) => m.val_ppl).filter((v): v is number => typeof v === 'number');
+    const vals = r.metrics.map((m) => lossOf(m, 'val')).filter((v): v is number => v !== null);
     const tps = r.metrics.map((m) => m.tokens_per_s as number).sort((a, b) => a - b);
-    return [r.dir, ...differing.map((k) => JSON.stringify(getPath(r.config, k))), String(last?.epoch ?? 0),
-      fmtNum((last?.train_ppl as number) ?? null, 4), fmtNum((last?.val_ppl as number) ?? null, 4),
-      fmtNum(vals.length ? Math.min(...vals) : null, 4), fmtNum(tps.length ? tps[Math.floor(tps.length / 2)] : null)];
+    const bestVal = vals.length ? extent(vals)[0] : null;
+    return [cell(r.dir, 48), ...differing.map((k) => cell(JSON.stringify(getPath(r.config, k)))), fmtNum((last?.epoch as number) ?? 0),
+      typeof last?.elapsed_s === 'number' ? formatDuration(last.elapsed_s) : '-',
+      last ? fmtNum(lossOf(last, 'train'), 4) : '-', fmtNum(bestVal, 4), fmtNum(bestVal === null ? null : Math.exp(bestVal), 4),
+      fmtNum(tps.length ? tps[Math.floor(tps.length / 2)] : null)];
   });
+  const xOf = (m: Record<string, number | null>) => (axes.x === 'seconds' ? m.elapsed_s : axes.x === 'tokens' ? m.tokens : m.epoch) as number;
+  const yOf = (m: Record<string, number | null>, which: 'train' | 'val') => (axes.y === 'loss' ? lossOf(m, which) : (m[`${which}_ppl`] ?? null));
+  const curve = (r: (typeof runs)[number], which: 'train' | 'val') =>
+    r.metrics.filter((m) => typeof xOf(m) === 'number' && yOf(m, which) !== null).map((m) => [xOf(m), yOf(m, which)!] as [number, number]);
   writeFileAtomic(svgPath, lineChart(runs.flatMap((r, k) => [
-    { name: `${basename(r.dir)} train`, colorIndex: k, points: r.metrics.map((m) => [m.epoch as number, m.train_ppl as number] as [number, number]) },
-    ...(r.metrics.some((m) => typeof m.val_ppl === 'number')
-      ? [{ name: `${basename(r.dir)} val`, colorIndex: k, dashed: true, points: r.metrics.filter((m) => typeof m.val_ppl === 'number').map((m) => [m.epoch as number, m.val_ppl as number] as [number, number]) }]
-      : []),
-  ]), { title: 'perplexity by epoch (solid: train, dashed: validation)', xLabel: 'epoch', yLabel: 'perplexity', logY: true, width: 900 }));
+    { name: `${basename(r.dir)} train`, colorIndex: k, points: curve(r, 'train') },
+    ...(curve(r, 'val').length ? [{ name: `${basename(r.dir)} val`, colorIndex: k, dashed: true, points: curve(r, 'val') }] : []),
+  ]), {
+    title: `${axes.y === 'loss' ? 'loss, nats per character' : 'perplexity'} by ${axes.x === 'seconds' ? 'wall-clock seconds' : axes.x} (solid: train, dashed: validation)`,
+    xLabel: axes.x === 'seconds' ? 'seconds' : axes.x, yLabel: axes.y === 'loss' ? 'nats per character' : 'perplexity', logY: axes.y === 'ppl', width: 900,
+  }));
   const widths = header.map((h, i) => Math.max(displayWidth(h), ...rows.map((r) => displayWidth(r[i]))));
   const line = (cells: string[]) => cells.map((c, i) => c + ' '.repeat(widths[i] - displayWidth(c))).join('  ').trimEnd();
   return [differing.length ? `config keys that differ: ${differing.join(', ')}` : 'the runs have the same config', '',

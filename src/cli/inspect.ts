@@ -3,6 +3,7 @@
 // gradient norm, and ||dL/dh_t|| for every step: how the gradient vanishes or explodes on its way
 // back through time.
 
+import { extent } from '../util/extent.js';
 import { createWasmBlas, RESERVED_LOW_BYTES } from '../blas/loader.js';
 import { cellOf } from '../model/cells/index.js';
 import { allocModelWorkspace, modelBackward, modelForward, modelSpecOf, xentForwardBackward, zeroState } from '../model/model.js';
@@ -94,7 +95,7 @@ export function formatInspect(r: InspectResult): string {
   const table = (title: string, values: number[]) => {
     lines.push('', `  t  ${title}   (log10 bar)`);
     const logs = values.map((v) => Math.log10(Math.max(v, 1e-30)));
-    const lo = Math.min(...logs), hi = Math.max(...logs);
+    const [lo, hi] = extent(logs);
     values.forEach((v, t) => {
       const bar = hi > lo ? '#'.repeat(1 + Math.round(((logs[t] - lo) / (hi - lo)) * 39)) : '#';
       lines.push(`${String(t + 1).padStart(3)}  ${v.toExponential(3)}  ${bar}  ${JSON.stringify(chars[t])}`);

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // bptt: train character-level RNN language models by backpropagation through time on every core.
 // This file wires commands to their modules and owns the exit codes:
-//   0 success, 2 bad input or usage, 130/143 interrupted (SIGINT/SIGTERM), 1 internal error.
+//   0 success, 2 bad input or usage, 130/143/129 interrupted (SIGINT/SIGTERM/SIGHUP), 1 internal error.
 
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -20,10 +20,12 @@ import { Arena } from '../util/arena.js';
 import { InputError } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
 import { exportTorch, importTorch } from '../io/export_torch.js';
-import { compareRuns, parseGridArg, readSweepFile, runSweep, type SweepSpec } from './experiments.js';
+import { compareRuns, expandRunDirs, type CompareAxes, parseGridArg, readSweepFile, runSweep, type SweepSpec } from './experiments.js';
 import { formatInspect, inspectCheckpoint } from './inspect.js';
 import { describeModel, loadRunForResume, trainCommand, workersWarning } from './train.js';
 import { checkOutputFile } from './outputs.js';
+import { canonicalPath } from '../io/files.js';
+import { RUN_FILES, RunDir } from '../train/rundir.js';
 import { RESUMABLE_KEYS } from '../train/identity.js';
 import { runLength } from '../config/schema.js';
 import { budgetSpent } from '../train/trainer.js';
@@ -138,7 +140,8 @@ export function buildProgram(): Command {
   addResumeFlags(program.command('resume <dir>')
     .description('continue an interrupted or finished run from its last checkpoint (same result as an uninterrupted run)'))
     .addHelpText('after', '\nExamples:\n  bptt resume runs/d2l-random\n  bptt resume runs/d2l-random --epochs 300   # train further')
-    .action(async (dir: string, opts: Record<string, unknown>) => resumeRun(dir, overridesFrom(opts), opts));
+    // the environment too, as train --resume reads it (only keys a resume may change are accepted)
+    .action(async (dir: string, opts: Record<string, unknown>) => resumeRun(dir, [...envOverrides(process.env), ...overridesFrom(opts)], opts));
 
   program.command('sample')
     .description('generate text from a checkpoint')
@@ -214,10 +217,15 @@ export function buildProgram(): Command {
     .description('runs side by side: config differences, final and best perplexity, tokens/s; one SVG of their curves')
     .option('--svg <file>', 'where to write the overlaid curves', 'compare.svg')
     .option('--force', 'overwrite an existing --svg file')
-    .addHelpText('after', '\nExample:\n  bptt compare runs/d2l-random runs/d2l-consecutive --svg compare.svg\n  bptt compare runs/sweep-quick   # a sweep directory: all of its runs')
+    .addOption(new Option('--x <axis>', 'the chart\'s x axis: epoch, seconds (wall clock) or tokens').choices(['epoch', 'seconds', 'tokens']).default('epoch'))
+    .addOption(new Option('--y <axis>', 'the chart\'s y axis: ppl (log scale) or loss (nats per character)').choices(['ppl', 'loss']).default('ppl'))
+    .addHelpText('after', '\nExample:\n  bptt compare runs/d2l-random runs/d2l-consecutive --svg compare.svg\n  bptt compare runs/sweep-quick   # a sweep directory: all of its runs\n' +
+      '  bptt compare runs/shakespeare runs/torch-10m --x seconds --y loss --svg time.svg   # time to quality')
     .action((dirs: string[], opts: Record<string, string | boolean>) => {
-      checkOutputFile(opts.svg as string, '--svg', { force: Boolean(opts.force) });
-      stdout(compareRuns(dirs, opts.svg as string) + '\n');
+      // everything of every compared run is an input: the chart never replaces a run's file
+      const reads = expandRunDirs(dirs).flatMap((d) => Object.keys(RUN_FILES).map((f) => new RunDir(d).path(f as keyof typeof RUN_FILES)));
+      checkOutputFile(opts.svg as string, '--svg', { force: Boolean(opts.force), reads });
+      stdout(compareRuns(dirs, opts.svg as string, { x: opts.x as CompareAxes['x'], y: opts.y as CompareAxes['y'] }) + '\n');
     });
 
   program.command('keys')
@@ -279,7 +287,9 @@ export function buildProgram(): Command {
         if (!Number.isInteger(n) || n < 1 || n > 256) throw new InputError(`--workers ${opts.workers}: each count must be an integer in 1..256`);
         return n;
       });
-      for (const [flag, file] of [['--json', opts.json], ['--svg', opts.svg]] as const) if (file) checkOutputFile(String(file), flag, { force: Boolean(opts.force) });
+      const benchReads = [opts.config, opts.data].filter((f): f is string => typeof f === 'string');
+      for (const [flag, file] of [['--json', opts.json], ['--svg', opts.svg]] as const) if (file) checkOutputFile(String(file), flag, { force: Boolean(opts.force), reads: benchReads });
+      if (opts.json && opts.svg && canonicalPath(String(opts.json)) === canonicalPath(String(opts.svg))) throw new InputError(`--json and --svg name the same file ${opts.json}`);
       const resolved = resolveConfig((opts.config as string | undefined) ?? null, [...envOverrides(process.env), ...overridesFrom(opts, ['run.workers'])]);
       const c = resolved.config;
       const oversubscribed = Math.max(...workers);
@@ -315,7 +325,15 @@ async function resumeRun(dir: string, overrides: Override[], opts: Record<string
   // The checkpoint's config, with run.out pinned to this directory; config.yaml edits of the
   // resumable keys, then flags, may extend run.epochs etc.
   const base = { ...ck.config, run: { ...ck.config.run, out: dir } };
-  const resolved = resolveConfigFrom(base, [...fromConfigFile, ...overrides.filter((o) => o.key !== 'run.out')]);
+  let resolved = resolveConfigFrom(base, [...fromConfigFile, ...overrides.filter((o) => o.key !== 'run.out')]);
+  // a relative data.path read from another working directory: the file the run was trained on is
+  // recorded with its absolute path (its size and sha256 are checked before training either way)
+  const dataPath = resolved.config.data.path;
+  if (dataPath !== null && !existsSync(dataPath) && ck.data?.path && existsSync(ck.data.path) && !overrides.some((o) => o.key === 'data.path')) {
+    stdout(`bptt: ${dataPath} is not there from this directory; reading the run's data from ${ck.data.path}, where it was trained\n`);
+    resolved = resolveConfigFrom(base, [...fromConfigFile, ...overrides.filter((o) => o.key !== 'run.out'),
+      { key: 'data.path', value: ck.data.path, source: 'flag', origin: 'the checkpoint\'s data_path' }]);
+  }
   const t = ck.training!;
   const length = runLength(resolved.config.run);
   // a length the run has already passed is refused before anything is touched; one it has reached

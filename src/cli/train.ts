@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import type { KernelPreference } from '../blas/loader.js';
 import { getPath, leafKeys, resolveConfig, type Override, type ResolvedConfig } from '../config/load.js';
-import { learningRate, runLength, storedConfigDefaults, type RunLength, type TrainConfig } from '../config/schema.js';
+import { cadenceOf, learningRate, runLength, storedConfigDefaults, type RunLength, type TrainConfig } from '../config/schema.js';
 import type { Engine } from '../parallel/engine.js';
 import { PoolEngine } from '../parallel/pool.js';
 import { loadCheckpoint, loadOptimStateInto, saveCheckpoint, type Checkpoint, type TrainingState } from '../train/checkpoint.js';
@@ -69,20 +69,27 @@ export async function trainCommand(resolved: ResolvedConfig, opts: TrainOptions,
   checkSamplePrefixes(config, data);
   if (resumeFrom) checkSameData(resumeFrom, data, (msg) => out.warn(msg));
   const runDir = new RunDir(config.run.out);
+  // every path this run will touch, before anything is written or removed: no run file may be a
+  // directory or device, nor a file the run reads (--force would destroy it)
+  runDir.checkFiles([
+    ...(resolved.file ? [{ flag: '--config', path: resolved.file }] : []),
+    ...(config.data.path ? [{ flag: '--data', path: config.data.path }] : []),
+    ...(opts.init ? [{ flag: '--init', path: opts.init }] : []),
+  ]);
   // the engine first: if the run cannot fit in memory, nothing has been written or removed yet
   const engine = createEngine(config, data, opts.kernels, (msg) => out.warn(msg));
   let stopSignal: NodeJS.Signals | null = null;
   const onSignal = (sig: NodeJS.Signals) => {
     if (stopSignal) { // second signal: stop now (the checkpoint files are atomic, the lock is released)
       runDir.unlock();
-      process.exit(sig === 'SIGINT' ? 130 : 143);
+      process.exit(exitCodeOf(sig));
     }
     stopSignal = sig;
     engine.requestStop(); // the running stretch ends after the minibatch in flight, without waiting for a progress wake
     out.info(`\n${sig}: stopping at the next minibatch boundary and writing a checkpoint (again to quit at once)`);
   };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  // SIGHUP (the terminal or SSH session closed) stops the run as SIGTERM does: checkpoint, unlock, exit
+  for (const s of STOP_SIGNALS) process.on(s, onSignal);
   try {
     runDir.lock((msg) => out.warn(msg));
     if (resumeFrom) runDir.truncateMetrics(resumeFrom.training!.step, resumeFrom.training!.epoch);
@@ -97,6 +104,13 @@ export async function trainCommand(resolved: ResolvedConfig, opts: TrainOptions,
       `${trainer.sampler.batchesPerEpoch} minibatches/epoch, ${(flops / 1e6).toFixed(2)} MFLOP/token; ` +
       `kernels ${engine.blas.name}, ${engine.workers} worker${engine.workers > 1 ? 's' : ''}${config.run.deterministic ? ' (deterministic)' : ''}`);
     out.info(`bptt: ${describeLength(trainer)}; learning rate ${describeSchedule(config)}`);
+    if (config.run.early_stop > 0 && (!data.val || cadenceOf(config.run.eval_every).unit === 'never')) {
+      out.warn(`run.early_stop ${config.run.early_stop} never triggers: ${!data.val ? 'there is no validation split (data.val_fraction is 0)' : 'run.eval_every is 0 (evaluation only at the end)'}`);
+    }
+    if (resumeFrom && resumeFrom.kernels !== engine.blas.name && resumeFrom.kernels !== 'import') {
+      out.warn(`the checkpoint was trained with ${resumeFrom.kernels} kernels and this process runs ${engine.blas.name}: ` +
+        'the run continues correctly but is no longer bitwise the uninterrupted one (FMA rounds differently); --kernels chooses');
+    }
     if (resumeFrom) {
       out.info(`bptt: resuming ${resumeFrom.path} at epoch ${trainer.state.epoch + 1}, minibatch ${trainer.state.minibatch + 1}`);
       const extended = scheduleChange(resumeFrom, trainer);
@@ -125,7 +139,7 @@ export async function trainCommand(resolved: ResolvedConfig, opts: TrainOptions,
     const summary = runDir.writeSummary(outcome, { kernels: engine.blas.name, workers: engine.workers });
     if (!done) {
       out.info(`bptt: interrupted; checkpoint written to ${runDir.path('last')}; continue with "bptt resume ${config.run.out}"`);
-      return stopSignal === 'SIGTERM' ? 143 : 130;
+      return exitCodeOf(stopSignal ?? 'SIGINT');
     }
     const s = trainer.state;
     out.info(`bptt: ${outcome === 'early_stop' ? `stopped early (no better validation loss in ${config.run.early_stop} evaluations)` : 'done'} ` +
@@ -136,11 +150,18 @@ export async function trainCommand(resolved: ResolvedConfig, opts: TrainOptions,
     out.info(`bptt: run directory ${config.run.out}: last.safetensors${summary.best_val_ppl !== null ? ', best.safetensors' : ''}, metrics.jsonl, curves.svg, summary.json`);
     return 0;
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    for (const s of STOP_SIGNALS) process.off(s, onSignal);
     runDir.unlock();
     await engine.close();
   }
+}
+
+/** The signals that stop a run at a minibatch boundary with a checkpoint. */
+export const STOP_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+
+/** 128 + the signal's number, as a shell reports a process killed by it. */
+export function exitCodeOf(sig: NodeJS.Signals): number {
+  return sig === 'SIGINT' ? 130 : sig === 'SIGHUP' ? 129 : 143;
 }
 
 /** "10m of training (time budget)", "40 epochs (1,200 minibatches)" */

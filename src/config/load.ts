@@ -51,6 +51,7 @@ export function didYouMean(key: string): string {
   let best = '';
   let bestD = Infinity;
   for (const k of known) {
+    if (k === key) continue; // never "unknown key model (did you mean model?)"
     const d = Math.min(levenshtein(key, k), levenshtein(leaf, k.split('.').pop()!) + (k.startsWith(key.split('.').slice(0, -1).join('.')) ? 0 : 2));
     if (d < bestD) { bestD = d; best = k; }
   }
@@ -86,15 +87,30 @@ export function parseSet(assignment: string): Override {
   return { key, value: parseValue(assignment.slice(eq + 1)), source: 'flag', origin: `--set ${assignment}` };
 }
 
-/** Overrides from BPTT_SECTION_KEY environment variables, for the schema's keys only. */
+/** BPTT_* variables that are not config keys: BPTT_DEBUG (stack traces of internal errors), and the
+ *  test suite's own (a worker entry that injects faults). */
+const OTHER_ENV = new Set(['BPTT_DEBUG', 'BPTT_WORKER_FILE', 'BPTT_TEST_FAULT']);
+
+/**
+ * Overrides from BPTT_SECTION_KEY environment variables. A BPTT_ variable that names no config key
+ * is an error with a did-you-mean, as a config file's typo is: BPTT_OPTIM_LRR=5 is never ignored.
+ */
 export function envOverrides(env: Record<string, string | undefined>): Override[] {
   const out: Override[] = [];
-  for (const key of leafKeys()) {
-    const name = `BPTT_${key.replace(/\./g, '_').toUpperCase()}`;
-    const v = env[name];
-    if (v !== undefined) out.push({ key, value: parseValue(v), source: 'env', origin: name });
+  const nameOf = (key: string) => `BPTT_${key.replace(/\./g, '_').toUpperCase()}`;
+  const byName = new Map(leafKeys().map((key) => [nameOf(key), key]));
+  for (const [name, v] of Object.entries(env)) {
+    if (!name.startsWith('BPTT_') || v === undefined || OTHER_ENV.has(name)) continue;
+    const key = byName.get(name);
+    if (!key) {
+      const guess = [...byName.keys()].map((n) => [n, levenshtein(n, name)] as const).sort((a, b) => a[1] - b[1])[0];
+      throw new InputError(`environment variable ${name}: names no config key${guess && guess[1] <= 3 ? ` (did you mean ${guess[0]}?)` : ''}; ` +
+        'bptt keys lists them (BPTT_SECTION_KEY)');
+    }
+    out.push({ key, value: parseValue(v), source: 'env', origin: name });
   }
-  return out;
+  // in key order, as before: the order of the environment is not the user's
+  return out.sort((a, b) => leafKeys().indexOf(a.key) - leafKeys().indexOf(b.key));
 }
 
 interface ParsedFile {
@@ -197,6 +213,8 @@ function describeIssue(issue: z.core.$ZodIssue, keyPath: string): string {
     const keys = issue.keys.map((k) => (keyPath ? `${keyPath}.${k}` : k));
     return `unknown key ${keys.join(', ')}${didYouMean(keys[0])}`;
   }
+  // zod calls Infinity (1e400 in YAML) a number of the wrong type: say what is wrong with it
+  if (/expected number, received number/.test(issue.message)) return `${keyPath || 'config'}: must be a finite number (1e400 and .inf are not)`;
   return `${keyPath || 'config'}: ${issue.message}`;
 }
 
@@ -213,7 +231,12 @@ export function resolveConfig(file: string | null, overrides: Override[], defaul
   const known = new Set(leafKeys());
   const originOf = new Map<string, string>();
   for (const o of overrides) {
-    if (!known.has(o.key)) throw new InputError(`${o.origin}: unknown key ${o.key}${didYouMean(o.key)}`);
+    if (!known.has(o.key)) {
+      const section = Object.keys(DEFAULTS).includes(o.key) || o.key === 'data.preprocess';
+      throw new InputError(section
+        ? `${o.origin}: ${o.key} is a section, not a key; set one of its keys, e.g. ${leafKeys().find((k) => k.startsWith(`${o.key}.`))}`
+        : `${o.origin}: unknown key ${o.key}${didYouMean(o.key)}`);
+    }
     setPath(merged as Record<string, unknown>, o.key.split('.'), o.value);
     originOf.set(o.key, o.origin);
   }
@@ -222,7 +245,9 @@ export function resolveConfig(file: string | null, overrides: Override[], defaul
     const issue = result.error.issues[0];
     const keyPath = issue.path.join('.');
     const fullKey = issue.code === 'unrecognized_keys' ? `${keyPath ? keyPath + '.' : ''}${issue.keys[0]}` : keyPath;
-    const origin = originOf.get(fullKey);
+    // the override that set this key, or the list or section it is in (run.sample_prefixes.1)
+    const parts = fullKey.split('.');
+    const origin = parts.map((_, n) => originOf.get(parts.slice(0, parts.length - n).join('.'))).find((o) => o !== undefined);
     if (origin) throw new InputError(`${origin}: ${describeIssue(issue, keyPath)}`);
     const unknownKey = issue.code === 'unrecognized_keys';
     const where = file ? `config ${file}${locate(parsed, unknownKey ? [...issue.path.map(String), issue.keys[0]] : issue.path.map(String), unknownKey)}: ` : 'config: ';

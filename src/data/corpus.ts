@@ -92,6 +92,9 @@ export class Vocab {
   private readonly index: Map<string, number>;
 
   constructor(readonly chars: readonly string[]) {
+    // one entry, one character (code point): "dd" or "" would decode every id to the wrong text
+    const bad = chars.findIndex((c) => typeof c !== 'string' || [...c].length !== 1 || /^[\ud800-\udfff]$/.test(c));
+    if (bad >= 0) throw new InputError(`vocabulary entry ${bad} (${JSON.stringify(chars[bad])}) is not a single character`);
     this.index = new Map(chars.map((c, k) => [c, k]));
     if (this.index.size !== chars.length) throw new InputError('vocabulary has duplicate characters');
   }
@@ -149,5 +152,14 @@ export class Vocab {
     let s = '';
     for (let k = 0; k < ids.length; k++) s += this.chars[ids[k]];
     return s;
+  }
+}
+
+/** A stored vocabulary (checkpoint metadata), its errors named by the file: `bad` makes the error. */
+export function vocabOf(chars: string[], bad: (why: string) => Error): Vocab {
+  try {
+    return new Vocab(chars);
+  } catch (err) {
+    throw bad(`metadata.${(err as Error).message}`);
   }
 }

@@ -16,6 +16,7 @@ import { ConfigSchema, DEFAULTS, storedConfigDefaults, type TrainConfig } from '
 import { Vocab } from '../data/corpus.js';
 import type { Checkpoint } from '../train/checkpoint.js';
 import { InputError } from '../util/errors.js';
+import { vocabOf } from '../data/corpus.js';
 import { cellOf } from '../model/cells/index.js';
 import { layerPrefix } from '../model/params.js';
 import { readSafetensors, writeSafetensors, type Tensor } from './safetensors.js';
@@ -92,7 +93,7 @@ export function importTorch(path: string): { tensors: Map<string, Tensor>; vocab
   let chars: unknown;
   try { chars = JSON.parse(meta.vocab); } catch { throw bad('metadata.vocab is not valid JSON'); }
   if (!Array.isArray(chars) || chars.some((c) => typeof c !== 'string')) throw bad('metadata.vocab is not an array of characters');
-  const vocab = new Vocab(chars as string[]);
+  const vocab = vocabOf(chars as string[], bad);
   const V = vocab.size;
   const H = Number(meta.hidden_size);
   if (!Number.isInteger(H) || H <= 0) throw bad('metadata.hidden_size is not a positive integer');
@@ -127,10 +128,20 @@ export function importTorch(path: string): { tensors: Map<string, Tensor>; vocab
       [`rnn.weight_ih_l${l}`]: [K * H, l === 0 ? V : H], [`rnn.weight_hh_l${l}`]: [K * H, H], [`rnn.bias_ih_l${l}`]: [K * H], [`rnn.bias_hh_l${l}`]: [K * H],
     });
   }
+  // every tensor in the file is used, or the import is refused: a tensor left over means the file
+  // holds a model other than the one its metadata describes (a deeper one, say), and dropping it
+  // would change the model silently
+  const unused = [...f.tensors.keys()].filter((n) => !(n in want));
+  if (unused.length > 0) {
+    throw bad(`tensor${unused.length > 1 ? 's' : ''} ${unused.slice(0, 5).join(', ')}${unused.length > 5 ? ', ...' : ''} ` +
+      `${unused.length > 1 ? 'are' : 'is'} not part of the model the metadata describes (${kind}, num_layers ${L}, hidden ${H}); nothing was written`);
+  }
   for (const [name, shape] of Object.entries(want)) {
     const t = f.tensors.get(name);
     if (!t) throw bad(`missing tensor ${name}${L > 1 ? ` (metadata.num_layers is ${L})` : ''}`);
     if (t.shape.join(',') !== shape.join(',')) throw bad(`tensor ${name} has shape [${t.shape}], expected [${shape}]`);
+    const nonFinite = t.data.findIndex((x) => !Number.isFinite(x));
+    if (nonFinite >= 0) throw bad(`tensor ${name} holds a non-finite value (${t.data[nonFinite]} at index ${nonFinite}); nothing was written`);
   }
   const get = (n: string) => f.tensors.get(n)!;
   const tensors = new Map<string, Tensor>();

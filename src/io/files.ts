@@ -2,7 +2,8 @@
 // ends), never more than a stated number of bytes, and every failure one InputError naming the
 // file. `what` is how messages name it ("config", "data file", "checkpoint", ...).
 
-import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync, realpathSync, type Stats } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { InputError } from '../util/errors.js';
 import { describeFsError } from './safe_write.js';
 
@@ -56,4 +57,27 @@ export function readRegularFile(path: string, what: string, maxBytes: number, re
 /** Throws unless `path` is a regular file (does not read it). */
 export function assertRegularFile(path: string, what: string): void {
   closeSync(open(path, what).fd);
+}
+
+/** The path with its links resolved (the file itself may not exist yet: then its directory's). */
+export function canonicalPath(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    try {
+      return join(realpathSync(dirname(path)), basename(path));
+    } catch {
+      return path;
+    }
+  }
+}
+
+/** What a path that is not a regular file is, for messages: "a directory", "a character device (e.g. /dev/null)"... */
+export function describeNonRegular(st: Stats): string {
+  if (st.isDirectory()) return 'a directory';
+  if (st.isCharacterDevice()) return 'a character device';
+  if (st.isBlockDevice()) return 'a block device';
+  if (st.isFIFO()) return 'a pipe (FIFO)';
+  if (st.isSocket()) return 'a socket';
+  return 'not a regular file';
 }

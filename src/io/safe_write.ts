@@ -12,7 +12,7 @@
 //   line-oriented logs like metrics.jsonl.
 // Every failure is one InputError line naming the file and the cause (disk full, read-only, ...).
 
-import { closeSync, fstatSync, fsyncSync, ftruncateSync, openSync, readdirSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, fsyncSync, ftruncateSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { InputError } from '../util/errors.js';
 
@@ -51,6 +51,23 @@ export function writeAllSync(fd: number, buf: Uint8Array, write: WriteFn = write
 }
 
 /** Is this process alive on this host? (ESRCH: gone; EPERM: alive, not ours) */
+/**
+ * When process `pid` started, in clock ticks since boot (Linux /proc/PID/stat field 22), or null
+ * where /proc cannot tell. A pid names one process only together with its start time: pids are
+ * reused, and a lock naming a live pid may name a process that never was a bptt.
+ */
+export function processStartTicks(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // the command name (field 2) is in parentheses and may hold spaces: count fields after the last ')'
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(fields[19]);
+    return Number.isFinite(ticks) ? ticks : null;
+  } catch {
+    return null;
+  }
+}
+
 export function pidAlive(pid: number): boolean {
   if (!Number.isInteger(pid) || pid <= 0) return false;
   try {

@@ -55,6 +55,9 @@ export function decodeSafetensors(buf: Buffer, path: string): SafeTensorsFile {
   const bad = (why: string) => new InputError(`checkpoint ${path}: ${why}`);
   if (buf.length < 8) throw bad('file is truncated (shorter than the 8-byte header length)');
   const headerLen = Number(buf.readBigUInt64LE(0));
+  // a safetensors header is JSON starting with '{' right after the length: a text file, a log or
+  // metrics.jsonl read as one has 8 bytes of text as its "length", so say what it is not
+  if (buf.length > 8 && buf[8] !== 0x7b) throw bad('not a safetensors file (no JSON header after the 8-byte length): give a .safetensors checkpoint');
   if (headerLen > buf.length - 8) throw bad(`file is truncated (header says ${headerLen} bytes, file has ${buf.length - 8})`);
   if (headerLen > MAX_HEADER_BYTES) throw bad(`header of ${headerLen} bytes is over the ${MAX_HEADER_BYTES}-byte limit; not a bptt checkpoint`);
   let header: unknown;

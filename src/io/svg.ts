@@ -1,5 +1,7 @@
 // A small dependency-free SVG line chart (speedup plots, perplexity curves). Linear or log y axis.
 
+import { extent } from '../util/extent.js';
+
 export interface Series {
   name: string;
   points: Array<[number, number]>;
@@ -61,9 +63,9 @@ export function lineChart(series: Series[], o: ChartOptions): string {
   const m = { l: 64, r: Math.min(360, 52 + 7 * longest), t: 40, b: 52 };
   const pts = series.flatMap((s) => s.points).filter(([, y]) => Number.isFinite(y) && (!o.logY || y > 0));
   const xs = pts.map((p) => p[0]), ys = pts.map((p) => p[1]);
-  const xMin = Math.min(...xs), xMax = Math.max(...xs);
+  const [xMin, xMax] = extent(xs);
   const ty = (y: number) => (o.logY ? Math.log10(y) : y);
-  let yMin = Math.min(...ys.map(ty)), yMax = Math.max(...ys.map(ty));
+  let [yMin, yMax] = extent(ys.map(ty));
   if (!o.logY) yMin = Math.min(0, yMin);
   // one value (or nearly): widen the range around it so the axis still gets labeled ticks
   if (o.logY && yMax - yMin < 0.02) { yMin -= 0.05; yMax += 0.05; }

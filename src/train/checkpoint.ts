@@ -5,6 +5,7 @@
 // the tensor "state.h" (B, H), and for the LSTM "state.c" (B, H). Loading validates everything and
 // names the file in every error. Tensor names and shapes come from the layout of the config's cell.
 
+import { existsSync } from 'node:fs';
 import { z } from 'zod';
 import { merge } from '../config/load.js';
 import { ConfigSchema, storedConfigDefaults, type TrainConfig } from '../config/schema.js';
@@ -13,6 +14,7 @@ import { readSafetensors, writeSafetensors, type Tensor } from '../io/safetensor
 import { dimsOf, paramLayout, readTensor, writeTensor, type ParamLayout } from '../model/params.js';
 import { cellOf } from '../model/cells/index.js';
 import { InputError } from '../util/errors.js';
+import { vocabOf } from '../data/corpus.js';
 import type { RngState } from '../util/rng.js';
 import { configHash, type DataFingerprint } from './identity.js';
 import { optimSlots } from '../optim/optimizers.js';
@@ -136,7 +138,10 @@ export function writeCheckpointTensors(path: string, tensors: Map<string, Tensor
     const data = t.data;
     // a model that has blown up is never saved: the previous checkpoint stays the last good one
     const bad = firstNonFinite(data);
-    if (bad >= 0) throw new InputError(`refusing to write ${path}: tensor ${name} holds a non-finite value (${data[bad]} at index ${bad}); the previous checkpoint is kept`, 1);
+    if (bad >= 0) {
+      throw new InputError(`refusing to write ${path}: tensor ${name} holds a non-finite value (${data[bad]} at index ${bad}); ` +
+        `${existsSync(path) ? 'the previous checkpoint is kept' : 'nothing was written'}`, 1);
+    }
   }
   if (args.stateH) {
     // the carried state table: h rows of every layer, then (LSTM) c rows
@@ -152,7 +157,7 @@ export function writeCheckpointTensors(path: string, tensors: Map<string, Tensor
     config_sha256: configHash(JSON.stringify(args.config)),
     training_state: JSON.stringify(args.training),
     kernels: args.kernels,
-    ...(args.data ? { data_chars: String(args.data.chars), data_sha256: args.data.sha256 } : {}),
+    ...(args.data ? { data_chars: String(args.data.chars), data_sha256: args.data.sha256, ...(args.data.path ? { data_path: args.data.path } : {}) } : {}),
   });
 }
 
@@ -174,7 +179,7 @@ export function loadCheckpoint(path: string): Checkpoint {
   const parsed = ConfigSchema.safeParse(merge(storedConfigDefaults(), rawConfig));
   if (!parsed.success) throw bad(`metadata.config is invalid: ${parsed.error.issues[0]?.message}`);
   const config = parsed.data;
-  const vocab = new Vocab(chars as string[]);
+  const vocab = vocabOf(chars as string[], bad);
   const dims = dimsOf(vocab.size, config.model);
   const layout = paramLayout(dims);
   for (const name of layout.names) {
@@ -221,7 +226,7 @@ export function loadCheckpoint(path: string): Checkpoint {
   if (meta.data_sha256 !== undefined || meta.data_chars !== undefined) {
     const chars = Number(meta.data_chars);
     if (!Number.isInteger(chars) || chars < 0 || !/^[0-9a-f]{64}$/.test(meta.data_sha256 ?? '')) throw bad('metadata data_chars/data_sha256 are malformed');
-    data = { chars, sha256: meta.data_sha256 };
+    data = { chars, sha256: meta.data_sha256, ...(typeof meta.data_path === 'string' ? { path: meta.data_path } : {}) };
   }
   return {
     path, vocab, config, layout, tensors: file.tensors,

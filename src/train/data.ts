@@ -2,6 +2,7 @@
 // preprocess, build or reuse the vocabulary, split off the validation tail, and check that the
 // training part yields at least one minibatch. Every failure names the file and the problem.
 
+import { resolve } from 'node:path';
 import type { TrainConfig } from '../config/schema.js';
 import { builtinCorpus } from '../data/builtin.js';
 import { readTextFile, toCodePoints, Vocab } from '../data/corpus.js';
@@ -37,7 +38,7 @@ export function prepareData(config: TrainConfig, vocab?: Vocab): PreparedData {
   // code points on shared memory, turned into ids in place: ~4 bytes a character, and the pool
   // reads the training part without a copy
   const ids = toCodePoints(text, { newlinesToSpaces: d.preprocess.newlines_to_spaces, maxChars: d.max_chars }, true);
-  const fingerprint = fingerprintCodePoints(ids);
+  const fingerprint = { ...fingerprintCodePoints(ids), ...(d.path ? { path: resolve(d.path) } : {}) };
   const v = vocab ?? Vocab.fromCodePoints(ids);
   const missing = v.encodeCodePointsInPlace(ids);
   if (missing.length > 0) {

@@ -9,7 +9,8 @@ import type { TrainConfig } from '../config/schema.js';
 
 /** Keys that `resume` may change: they extend or observe the run, never alter its trajectory. */
 export const RESUMABLE_KEYS = [
-  'run.epochs', 'run.time_budget', 'run.minibatches', 'run.workers', 'run.eval_every', 'run.sample_every', 'run.checkpoint_every', 'run.out', 'run.sample_length', 'run.sample_prefixes',
+  // data.path: a resume may read the same text from another place; its size and sha256 must match
+  'data.path', 'run.epochs', 'run.time_budget', 'run.minibatches', 'run.workers', 'run.eval_every', 'run.sample_every', 'run.checkpoint_every', 'run.out', 'run.sample_length', 'run.sample_prefixes',
 ] as const;
 
 /**
@@ -32,6 +33,8 @@ export interface DataFingerprint {
   chars: number;
   /** sha256 of the prepared text, UTF-8 */
   sha256: string;
+  /** the file it was read from, absolute (a resume from another directory finds it there) */
+  path?: string;
 }
 
 /** Fingerprint of the prepared text given as code points (hashed as UTF-8, in slices). */

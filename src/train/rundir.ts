@@ -8,7 +8,8 @@ import { hostname } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import type { TrainConfig } from '../config/schema.js';
-import { appendWhole, describeFsError, pidAlive, writeAllSync, writeFileAtomic } from '../io/safe_write.js';
+import { appendWhole, describeFsError, pidAlive, processStartTicks, writeAllSync, writeFileAtomic } from '../io/safe_write.js';
+import { canonicalPath, describeNonRegular } from '../io/files.js';
 import { lineChart } from '../io/svg.js';
 import { InputError } from '../util/errors.js';
 import { isBetter } from './trainer.js';
@@ -20,7 +21,12 @@ interface LockInfo {
   pid: number;
   host: string;
   started: string;
+  /** the holder's start time in clock ticks since boot (/proc): with pid, what identifies it */
+  pidStart?: number | null;
 }
+
+/** The first line of every config.yaml a run writes: tells a run's config from a user's file. */
+export const CONFIG_HEADER = '# resolved configuration of this run (bptt)';
 
 export const RUN_FILES = {
   config: 'config.yaml',
@@ -91,8 +97,34 @@ export class RunDir {
     return join(this.dir, RUN_FILES[file]);
   }
 
+  /** A run is there: a checkpoint, metrics, or a config.yaml that a run wrote (not a user's own file). */
   exists(): boolean {
-    return existsSync(this.path('last')) || existsSync(this.path('metrics')) || existsSync(this.path('config'));
+    if (existsSync(this.path('last')) || existsSync(this.path('metrics'))) return true;
+    try {
+      return readFileSync(this.path('config'), 'utf8').startsWith(CONFIG_HEADER);
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * Before anything is written or removed: every file of the run that exists must be a regular file
+   * (a directory or device named metrics.jsonl is not replaced, nor removed by --force), and none
+   * may be a file the command reads (its --config, --data or --init: --force would destroy it).
+   */
+  checkFiles(reads: Array<{ flag: string; path: string }>): void {
+    for (const f of Object.keys(RUN_FILES) as (keyof typeof RUN_FILES)[]) {
+      const p = this.path(f);
+      let st;
+      try { st = statSync(p); } catch { continue; } // absent (or a dangling link): nothing to protect
+      const kind = st.isFile() ? null : describeNonRegular(st);
+      if (kind) throw new InputError(`output ${this.dir}: ${RUN_FILES[f]} is ${kind}; a run writes only regular files there: move it away or choose another --out`);
+      for (const r of reads) {
+        if (canonicalPath(r.path) === canonicalPath(p)) {
+          throw new InputError(`${r.flag} ${r.path}: is this run directory's ${RUN_FILES[f]}, which the run writes; copy it elsewhere or choose another --out`);
+        }
+      }
+    }
   }
 
   private lockHeld = false;
@@ -105,7 +137,7 @@ export class RunDir {
   lock(warn: (msg: string) => void): void {
     this.ensureDir();
     const path = join(this.dir, LOCK_FILE);
-    const mine: LockInfo = { pid: process.pid, host: hostname(), started: new Date().toISOString() };
+    const mine: LockInfo = { pid: process.pid, host: hostname(), started: new Date().toISOString(), pidStart: processStartTicks(process.pid) };
     for (let attempt = 0; attempt < 3; attempt++) {
       try {
         const fd = openSync(path, 'wx');
@@ -115,6 +147,7 @@ export class RunDir {
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new InputError(`output ${this.dir}: cannot create ${LOCK_FILE}: ${describeFsError(err)}`);
       }
+      if (statSync(path).isDirectory()) throw new InputError(`output ${this.dir}: ${path} is a directory, not a bptt lock; remove it`);
       let holder: LockInfo | null = null;
       try {
         holder = JSON.parse(readFileSync(path, 'utf8')) as LockInfo;
@@ -123,9 +156,13 @@ export class RunDir {
         throw new InputError(`output ${this.dir}: in use by pid ${holder.pid} on host ${holder.host} since ${holder.started}; ` +
           `if that run is gone, remove ${path}`);
       }
-      if (holder && pidAlive(holder.pid)) {
+      // the holder is alive only if its pid is, with the same start time (a reused pid is another process)
+      const startNow = holder ? processStartTicks(holder.pid) : null;
+      const sameProcess = holder !== null && pidAlive(holder.pid) &&
+        (typeof holder.pidStart !== 'number' || startNow === null || startNow === holder.pidStart);
+      if (holder && sameProcess) {
         throw new InputError(`output ${this.dir}: another bptt (pid ${holder.pid}, started ${holder.started}) is writing this run directory; ` +
-          'wait for it, stop it, or choose another --out');
+          `wait for it, stop it, or choose another --out (if no bptt is running there, remove ${path})`);
       }
       warn(`output ${this.dir}: taking over a stale lock (${holder ? `pid ${holder.pid}, started ${holder.started}, is gone` : 'unreadable lock file'})`);
       try { unlinkSync(path); } catch { /* another process took it over first: retry decides */ }
@@ -170,7 +207,7 @@ export class RunDir {
   }
 
   writeConfig(config: TrainConfig): void {
-    writeFileAtomic(this.path('config'), `# resolved configuration of this run (bptt)\n${stringify(config)}`);
+    writeFileAtomic(this.path('config'), `${CONFIG_HEADER}\n${stringify(config)}`);
   }
 
   appendMetrics(m: object): void {
