@@ -1,0 +1,258 @@
+"""Time-to-quality in PyTorch: the model, data, sampler, optimizer and budget of a bptt config,
+trained by PyTorch on the same machine, writing a run directory that `bptt compare` reads (so both
+land in one table and one validation-loss-against-seconds chart). Not part of the build or tests.
+
+What is the same as bptt (the config says it):
+  data       the file, newlines kept or not, the split (the first floor(n (1 - val_fraction))
+             characters train), the vocabulary (distinct characters in code-point order)
+  model      nn.LSTM / nn.GRU (reset after, as bptt's gru_reset: after) / nn.RNN on one-hot inputs,
+             num_layers, dropout, then nn.Linear(H, V); weights N(0, init_scale^2), biases zero;
+             torch's second bias (bias_hh) is held at zero except the GRU's n part (bptt's b_hn),
+             so the parameters are bptt's
+  sampler    consecutive rows, the state carried (detached) between minibatches and zeroed at each
+             epoch start, every row rotated by one random offset per epoch (data.epoch_offset)
+             -- the same scheme, its own random stream
+  training   mean cross-entropy over B*T, clip by global L2 norm, Adam/AdamW/SGD with the config's
+             settings, the learning rate by minibatch (warmup, then cosine or linear to min_lr)
+             over a horizon estimated from the measured rate, re-estimated every ~2 s, with the
+             last evaluation reserved inside the budget
+  evaluation the whole validation tail read consecutively in T-step chunks of up to B rows with the
+             state carried, mean nats per character; every --eval-every seconds and at the end,
+             inside the budget
+
+    python3 bench/pytorch_charlm.py --config examples/shakespeare.yaml --time 10m --threads 2 --out runs/torch-10m
+"""
+import argparse
+import json
+import math
+import os
+import random
+import re
+import sys
+import time
+
+ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+ap.add_argument("--config", required=True, help="a bptt config (YAML): model, data, optim sections and run.seed")
+ap.add_argument("--time", required=True, help="wall-clock budget: 90s, 10m, 1h30m")
+ap.add_argument("--threads", type=int, default=2)
+ap.add_argument("--eval-every", type=float, default=120.0, help="seconds between evaluations (and one at the end)")
+ap.add_argument("--out", required=True, help="run directory to write (must not exist, or be empty)")
+a = ap.parse_args()
+
+
+def fail(msg):
+    print(f"pytorch_charlm: error: {msg}", file=sys.stderr)
+    sys.exit(2)
+
+
+def seconds(text):
+    m = re.fullmatch(r"(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s)?", str(text).strip())
+    if re.fullmatch(r"\d+(\.\d+)?", str(text).strip()):
+        return float(text)
+    if not m or not any(m.groups()):
+        fail(f"--time {text}: expected a duration such as 90s, 10m or 1h30m")
+    h, mi, s = (float(x or 0) for x in m.groups())
+    return h * 3600 + mi * 60 + s
+
+
+try:
+    import yaml
+except ImportError:
+    fail("needs PyYAML (pip install pyyaml)")
+try:
+    import torch
+    import torch.nn.functional as F
+except ImportError:
+    fail("needs torch")
+if not os.path.isfile(a.config):
+    fail(f"--config {a.config}: no such file")
+cfg = yaml.safe_load(open(a.config, encoding="utf-8")) or {}
+if os.path.exists(a.out) and os.listdir(a.out):
+    fail(f"--out {a.out}: exists and is not empty")
+budget = seconds(a.time)
+M, D, O, R = cfg.get("model", {}), cfg.get("data", {}), cfg.get("optim", {}), cfg.get("run", {})
+cell, H, L = M.get("cell", "lstm"), M.get("hidden", 512), M.get("layers", 1)
+dropout, init_scale = M.get("dropout", 0.0), M.get("init_scale", 0.01)
+T, B, val_fraction = D.get("steps", 64), D.get("batch", 32), D.get("val_fraction", 0.1)
+kind, lr_max, clip = O.get("kind", "adam"), O.get("lr", 2e-3), O.get("clip", 1.0)
+S = O.get("schedule", {})
+sched, warmup, min_lr = S.get("kind", "cosine"), S.get("warmup", 0), S.get("min_lr", 1e-4)
+seed = R.get("seed", 0)
+if M.get("activation", "tanh") not in ("tanh", "relu"):
+    fail("model.activation must be tanh or relu for nn.RNN")
+if not D.get("path"):
+    fail("the config names no data.path")
+if D.get("sampler", "consecutive") != "consecutive":
+    fail("this benchmark implements consecutive sampling only")
+
+torch.set_num_threads(a.threads)
+torch.manual_seed(seed)
+rnd = random.Random(seed)
+
+text = open(D["path"], encoding="utf-8").read()
+if D.get("preprocess", {}).get("newlines_to_spaces", False):
+    text = text.replace("\n", " ").replace("\r", " ")
+if D.get("max_chars", 0):
+    text = text[: D["max_chars"]]
+vocab = sorted(set(text), key=ord)
+V = len(vocab)
+index = {c: k for k, c in enumerate(vocab)}
+ids = torch.tensor([index[c] for c in text], dtype=torch.long)
+n_train = math.floor(len(ids) * (1 - val_fraction))
+train, val = ids[:n_train], ids[n_train:]
+
+
+class CharLM(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        rnn = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU, "rnn": torch.nn.RNN}[cell]
+        extra = {"nonlinearity": M.get("activation", "tanh")} if cell == "rnn" else {}
+        self.rnn = rnn(V, H, num_layers=L, dropout=dropout if L > 1 else 0.0, **extra)
+        self.dense = torch.nn.Linear(H, V)
+
+    def forward(self, x, state):
+        y, state = self.rnn(F.one_hot(x, V).float(), state)
+        return self.dense(y), state
+
+
+model = CharLM()
+with torch.no_grad():
+    for name, p in model.named_parameters():
+        if name.endswith("weight") or "weight_" in name:
+            p.normal_(0.0, init_scale)
+        else:
+            p.zero_()
+# bptt has one bias per gate (plus the GRU's b_hn, torch's n part of bias_hh): the rest of bias_hh
+# stays zero, its gradient zeroed before the norm is taken
+G = {"lstm": 4, "gru": 3, "rnn": 1}[cell]
+for name, p in model.rnn.named_parameters():
+    if name.startswith("bias_hh"):
+        mask = torch.zeros(G * H)
+        if cell == "gru":
+            mask[2 * H:] = 1.0  # torch's gate order r, z, n: n's hidden bias is bptt's b_hn
+        p.register_hook(lambda g, mask=mask: g * mask)
+params = list(model.parameters())
+if kind in ("adam", "adamw"):
+    betas = tuple(O.get("betas", [0.9, 0.999]))
+    opt = (torch.optim.AdamW if kind == "adamw" else torch.optim.Adam)(params, lr=lr_max, betas=betas, eps=O.get("eps", 1e-8), weight_decay=O.get("weight_decay", 0.0))
+else:
+    opt = torch.optim.SGD(params, lr=lr_max, momentum=O.get("momentum", 0.9) if kind == "momentum" else 0.0, weight_decay=O.get("weight_decay", 0.0))
+
+
+def rate_at(step, horizon):
+    warm = (step + 1) / warmup if warmup and step < warmup else 1.0
+    p = min(1.0, max(0.0, (step - warmup) / max(1, horizon - warmup - 1)))
+    if sched == "constant":
+        lr = lr_max
+    elif sched == "linear":
+        lr = lr_max - (lr_max - min_lr) * p
+    elif sched == "cosine":
+        lr = min_lr + (lr_max - min_lr) * (1 + math.cos(math.pi * p)) / 2
+    else:
+        fail(f"optim.schedule.kind {sched}: this benchmark does constant, cosine and linear")
+    return lr * warm
+
+
+row_len = len(train) // B
+per_epoch = (row_len - 1) // T
+cycle = B * row_len - T
+rand_offset = D.get("epoch_offset", "random") == "random"
+
+
+def evaluate():
+    model.eval()
+    rows = max(1, min(B, len(val) // (T + 1)))
+    vrow = len(val) // rows
+    chunks = (vrow - 1) // T
+    total, state = 0.0, None
+    with torch.no_grad():
+        for i in range(chunks):
+            starts = torch.arange(rows) * vrow + i * T
+            idx = starts[None, :] + torch.arange(T + 1)[:, None]
+            xy = val[idx]
+            logits, state = model(xy[:-1], state)
+            total += F.cross_entropy(logits.reshape(-1, V), xy[1:].reshape(-1), reduction="sum").item()
+    model.train()
+    return total / (chunks * T * rows)
+
+
+os.makedirs(a.out, exist_ok=True)
+metrics = open(os.path.join(a.out, "metrics.jsonl"), "w")
+t0 = time.perf_counter()
+elapsed = lambda: time.perf_counter() - t0
+step, epoch, state = 0, 0, None
+horizon, eval_s, last_eval = None, None, 0.0
+trained_s, trained_steps = 0.0, 0
+loss_sum, loss_n, interval_t = 0.0, 0, 0.0
+best = None
+reserve = lambda: (eval_s or 0.0) * 1.25 + 0.5
+
+
+def report(val_loss, ev_s):
+    global loss_sum, loss_n, interval_t, best
+    train_loss = loss_sum / max(1, loss_n)
+    row = {"epoch": step / per_epoch, "step": step, "tokens": step * B * T, "elapsed_s": elapsed(), "train_loss": train_loss,
+           "train_ppl": math.exp(train_loss), "val_loss": val_loss, "val_ppl": math.exp(val_loss) if val_loss is not None else None,
+           "val_mode": "carried" if val_loss is not None else None, "lr": opt.param_groups[0]["lr"],
+           "tokens_per_s": loss_n * B * T / max(1e-9, interval_t), "interval_s": interval_t, "eval_s": ev_s, "threads": a.threads}
+    metrics.write(json.dumps(row) + "\n")
+    metrics.flush()
+    if val_loss is not None and (best is None or val_loss < best["val_loss"]):
+        best = row
+    print(f"{elapsed():7.1f}s  step {step}  train {train_loss:.3f}" + (f"  val {val_loss:.3f}" if val_loss is not None else "") +
+          f"  {row['tokens_per_s']:,.0f} tok/s  lr {row['lr']:.2e}", flush=True)
+    loss_sum, loss_n, interval_t = 0.0, 0, 0.0
+
+
+done = False
+while not done:
+    offset = rnd.randrange(cycle) if rand_offset else 0
+    state = None  # a fresh state each epoch, as bptt
+    for i in range(per_epoch):
+        s0 = time.perf_counter()
+        starts = (torch.arange(B) * row_len + i * T + offset) % cycle
+        xy = train[starts[None, :] + torch.arange(T + 1)[:, None]]
+        for g in opt.param_groups:
+            g["lr"] = rate_at(step, horizon if horizon is not None else math.inf)
+        logits, state = model(xy[:-1], state)
+        state = tuple(s.detach() for s in state) if isinstance(state, tuple) else state.detach()
+        loss = F.cross_entropy(logits.reshape(-1, V), xy[1:].reshape(-1))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, clip)
+        opt.step()
+        step += 1
+        dt = time.perf_counter() - s0
+        trained_s += dt
+        trained_steps += 1
+        interval_t += dt
+        loss_sum += loss.item()
+        loss_n += 1
+        if trained_steps % 16 == 0:  # the horizon: the same estimator as bptt's, 0.2% slack
+            nxt = step + max(0, int((trained_steps / trained_s) * (budget - reserve() - elapsed())))
+            if horizon is None or abs(nxt - horizon) > max(1, 0.002 * horizon):
+                horizon = nxt
+        final = elapsed() >= budget - reserve() or (horizon is not None and step >= horizon)
+        if final or elapsed() - last_eval >= a.eval_every:
+            e0 = time.perf_counter()
+            v = evaluate()
+            eval_s = time.perf_counter() - e0
+            last_eval = elapsed()
+            report(v, eval_s)
+        if final:
+            done = True
+            break
+    else:
+        epoch += 1
+metrics.close()
+summary = {"outcome": "completed", "framework": f"pytorch {torch.__version__}", "threads": a.threads, "steps": step, "epochs": step / per_epoch,
+           "elapsed_s": elapsed(), "best_val_loss": best["val_loss"] if best else None, "best_val_ppl": best["val_ppl"] if best else None,
+           "best_val_step": best["step"] if best else None, "final_train_ppl": math.exp(loss_sum / loss_n) if loss_n else None}
+json.dump(summary, open(os.path.join(a.out, "summary.json"), "w"), indent=2)
+# the run's config as bptt writes it, so `bptt compare` reads this directory beside bptt's runs
+with open(os.path.join(a.out, "config.yaml"), "w") as f:
+    f.write("# resolved configuration of this run (bptt)\n# trained by bench/pytorch_charlm.py, PyTorch %s, %d threads\n" % (torch.__version__, a.threads))
+    out_cfg = dict(cfg)
+    out_cfg["run"] = dict(R, out=a.out, time_budget=a.time)
+    yaml.safe_dump(out_cfg, f, sort_keys=False)
+print(f"pytorch_charlm: {step} minibatches in {elapsed():.1f}s, best validation loss {summary['best_val_loss']:.4f} nats/char", flush=True)
