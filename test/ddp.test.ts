@@ -3,7 +3,7 @@
 // tensors is bitwise; the DDP side is checked against bptt where a Python with torch and PyYAML is
 // installed (skipped with a printed reason elsewhere).
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -14,7 +14,8 @@ import { Result } from '../src/parallel/control.js';
 import { InlineEngine } from '../src/parallel/engine.js';
 import { loadCheckpoint, loadParamsInto } from '../src/train/checkpoint.js';
 import { prepareData } from '../src/train/data.js';
-import { TENSOR_NAMES } from '../src/model/params.js';
+import { readTensor, TENSOR_NAMES } from '../src/model/params.js';
+import { learningRate } from '../src/config/schema.js';
 import { planInputOf } from '../src/train/plan.js';
 import { bptt, D2L_ARGS } from './cli_helpers.js';
 
@@ -60,10 +61,17 @@ describe('export then import', () => {
 const python = ['python3', '/usr/bin/python3'].find((py) => spawnSync(py, ['-c', 'import torch, torch.distributed, yaml'], { encoding: 'utf8' }).status === 0);
 if (!python) console.warn('SKIPPED: no python3 with torch and PyYAML here; examples/train_ddp.py was not run');
 
+/** A TCP port free right now on the loopback (torchrun's rendezvous; --standalone's fixed 29400 collides with any other torchrun). */
+function freePort(): number {
+  const r = spawnSync(process.execPath, ['-e', "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})"], { encoding: 'utf8' });
+  return Number(r.stdout.trim());
+}
+
 /** torchrun (as a module of the Python that has torch); returns the JSON lines rank 0 printed. */
 function torchrun(ranks: number, out: string, extra: string[], runDir = run, init = exported): Array<Record<string, number>> {
   // --redirects 1 --tee 1: torch 1.13's launcher under Python 3.11 fails on the default of 0
-  const r = spawnSync(python!, ['-m', 'torch.distributed.run', '--standalone', `--nproc_per_node=${ranks}`, '--redirects', '1', '--tee', '1',
+  const r = spawnSync(python!, ['-m', 'torch.distributed.run', '--nnodes', '1', '--master_addr', '127.0.0.1', '--master_port', String(freePort()),
+    `--nproc_per_node=${ranks}`, '--redirects', '1', '--tee', '1',
     SCRIPT, '--config', join(runDir, 'config.yaml'), '--data', corpus, '--init', init, '--out', out, ...extra],
   { encoding: 'utf8', timeout: 120_000, env: { ...process.env, OMP_NUM_THREADS: '1' } });
   expect(r.status, r.stderr + r.stdout).toBe(0);
@@ -88,7 +96,79 @@ async function bpttFirstLoss(runDir = run): Promise<number> {
   return engine.control.results[Result.LOSS] / (T * B);
 }
 
+/**
+ * bptt's parameters after one SGD step on minibatch `minibatch` of an epoch (consecutive sampling,
+ * a zero state, the schedule's rate at the checkpoint's position), by tensor name.
+ */
+async function bpttFirstStep(runDir: string): Promise<Map<string, Float32Array>> {
+  const ck = loadCheckpoint(join(runDir, 'last.safetensors'));
+  const cfg = { ...ck.config, data: { ...ck.config.data, path: corpus } };
+  const data = prepareData(cfg, ck.vocab);
+  const { steps: T, batch: B } = cfg.data;
+  const engine = new InlineEngine({ plan: planInputOf(cfg, ck.vocab.size, { workers: 1, deterministic: false }), act: cfg.model.activation, corpus: data.train });
+  loadParamsInto(ck, engine.blas.f, engine.plan.params);
+  const sampler = makeSampler('consecutive', data.train, B, T);
+  sampler.starts(ck.training!.minibatch, engine.control.schedule, 0);
+  engine.blas.fill(2 * cfg.model.layers * B * cfg.model.hidden, 0, engine.plan.state);
+  const lr = learningRate(cfg.optim, ck.training!.step, cfg.run.epochs * sampler.batchesPerEpoch, sampler.batchesPerEpoch);
+  await engine.runStretch({ k0: 0, k1: 1, carry: true, gradScale: 1 / (T * B), lr, clipTheta: cfg.optim.clip });
+  const layout = engine.plan.layout;
+  return new Map(layout.names.map((n) => [n, readTensor(layout.tensors[n], engine.blas.f, engine.plan.params)]));
+}
+
 describe.skipIf(!python)('examples/train_ddp.py under torchrun (gloo, this machine)', () => {
+  it.each(['rnn', 'lstm', 'gru'] as const)('%s: one identical minibatch through bptt and through DDP on 1 and 2 ranks gives the same updated tensors (one bias, the norm over bptt\'s parameters)', async (cell) => {
+    const lrun = join(dir, `one-${cell}`);
+    expect(bptt(['train', ...D2L_ARGS, '--data', corpus, '--set', `model.cell=${cell}`, '--set', 'model.gru_reset=after', '--hidden', '24', '--batch', '8', '--steps', '16',
+      '--lr', '5', '--clip', '1', '--sampler', 'consecutive', '--epochs', '2', '--set', 'run.sample_every=0', '--quiet', '--out', lrun]).code).toBe(0);
+    const lexp = join(dir, `one-${cell}.torch.safetensors`);
+    expect(bptt(['export', '--checkpoint', join(lrun, 'last.safetensors'), '--out', lexp]).code).toBe(0);
+    const ours = await bpttFirstStep(lrun);
+    const before = loadCheckpoint(join(lrun, 'last.safetensors')).tensors;
+    for (const ranks of [1, 2]) {
+      const out = join(dir, `one-${cell}-${ranks}.torch.safetensors`);
+      torchrun(ranks, out, ['--epochs', '1', '--max-minibatches', '1'], lrun, lexp);
+      const back = join(dir, `one-${cell}-${ranks}.safetensors`);
+      expect(bptt(['import', '--checkpoint', out, '--out', back]).code).toBe(0);
+      const theirs = loadCheckpoint(back).tensors;
+      for (const [name, mine] of ours) {
+        const t = theirs.get(name)!.data, b0 = before.get(name)!.data;
+        // float32 rounding: the step of each element agrees to 1e-4 of the largest step in the tensor
+        let scale = 0;
+        for (let k = 0; k < mine.length; k++) scale = Math.max(scale, Math.abs(mine[k] - b0[k]));
+        for (let k = 0; k < mine.length; k++) expect(Math.abs(t[k] - mine[k]), `${cell} ${ranks} rank(s) ${name}[${k}]`).toBeLessThanOrEqual(1e-4 * scale + 1e-7);
+      }
+    }
+  });
+
+  it('the schedule continues where bptt left it: after 3 epochs of a step schedule the first DDP minibatch uses lr x gamma^3', () => {
+    const lrun = join(dir, 'sched');
+    expect(bptt(['train', ...D2L_ARGS, '--data', corpus, '--hidden', '16', '--batch', '8', '--steps', '16', '--lr', '4', '--clip', '1', '--sampler', 'consecutive',
+      '--set', 'optim.schedule.kind=step', '--set', 'optim.schedule.step_epochs=1', '--set', 'optim.schedule.gamma=0.5',
+      '--epochs', '3', '--set', 'run.sample_every=0', '--quiet', '--out', lrun]).code).toBe(0);
+    const lexp = join(dir, 'sched.torch.safetensors');
+    expect(bptt(['export', '--checkpoint', join(lrun, 'last.safetensors'), '--out', lexp]).code).toBe(0);
+    const lines = torchrun(1, join(dir, 'sched-t.torch.safetensors'), ['--epochs', '1', '--max-minibatches', '2', '--log-minibatches'], lrun, lexp);
+    const first = lines.find((l) => l.minibatch === 1)!;
+    expect(first.lr).toBe(4 * 0.5 ** 3);
+    expect(first.epoch).toBe(4);
+  });
+
+  it('bad input gets one line and exit 2, never a traceback or an output', () => {
+    const cases: Array<[string[], RegExp]> = [
+      [['--data', join(dir, 'missing.txt'), '--epochs', '1'], /train_ddp: error: --data .*missing\.txt: no such file/],
+      [['--data', corpus, '--epochs', '-3'], /train_ddp: error: --epochs -3: must be at least 1/],
+    ];
+    for (const [extra, msg] of cases) {
+      const out = join(dir, 'never.torch.safetensors');
+      const r = spawnSync(python!, [SCRIPT, '--config', join(run, 'config.yaml'), '--init', exported, '--out', out, ...extra], { encoding: 'utf8' });
+      expect(r.status).toBe(2);
+      expect(r.stderr).toMatch(msg);
+      expect(r.stderr).not.toMatch(/Traceback/);
+      expect(existsSync(out)).toBe(false);
+    }
+  });
+
   it('2 ranks: the first minibatch loss is bptt\'s on the same rows; perplexity continues from bptt\'s; the import samples', async () => {
     const out = join(dir, 't2.torch.safetensors');
     const lines = torchrun(2, out, ['--epochs', '1', '--log-minibatches']);

@@ -80,6 +80,8 @@ export function exportTorch(ck: Checkpoint, out: string): void {
     dropout: String(m.dropout),
     // the run's config, so that `bptt import` restores a complete bptt checkpoint
     bptt_config: JSON.stringify(ck.config),
+    // where training stands, so examples/train_ddp.py continues the learning-rate schedule from there
+    ...(ck.training ? { bptt_training: JSON.stringify({ step: ck.training.step, epoch: ck.training.epoch, minibatch: ck.training.minibatch, horizon: ck.training.horizon }) } : {}),
     source: ck.path,
   });
 }
