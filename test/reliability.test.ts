@@ -125,7 +125,7 @@ describe('torn metrics lines', () => {
 describe('one writer per run directory', () => {
   it('a second train on the same --out exits 2 naming the holder; the first finishes untouched', async () => {
     const run = join(tmp(), 'run');
-    const first = spawn(process.execPath, [CLI, 'train', ...SMALL, '--hidden', '64', '--epochs', '400', '--out', run], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const first = spawn(process.execPath, [CLI, 'train', ...D2L_ARGS, ...SMALL, '--hidden', '64', '--epochs', '400', '--out', run], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     await new Promise<void>((resolve) => first.stdout.on('data', (d: Buffer) => { out += d; if (out.includes('epoch ')) resolve(); }));
     const second = bptt(['train', ...D2L_ARGS, ...SMALL, '--epochs', '1', '--out', run, '--force']);
