@@ -134,7 +134,7 @@ export const DEFAULTS: TrainConfig = {
     val_fraction: 0.1,
   },
   optim: {
-    kind: 'adam', lr: 0.02, clip: 1, momentum: 0.9, betas: [0.9, 0.999], eps: 1e-8, weight_decay: 0,
+    kind: 'adamw', lr: 0.02, clip: 1, momentum: 0.9, betas: [0.9, 0.999], eps: 1e-8, weight_decay: 0.01,
     schedule: { kind: 'cosine', warmup: 0, step_epochs: 50, gamma: 0.5, min_lr: 1e-4 },
   },
   run: {
