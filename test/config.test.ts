@@ -38,6 +38,12 @@ describe('precedence', () => {
     expect(resolveConfig(null, []).config.run.time_budget).toBe(DEFAULTS.run.time_budget);
   });
 
+  it('the default weight decay belongs to the default optimizer: another one chosen without its own gets none', () => {
+    expect(resolveConfig(null, []).config.optim).toMatchObject({ kind: 'adamw', weight_decay: 0.01 });
+    expect(resolveConfig(null, [parseSet('optim.kind=adam')]).config.optim.weight_decay).toBe(0);
+    expect(resolveConfig(null, [parseSet('optim.kind=adam'), parseSet('optim.weight_decay=0.001')]).config.optim.weight_decay).toBe(0.001);
+  });
+
   it('JSON files work too', () => {
     expect(resolveConfig(file('c.json', '{"data": {"batch": 4}}'), []).config.data.batch).toBe(4);
   });

@@ -21,7 +21,7 @@ import { Trainer } from '../src/train/trainer.js';
 export const D2L_BASE: TrainConfig = {
   model: { ...DEFAULTS.model, cell: 'rnn', gru_reset: 'before', hidden: 256, layers: 1, dropout: 0, activation: 'tanh', init_scale: 0.01 },
   data: { ...DEFAULTS.data, preprocess: { newlines_to_spaces: true }, sampler: 'random', epoch_offset: 'none', steps: 35, batch: 32 },
-  optim: { ...DEFAULTS.optim, kind: 'sgd', lr: 100, clip: 0.01, schedule: { ...DEFAULTS.optim.schedule, kind: 'constant', warmup: 0 } },
+  optim: { ...DEFAULTS.optim, kind: 'sgd', lr: 100, clip: 0.01, weight_decay: 0, schedule: { ...DEFAULTS.optim.schedule, kind: 'constant', warmup: 0 } },
   run: { ...DEFAULTS.run, epochs: 250, time_budget: null, minibatches: null, eval_every: 1, sample_every: 50, sample_length: 50, sample_temperature: 0, checkpoint_every: 10 },
 };
 

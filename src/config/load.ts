@@ -208,10 +208,25 @@ function locate(parsed: ParsedFile | null, path: string[], atKey: boolean): stri
   return '';
 }
 
+/** The schema of a key path ("run.seed"), or null (a list item, an unknown key). */
+function schemaAt(keyPath: string): unknown {
+  let s: unknown = ConfigSchema;
+  for (const part of keyPath.split('.')) {
+    s = (s as { shape?: Record<string, unknown> }).shape?.[part] ?? null;
+    if (s === null) return null;
+  }
+  return s;
+}
+
 function describeIssue(issue: z.core.$ZodIssue, keyPath: string): string {
   if (issue.code === 'unrecognized_keys') {
     const keys = issue.keys.map((k) => (keyPath ? `${keyPath}.${k}` : k));
     return `unknown key ${keys.join(', ')}${didYouMean(keys[0])}`;
+  }
+  // a number past 2^53 trips zod's safe-integer check before the key's own limit: quote the key's
+  if (issue.code === 'too_big' && issue.maximum === Number.MAX_SAFE_INTEGER) {
+    const max = (schemaAt(keyPath) as { maxValue?: number } | null)?.maxValue;
+    if (typeof max === 'number' && max < Number.MAX_SAFE_INTEGER) return `${keyPath}: Too big: expected number to be <=${max}`;
   }
   // zod calls Infinity (1e400 in YAML) a number of the wrong type: say what is wrong with it
   if (/expected number, received number/.test(issue.message)) return `${keyPath || 'config'}: must be a finite number (1e400 and .inf are not)`;
@@ -267,6 +282,10 @@ export function resolveConfig(file: string | null, overrides: Override[], defaul
       `the ${sched.kind} schedule would raise the rate; set min_lr at most ${cfg.optim.lr}`);
   }
   chooseRunLength(cfg, sources, where);
+  // the default weight decay is the default optimizer's (AdamW, decoupled): another optimizer chosen
+  // without a weight_decay of its own gets none (for Adam it would be L2, added to the gradient,
+  // and 0.01 of it swamps Adam's normalized step: a 2-minute run stuck at 3.2 nats)
+  if (sources['optim.weight_decay'] === 'default' && cfg.optim.kind !== DEFAULTS.optim.kind) (cfg.optim as { weight_decay: number }).weight_decay = 0;
   return { config: Object.freeze(result.data) as TrainConfig, sources, file };
 }
 

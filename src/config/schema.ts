@@ -57,7 +57,7 @@ export const OptimSchema = z.strictObject({
   momentum: z.number().min(0).lt(1).describe('momentum: v <- mu v + g, p <- p - lr v'),
   betas: z.tuple([z.number().min(0).lt(1), z.number().min(0).lt(1)]).describe('adam/adamw: decay rates of the first and second moments'),
   eps: z.number().positive().describe('adam/adamw: added to sqrt(v_hat)'),
-  weight_decay: z.number().min(0).describe('adam: L2 (added to g); adamw: decoupled (p <- p - lr wd p); 0 = off'),
+  weight_decay: z.number().min(0).describe('adam, sgd, momentum: L2 (added to g); adamw: decoupled (p <- p - lr wd p); 0 = off. The default 0.01 is AdamW\'s: another optimizer chosen without a weight_decay gets 0'),
   schedule: ScheduleSchema,
 });
 
