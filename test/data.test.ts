@@ -105,6 +105,9 @@ describe('bad data files get one clear message naming the file', () => {
     ['missing', () => join(dir, 'nope.txt'), /data file .*nope\.txt: no such file/],
     ['empty', () => write('empty.txt', ''), /empty\.txt: the file is empty/],
     ['invalid UTF-8', () => write('latin1.txt', Buffer.from([0x68, 0x69, 0xe9, 0x20, 0x21])), /latin1\.txt: not valid UTF-8 text \(first bad byte at offset 2\)/],
+    // an encoded surrogate (U+D800 as ED A0 80) and an overlong form: at their offset, not at the end
+    ['a UTF-8-encoded surrogate', () => write('surrogate.txt', Buffer.from([0x61, 0x62, 0x63, 0xed, 0xa0, 0x80, 0x64, 0x65])), /surrogate\.txt: not valid UTF-8 text \(first bad byte at offset 3\)/],
+    ['an overlong form', () => write('overlong.txt', Buffer.from([0x61, 0xe0, 0x80, 0xaf, 0x62])), /overlong\.txt: not valid UTF-8 text \(first bad byte at offset 1\)/],
     ['binary', () => write('bin.dat', Buffer.from([0x7f, 0x45, 0x4c, 0x46, 0, 0, 1])), /bin\.dat: contains NUL bytes/],
     ['a directory', () => dir, /is a directory/],
   ])('%s', (_, path, message) => {

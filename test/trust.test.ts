@@ -2,11 +2,13 @@
 // without --force; a sweep stays in its directory; import uses every tensor or refuses; stops,
 // resumes and locks hold in the states found by attacking them. Each test failed before its fix.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readSafetensors, writeSafetensors } from '../src/io/safetensors.js';
+import { parseGridArg } from '../src/cli/experiments.js';
+import { loadCheckpoint } from '../src/train/checkpoint.js';
 import { bptt, CLI, D2L_ARGS, runAndSignal } from './cli_helpers.js';
 
 const SMALL = [...D2L_ARGS, '--builtin', 'counting', '--hidden', '16', '--batch', '8', '--steps', '12', '--lr', '2', '--clip', '1', '--set', 'run.sample_every=0'];
@@ -285,12 +287,33 @@ describe('small things', () => {
       [['--set', 'run.sample_prefixes=[a, ""]'], /^bptt: error: --set run\.sample_prefixes=\[a, ""\]: run\.sample_prefixes\.1:/],
       [['--time', '10m', '--set', 'run.minibatches=5'], /run\.time_budget and run\.minibatches both say how long to train/],
       [['--time', 'soon'], /--time soon: run\.time_budget: must be a duration such as 90s, 10m or 1h30m/],
+      [['--seed', '99999999999999999999'], /--seed 99999999999999999999: run\.seed: Too big: expected number to be <=4294967295$/m],
     ];
     for (const [args, msg] of cases) {
       const r = bptt(['train', ...SMALL, ...args, '--out', join(tmp(), 'r')]);
       expect(r.code, args.join(' ')).toBe(2);
       expect(r.stderr, args.join(' ')).toMatch(msg);
     }
+  });
+
+  it('a .lock that is a directory is one clear error; resuming with other kernels says it is no longer bitwise', () => {
+    const run = trained();
+    mkdirSync(join(run, '.lock'));
+    const r = bptt(['resume', run, '--epochs', '3']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/\.lock is a directory, not a bptt lock; remove it/);
+    expect(r.stderr).not.toMatch(/warning/);
+    rmdirSync(join(run, '.lock'));
+    const k = bptt(['resume', run, '--epochs', '3', '--kernels', 'simd']);
+    expect(k.code).toBe(0);
+    if (loadCheckpoint(join(run, 'last.safetensors')).kernels !== 'wasm-simd') {
+      expect(k.stderr).toMatch(/trained with wasm-relaxed-simd kernels and this process runs wasm-simd: .* no longer bitwise/);
+    }
+  });
+
+  it('grid values may hold commas, as a YAML list', () => {
+    expect(parseGridArg('run.sample_prefixes=[["a, b"], [c]]')).toEqual(['run.sample_prefixes', [['a, b'], ['c']]]);
+    expect(parseGridArg('optim.lr=0.1,0.2')).toEqual(['optim.lr', [0.1, 0.2]]);
   });
 
   it('early_stop without evaluations warns that it never triggers', () => {

@@ -58,6 +58,10 @@ function firstInvalidUtf8(bytes: Buffer): number {
     const len = b < 0x80 ? 1 : b >= 0xc2 && b < 0xe0 ? 2 : b >= 0xe0 && b < 0xf0 ? 3 : b >= 0xf0 && b < 0xf5 ? 4 : 0;
     if (len === 0 || k + len > bytes.length) return k;
     for (let c = 1; c < len; c++) if ((bytes[k + c] & 0xc0) !== 0x80) return k;
+    // the second byte's narrower ranges (RFC 3629): no overlong forms, no surrogates (ED A0..BF:
+    // U+D800..DFFF, which the decoder refuses), nothing past U+10FFFF
+    const b1 = bytes[k + 1];
+    if ((b === 0xe0 && b1 < 0xa0) || (b === 0xed && b1 > 0x9f) || (b === 0xf0 && b1 < 0x90) || (b === 0xf4 && b1 > 0x8f)) return k;
     k += len;
   }
   return k;

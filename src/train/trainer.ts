@@ -491,6 +491,6 @@ export class Trainer {
       : config.optim.kind === 'sgd'
         ? `an update of size lr x clip = ${lr * config.optim.clip} pushed the parameters out of range: lower optim.lr (now ${lr}) or optim.clip (now ${config.optim.clip})`
         : `${config.optim.kind} at learning rate ${lr} moved the parameters too far: lower optim.lr (${config.optim.kind} usually wants 1e-4 to 1e-2)`;
-    return new DivergenceError(`training diverged ${where}; ${cause}; no checkpoint was written for this point (the last one written is kept)`, 1);
+    return new DivergenceError(`training diverged ${where}; ${cause}; no checkpoint is written for this point (an earlier one, if any, stays as it was)`, 1);
   }
 }
