@@ -236,7 +236,10 @@ export function compareRuns(args: string[], svgPath: string, axes: CompareAxes =
     const metrics = rd.readMetrics();
     return { dir, config, metrics };
   });
-  const differing = leafKeys().filter((k) => new Set(runs.map((r) => JSON.stringify(getPath(r.config, k)))).size > 1 && k !== 'run.out');
+  // a key a run's config does not state (a run another tool wrote states only its preset's keys)
+  // is not a difference
+  const differing = leafKeys().filter((k) => k !== 'run.out' &&
+    new Set(runs.map((r) => JSON.stringify(getPath(r.config, k))).filter((v) => v !== undefined)).size > 1);
   // a key's last part names its column (optim.lr -> lr) unless two differing keys share it
   const short = differing.map((k) => (differing.filter((o) => o.split('.').pop() === k.split('.').pop()).length > 1 ? k : k.split('.').pop()!));
   const header = ['run', ...short, 'epochs', 'time', 'final train loss', 'best val loss (nats)', 'best val ppl', 'tokens/s'];
@@ -250,7 +253,8 @@ export function compareRuns(args: string[], svgPath: string, axes: CompareAxes =
     const vals = r.metrics.map((m) => lossOf(m, 'val')).filter((v): v is number => v !== null);
     const tps = r.metrics.map((m) => m.tokens_per_s as number).sort((a, b) => a - b);
     const bestVal = vals.length ? extent(vals)[0] : null;
-    return [cell(r.dir, 48), ...differing.map((k) => cell(JSON.stringify(getPath(r.config, k)))), fmtNum((last?.epoch as number) ?? 0),
+    // '-' for a key a run's config lacks (a run directory another tool wrote, e.g. bench/pytorch_charlm.py)
+    return [cell(r.dir, 48), ...differing.map((k) => cell(JSON.stringify(getPath(r.config, k)) ?? '-')), fmtNum((last?.epoch as number) ?? 0),
       typeof last?.elapsed_s === 'number' ? formatDuration(last.elapsed_s) : '-',
       last ? fmtNum(lossOf(last, 'train'), 4) : '-', fmtNum(bestVal, 4), fmtNum(bestVal === null ? null : Math.exp(bestVal), 4),
       fmtNum(tps.length ? tps[Math.floor(tps.length / 2)] : null)];
