@@ -1,7 +1,7 @@
 // Trust, round two (issue 17): nothing a command reads, nor a device, is ever overwritten, with or
 // without --force; a sweep stays in its directory; import uses every tensor or refuses; stops,
 // resumes and locks hold in the states found by attacking them. Each test failed before its fix.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -208,6 +208,35 @@ describe('stops and states', () => {
     expect(existsSync(join(run, 'last.safetensors'))).toBe(true);
     expect(existsSync(join(run, '.lock'))).toBe(false);
     expect(bptt(['resume', run]).code).toBe(0);
+  });
+
+  it('Ctrl-C on a run whose loss has blown up either writes its checkpoint or says in one line why not', async () => {
+    const run = join(tmp(), 'run');
+    const child = spawn(process.execPath, [CLI, 'train', ...SMALL, '--hidden', '512', '--batch', '4', '--epochs', '8', '--workers', '1', '--set', 'optim.kind=adam', '--lr', '100', '--out', run],
+      { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '', err = '', sent = false;
+    child.stdout.on('data', (d: Buffer) => { out += d; if (!sent && out.includes('bptt: training')) { sent = true; setTimeout(() => child.kill('SIGINT'), 100); } });
+    child.stderr.on('data', (d: Buffer) => { err += d; });
+    const code = await new Promise((resolve) => child.on('close', resolve));
+    if (code === 130) {
+      expect(existsSync(join(run, 'last.safetensors'))).toBe(true);
+      expect(JSON.parse(readFileSync(join(run, 'summary.json'), 'utf8')).outcome).toBe('interrupted');
+    } else {
+      expect(code).toBe(1);
+      expect(err).toMatch(/^bptt: error: (training diverged|refusing to write)/m);
+    }
+  });
+
+  it('SIGUSR1 does not open Node\'s inspector: the run goes on and finishes', async () => {
+    const run = join(tmp(), 'run');
+    const child = spawn(process.execPath, [CLI, 'train', ...SMALL, '--hidden', '256', '--epochs', '3', '--workers', '1', '--out', run], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '', err = '', sent = false;
+    child.stdout.on('data', (d: Buffer) => { out += d; if (!sent && out.includes('epoch 1/3')) { sent = true; child.kill('SIGUSR1'); } });
+    child.stderr.on('data', (d: Buffer) => { err += d; });
+    const code = await new Promise((resolve) => child.on('close', resolve));
+    expect(sent).toBe(true);
+    expect(code).toBe(0);
+    expect(err).not.toMatch(/Debugger listening/);
   });
 
   it('resume --epochs below what is done is refused in one line and touches nothing', async () => {

@@ -381,6 +381,9 @@ function nonNegInt(s: string, name: string): number {
 
 export async function main(argv: string[]): Promise<number> {
   guardStdio();
+  // SIGUSR1 would open Node's inspector on 127.0.0.1:9229 (anyone on the machine could then run code
+  // in the trainer); a listener of our own keeps it closed (Node 20 has no --disable-sigusr1)
+  process.on('SIGUSR1', () => {});
   try {
     await buildProgram().parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
