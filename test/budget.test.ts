@@ -34,9 +34,8 @@ function setup(cfg: TrainConfig, evalCostS = 0, resume?: ReturnType<typeof loadC
   const engine = new InlineEngine({ plan: planInputOf(cfg, data.vocab.size, { workers: 1, evalRows: evalRows(data.val!.length, cfg.data.steps, cfg.data.batch) }), act: 'tanh', corpus: data.train });
   const evals = { n: 0 };
   const base = resume?.training ? resume.training.elapsedS - resume.training.step * MINIBATCH_S : 0;
-  let trainer: Trainer;
-  // eslint-disable-next-line prefer-const
-  trainer = new Trainer(cfg, data, engine, resume, undefined, { clock: () => base + trainer.state.step * MINIBATCH_S + evals.n * evalCostS });
+  // the clock reads the trainer's own step count (called only once the run starts)
+  const trainer: Trainer = new Trainer(cfg, data, engine, resume, undefined, { clock: () => base + trainer.state.step * MINIBATCH_S + evals.n * evalCostS });
   const real = trainer.evaluation.bind(trainer);
   trainer.evaluation = function* () { const v = yield* real(); evals.n++; return v; };
   return { trainer, engine, data, reports: [], evals };

@@ -13,10 +13,9 @@
 
 import { merge } from '../config/load.js';
 import { ConfigSchema, DEFAULTS, storedConfigDefaults, type TrainConfig } from '../config/schema.js';
-import { Vocab } from '../data/corpus.js';
+import { Vocab, vocabOf } from '../data/corpus.js';
 import type { Checkpoint } from '../train/checkpoint.js';
 import { InputError } from '../util/errors.js';
-import { vocabOf } from '../data/corpus.js';
 import { cellOf } from '../model/cells/index.js';
 import { layerPrefix } from '../model/params.js';
 import { readSafetensors, writeSafetensors, type Tensor } from './safetensors.js';
