@@ -1,13 +1,13 @@
 // Where a training step's time goes, single thread: wraps the kernels in a timer keyed by
-// kernel and shape, runs the trainer's own step (train/step.ts runStretch, one party) on random
+// kernel and shape, runs the trainer's own step (engine/step.ts runStretch, one party) on random
 // rows of a random-token corpus, and prints tokens/s, GFLOP/s and the share of each call site.
 //
 //   node dist/bench/profile.js [--hidden 256] [--vocab 1027] [--batch 32] [--steps 35] [--minibatches 20]
 
 import type { Blas } from '../src/blas/types.js';
 import { initParams, trainFlopsPerToken } from '../src/model/params.js';
-import { InlineEngine, resetControl } from '../src/parallel/engine.js';
-import { runStretch, type WorkerContext } from '../src/train/step.js';
+import { InlineEngine, resetControl } from '../src/engine/engine.js';
+import { runStretch, type WorkerContext } from '../src/engine/step.js';
 import { Rng } from '../src/util/rng.js';
 
 function arg(name: string, dflt: number): number {

@@ -1,11 +1,11 @@
-// The build stamp: sha256 over every source file the build compiles (src/, workers/, bench/ *.ts and
+// The build stamp: sha256 over every source file the build compiles (src/ and bench/ *.ts and
 // the kernels), written into dist/ by `npm run build` and recomputed by the test suite, so a test
 // run against workers built from older sources fails instead of testing the wrong code.
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 
-const ROOTS = ['src', 'workers', 'bench'];
+const ROOTS = ['src', 'bench'];
 
 function files(dir) {
   return readdirSync(dir).sort().flatMap((name) => {

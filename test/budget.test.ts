@@ -6,11 +6,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { TrainConfig } from '../src/config/schema.js';
-import { InlineEngine } from '../src/parallel/engine.js';
-import { loadCheckpoint, saveCheckpoint, type TrainingState } from '../src/train/checkpoint.js';
+import { InlineEngine } from '../src/engine/engine.js';
+import { loadCheckpoint, saveCheckpoint, type TrainingState } from '../src/checkpoint/checkpoint.js';
 import { prepareData, type PreparedData } from '../src/train/data.js';
 import { evalRows } from '../src/train/evaluate.js';
-import { planInputOf } from '../src/train/plan.js';
+import { planInputOf } from '../src/engine/plan.js';
 import { AUTO_EVAL_SHARE, isBetter, Trainer, type Report } from '../src/train/trainer.js';
 import { D2L_BASE } from './train_helpers.js';
 

@@ -6,10 +6,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { decodeSafetensors, encodeSafetensors, readSafetensors } from '../src/io/safetensors.js';
-import { loadCheckpoint } from '../src/train/checkpoint.js';
+import { loadCheckpoint } from '../src/checkpoint/checkpoint.js';
 import { bpttLogits } from './torch_helpers.js';
-import { configHash } from '../src/train/identity.js';
-import { torchTensors } from '../src/io/export_torch.js';
+import { configHash } from '../src/checkpoint/identity.js';
+import { torchTensors } from '../src/checkpoint/torch.js';
 import { bptt, D2L_ARGS } from './cli_helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'bptt-ck-'));

@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadCheckpoint } from '../src/train/checkpoint.js';
+import { loadCheckpoint } from '../src/checkpoint/checkpoint.js';
 import { TENSOR_NAMES } from '../src/model/params.js';
 
 const FAULT_WORKER = join(import.meta.dirname, 'fixtures/fault_worker.mjs');

@@ -10,13 +10,13 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { builtinCorpus } from '../src/data/builtin.js';
 import { makeSampler } from '../src/data/samplers.js';
 import { readSafetensors } from '../src/io/safetensors.js';
-import { Result } from '../src/parallel/control.js';
-import { InlineEngine } from '../src/parallel/engine.js';
-import { loadCheckpoint, loadParamsInto } from '../src/train/checkpoint.js';
+import { Result } from '../src/engine/control.js';
+import { InlineEngine } from '../src/engine/engine.js';
+import { loadCheckpoint, loadParamsInto } from '../src/checkpoint/checkpoint.js';
 import { prepareData } from '../src/train/data.js';
 import { readTensor, TENSOR_NAMES } from '../src/model/params.js';
 import { learningRate } from '../src/config/schema.js';
-import { planInputOf } from '../src/train/plan.js';
+import { planInputOf } from '../src/engine/plan.js';
 import { bptt, D2L_ARGS } from './cli_helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'bptt-ddp-'));

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { checkGrid, displayWidth, gridPoints, parseGridArg } from '../src/cli/experiments.js';
-import { loadCheckpoint } from '../src/train/checkpoint.js';
+import { loadCheckpoint } from '../src/checkpoint/checkpoint.js';
 import { bptt, CLI } from './cli_helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'bptt-exp-'));

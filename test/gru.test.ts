@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readSafetensors } from '../src/io/safetensors.js';
-import { loadCheckpoint } from '../src/train/checkpoint.js';
+import { loadCheckpoint } from '../src/checkpoint/checkpoint.js';
 import { bptt, D2L_ARGS } from './cli_helpers.js';
 import { expectTorchAgrees, findTorchPython } from './torch_helpers.js';
 import { compileKernels, createSharedMemory, createWasmBlas, RESERVED_LOW_BYTES, WasmBlas } from '../src/blas/loader.js';

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { TrainConfig } from '../src/config/schema.js';
 import { readSafetensors } from '../src/io/safetensors.js';
-import { loadCheckpoint } from '../src/train/checkpoint.js';
+import { loadCheckpoint } from '../src/checkpoint/checkpoint.js';
 import { bptt, runAndSignal, D2L_ARGS } from './cli_helpers.js';
 import { expectTorchAgrees, findTorchPython } from './torch_helpers.js';
 import { compileKernels, createSharedMemory, createWasmBlas, RESERVED_LOW_BYTES, WasmBlas } from '../src/blas/loader.js';

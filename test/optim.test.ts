@@ -7,7 +7,7 @@ import { compileKernels, createSharedMemory, RESERVED_LOW_BYTES, WasmBlas, type 
 import { RefBlas } from '../src/blas/ref.js';
 import type { TrainConfig } from '../src/config/schema.js';
 import { optimSlots, optimStepOf } from '../src/optim/optimizers.js';
-import { loadCheckpoint } from '../src/train/checkpoint.js';
+import { loadCheckpoint } from '../src/checkpoint/checkpoint.js';
 import { TENSOR_NAMES } from '../src/model/params.js';
 import { Rng } from '../src/util/rng.js';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';

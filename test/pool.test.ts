@@ -4,11 +4,11 @@
 import { describe, expect, it } from 'vitest';
 import type { TrainConfig } from '../src/config/schema.js';
 import { D2L_BASE } from './train_helpers.js';
-import { InlineEngine, type Engine } from '../src/parallel/engine.js';
-import { PoolEngine } from '../src/parallel/pool.js';
+import { InlineEngine, type Engine } from '../src/engine/engine.js';
+import { PoolEngine } from '../src/engine/pool.js';
 import { prepareData } from '../src/train/data.js';
 import { evalRows } from '../src/train/evaluate.js';
-import { planInputOf } from '../src/train/plan.js';
+import { planInputOf } from '../src/engine/plan.js';
 import { Trainer } from '../src/train/trainer.js';
 
 function config(sampler: 'random' | 'consecutive', deterministic = false): TrainConfig {

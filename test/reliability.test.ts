@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { appendWhole, removeStaleTemps, writeAllSync, writeFileAtomic } from '../src/io/safe_write.js';
 import { encodeSafetensors, readSafetensors } from '../src/io/safetensors.js';
-import { loadCheckpoint } from '../src/train/checkpoint.js';
+import { loadCheckpoint } from '../src/checkpoint/checkpoint.js';
 import { RunDir } from '../src/train/rundir.js';
 import { bptt, CLI, runAndSignal, D2L_ARGS } from './cli_helpers.js';
 

@@ -16,7 +16,7 @@ import { readSafetensors, writeSafetensors } from '../src/io/safetensors.js';
 import { applyDropout, dropoutKeeps, type DropoutKey } from '../src/model/dropout.js';
 import { modelLoss, stateParts, type ModelSpec } from '../src/model/model.js';
 import { paramLayout, trainFlopsPerToken } from '../src/model/params.js';
-import { loadCheckpoint } from '../src/train/checkpoint.js';
+import { loadCheckpoint } from '../src/checkpoint/checkpoint.js';
 import { Rng } from '../src/util/rng.js';
 import { bptt, runAndSignal, D2L_ARGS } from './cli_helpers.js';
 import { buildModel, close, gradcheckBuffer, gradcheckTensors, modelGrads, type BuiltModel } from './helpers.js';

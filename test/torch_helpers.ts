@@ -7,7 +7,7 @@ import { expect } from 'vitest';
 import { createWasmBlas, RESERVED_LOW_BYTES } from '../src/blas/loader.js';
 import { allocModelWorkspace, modelForward, modelSpecOf, zeroState } from '../src/model/model.js';
 import { offsetsAt } from '../src/model/params.js';
-import { loadCheckpoint, loadParamsInto } from '../src/train/checkpoint.js';
+import { loadCheckpoint, loadParamsInto } from '../src/checkpoint/checkpoint.js';
 import { Arena } from '../src/util/arena.js';
 import { bptt } from './cli_helpers.js';
 

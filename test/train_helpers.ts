@@ -3,14 +3,14 @@
 // worker counts, for any config (cell, depth, dropout, sampler).
 import { expect } from 'vitest';
 import { DEFAULTS, type TrainConfig } from '../src/config/schema.js';
-import { InlineEngine, type Engine } from '../src/parallel/engine.js';
+import { InlineEngine, type Engine } from '../src/engine/engine.js';
 import { initParams } from '../src/model/params.js';
-import { computeShard, gatherShard } from '../src/train/step.js';
+import { computeShard, gatherShard } from '../src/engine/step.js';
 import { Rng } from '../src/util/rng.js';
-import { PoolEngine } from '../src/parallel/pool.js';
+import { PoolEngine } from '../src/engine/pool.js';
 import { prepareData } from '../src/train/data.js';
 import { evalRows } from '../src/train/evaluate.js';
-import { planInputOf } from '../src/train/plan.js';
+import { planInputOf } from '../src/engine/plan.js';
 import { Trainer } from '../src/train/trainer.js';
 
 /**

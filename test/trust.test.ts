@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readSafetensors, writeSafetensors } from '../src/io/safetensors.js';
 import { parseGridArg } from '../src/cli/experiments.js';
-import { loadCheckpoint } from '../src/train/checkpoint.js';
+import { loadCheckpoint } from '../src/checkpoint/checkpoint.js';
 import { bptt, CLI, D2L_ARGS, runAndSignal } from './cli_helpers.js';
 
 const SMALL = [...D2L_ARGS, '--builtin', 'counting', '--hidden', '16', '--batch', '8', '--steps', '12', '--lr', '2', '--clip', '1', '--set', 'run.sample_every=0'];

@@ -1,5 +1,5 @@
 // Scaling benchmark: the same training slice (same config, seed and minibatches) at each worker
-// count, after a warm-up, through the trainer's own step (Engine.runStretch, train/step.ts).
+// count, after a warm-up, through the trainer's own step (Engine.runStretch, engine/step.ts).
 // Reports tokens/s, GFLOP/s, speedup over 1 worker, parallel efficiency (speedup / N), and where a
 // step's time goes: gathering the rows, forward+BPTT (slowest worker), and outside it the barrier
 // waits, the reduce, the update and the coordinator's schedule writing. Every count runs the pool,
@@ -12,10 +12,10 @@ import type { TrainConfig } from '../config/schema.js';
 import { makeSampler } from '../data/samplers.js';
 import { dimsOf, initParams, trainFlopsPerToken } from '../model/params.js';
 import { optimStepOf } from '../optim/optimizers.js';
-import { phaseTimes } from '../parallel/engine.js';
-import { PoolEngine } from '../parallel/pool.js';
+import { phaseTimes } from '../engine/engine.js';
+import { PoolEngine } from '../engine/pool.js';
 import { prepareData, type PreparedData } from '../train/data.js';
-import { planInputOf } from '../train/plan.js';
+import { planInputOf } from '../engine/plan.js';
 import { Rng } from '../util/rng.js';
 
 export interface ScalingResult {

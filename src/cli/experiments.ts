@@ -13,7 +13,7 @@ import { writeFileAtomic } from '../io/safetensors.js';
 import { lineChart } from '../io/svg.js';
 import { RunDir, type RunSummary } from '../train/rundir.js';
 import { InputError } from '../util/errors.js';
-import { fmtNum, formatDuration } from './output.js';
+import { fmtNum, formatDuration } from './terminal.js';
 import { extent } from '../util/extent.js';
 import { exitCodeOf, STOP_SIGNALS } from './train.js';
 

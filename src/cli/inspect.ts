@@ -9,7 +9,7 @@ import { cellOf } from '../model/cells/index.js';
 import { allocModelWorkspace, modelBackward, modelForward, modelSpecOf, xentForwardBackward, zeroState } from '../model/model.js';
 import { offsetsAt, readTensor } from '../model/params.js';
 import { writeSafetensors, type Tensor } from '../io/safetensors.js';
-import { loadCheckpoint, loadParamsInto } from '../train/checkpoint.js';
+import { loadCheckpoint, loadParamsInto } from '../checkpoint/checkpoint.js';
 import { Arena } from '../util/arena.js';
 import { InputError } from '../util/errors.js';
 

@@ -7,18 +7,18 @@ import { availableParallelism } from 'node:os';
 import type { KernelPreference } from '../blas/loader.js';
 import { getPath, leafKeys, resolveConfig, type Override, type ResolvedConfig } from '../config/load.js';
 import { cadenceOf, learningRate, runLength, storedConfigDefaults, type RunLength, type TrainConfig } from '../config/schema.js';
-import type { Engine } from '../parallel/engine.js';
-import { PoolEngine } from '../parallel/pool.js';
-import { loadCheckpoint, loadOptimStateInto, saveCheckpoint, type Checkpoint, type TrainingState } from '../train/checkpoint.js';
+import type { Engine } from '../engine/engine.js';
+import { PoolEngine } from '../engine/pool.js';
+import { loadCheckpoint, loadOptimStateInto, saveCheckpoint, type Checkpoint, type TrainingState } from '../checkpoint/checkpoint.js';
 import { checkSamplePrefixes, prepareData, type PreparedData } from '../train/data.js';
 import { evalRows } from '../train/evaluate.js';
-import { planInputOf } from '../train/plan.js';
-import { configDiff, RESUMABLE_KEYS } from '../train/identity.js';
+import { planInputOf } from '../engine/plan.js';
+import { configDiff, RESUMABLE_KEYS } from '../checkpoint/identity.js';
 import { RUN_FILES, RunDir } from '../train/rundir.js';
 import { Trainer } from '../train/trainer.js';
 import { dimsOf, trainFlopsPerToken } from '../model/params.js';
 import { InputError } from '../util/errors.js';
-import { fmtEpochs, fmtLoss, fmtNum, formatDuration, Output, plural, type OutputMode } from './output.js';
+import { fmtEpochs, fmtLoss, fmtNum, formatDuration, Output, plural, type OutputMode } from './terminal.js';
 import { out as stdout } from './stdio.js';
 
 export interface TrainOptions {

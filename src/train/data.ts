@@ -8,7 +8,7 @@ import { builtinCorpus } from '../data/builtin.js';
 import { readTextFile, toCodePoints, Vocab } from '../data/corpus.js';
 import { minCorpusLength } from '../data/samplers.js';
 import { InputError } from '../util/errors.js';
-import { fingerprintCodePoints, type DataFingerprint } from './identity.js';
+import { fingerprintCodePoints, type DataFingerprint } from '../checkpoint/identity.js';
 
 export interface PreparedData {
   /** "file PATH" or "built-in corpus NAME", for messages */

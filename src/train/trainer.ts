@@ -1,7 +1,7 @@
 // The training loop over an Engine, by minibatch. Per stretch (a run of minibatches the workers do
 // without the coordinator): write each row's start offset and each minibatch's learning rate into
 // the control block and let the engine's threads run the steps (forward + full BPTT, reduce,
-// global L2 norm, clip g <- min(theta/||g||, 1) g, the optimizer's update; train/step.ts); book each
+// global L2 norm, clip g <- min(theta/||g||, 1) g, the optimizer's update; engine/step.ts); book each
 // completed minibatch's loss and norm from the results table, in order.
 //
 // How long a run trains is one of: run.epochs, run.minibatches, or run.time_budget (wall clock).
@@ -19,12 +19,12 @@ import { makeSampler, type Sampler } from '../data/samplers.js';
 import { generateSteps } from '../model/generate.js';
 import { runSliced, runToEnd, type Steps } from '../util/slices.js';
 import { dimsOf, initParams, trainFlopsPerToken } from '../model/params.js';
-import { Result, RESULT_FIELDS } from '../parallel/control.js';
-import type { Engine } from '../parallel/engine.js';
+import { Result, RESULT_FIELDS } from '../engine/control.js';
+import type { Engine } from '../engine/engine.js';
 import { InputError } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
-import type { Checkpoint, TrainingState } from './checkpoint.js';
-import { loadOptimStateInto, loadParamsInto } from './checkpoint.js';
+import type { Checkpoint, TrainingState } from '../checkpoint/checkpoint.js';
+import { loadOptimStateInto, loadParamsInto } from '../checkpoint/checkpoint.js';
 import { optimStepOf } from '../optim/optimizers.js';
 import { checkSamplePrefixes, type PreparedData } from './data.js';
 import { evalChunks, evaluateLoss, evaluateSteps } from './evaluate.js';

@@ -1,7 +1,7 @@
 // What a user sees: without a terminal a long epoch still reports progress (plain lines, at most
 // every 30 s); charts label their y axis whatever the range.
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { Output, PLAIN_PROGRESS_EVERY_MS } from '../src/cli/output.js';
+import { formatDuration, Output, PLAIN_PROGRESS_EVERY_MS } from '../src/cli/terminal.js';
 import { lineChart, logTicks } from '../src/io/svg.js';
 
 const progress = (minibatch: number, runningPpl: number, tokensPerS: number, etaS: number) =>
@@ -63,5 +63,17 @@ describe('chart axes', () => {
 
   it('over more than six decades the ticks are the powers of ten', () => {
     expect(logTicks(0, 7)).toEqual([1, 10, 100, 1000, 10000, 100000, 1000000, 10000000]);
+  });
+});
+
+describe('durations', () => {
+  it('round before they split, so no unit ever reads 60', () => {
+    expect(formatDuration(59.6)).toBe('1m00s');
+    expect(formatDuration(3539.7)).toBe('59m00s');
+    expect(formatDuration(3599.6)).toBe('1h00m');
+    expect(formatDuration(7170)).toBe('2h00m');
+    expect(formatDuration(187)).toBe('3m07s');
+    expect(formatDuration(42.4)).toBe('42s');
+    expect(formatDuration(Infinity)).toBe('?');
   });
 });

@@ -16,7 +16,7 @@
 // independent of the worker count, each with its own gradient block, reduced in shard order: the
 // summed gradient is then bitwise the same for any number of workers.
 //
-// The minibatch itself is not here: the control block (parallel/control.ts) holds each row's start
+// The minibatch itself is not here: the control block (engine/control.ts) holds each row's start
 // offset, and every worker gathers its rows' tokens from the shared corpus into its workspace.
 // Sizes come from the allocations themselves (an unbounded Arena), never from a second formula.
 import { RESERVED_LOW_BYTES } from '../blas/loader.js';

@@ -1,14 +1,14 @@
 // The piscina worker entry: thin. It instantiates the kernels once on the shared memory it was
 // given, recomputes the same memory plan as the coordinator, and runs stretches of the training
-// step (train/step.ts). A failure sets the abort flag first, so no other thread waits forever at
+// step (engine/step.ts). A failure sets the abort flag first, so no other thread waits forever at
 // a barrier for this one.
 
 import { workerData } from 'node:worker_threads';
-import { WasmBlas } from '../src/blas/loader.js';
-import { abortAll, Aborted, controlViews } from '../src/parallel/control.js';
-import type { Task, TaskResult, WorkerInit } from '../src/parallel/protocol.js';
-import { makePlan } from '../src/train/plan.js';
-import { runStretch, type WorkerContext } from '../src/train/step.js';
+import { WasmBlas } from '../blas/loader.js';
+import { abortAll, Aborted, controlViews } from './control.js';
+import type { Task, TaskResult, WorkerInit } from './protocol.js';
+import { makePlan } from './plan.js';
+import { runStretch, type WorkerContext } from './step.js';
 
 const init = workerData as WorkerInit;
 const blas = new WasmBlas({ variant: init.variant, module: init.module }, init.memory);

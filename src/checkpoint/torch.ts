@@ -14,11 +14,11 @@
 import { merge } from '../config/load.js';
 import { ConfigSchema, DEFAULTS, storedConfigDefaults, type TrainConfig } from '../config/schema.js';
 import { Vocab, vocabOf } from '../data/corpus.js';
-import type { Checkpoint } from '../train/checkpoint.js';
+import type { Checkpoint } from './checkpoint.js';
 import { InputError } from '../util/errors.js';
 import { cellOf } from '../model/cells/index.js';
 import { layerPrefix } from '../model/params.js';
-import { readSafetensors, writeSafetensors, type Tensor } from './safetensors.js';
+import { readSafetensors, writeSafetensors, type Tensor } from '../io/safetensors.js';
 
 function transpose(t: Tensor): Tensor {
   const [r, c] = t.shape;

@@ -1,4 +1,4 @@
-// An Engine runs stretches of the training step (train/step.ts) over the shared memory:
+// An Engine runs stretches of the training step (engine/step.ts) over the shared memory:
 // PoolEngine (pool.ts) on N long-lived worker threads that meet at barriers in shared memory,
 // InlineEngine in the calling thread (tests, library use). The trainer writes the stretch's
 // schedule (each row's start offset per minibatch) into the control block, starts the stretch and
@@ -6,8 +6,8 @@
 
 import { compileKernels, createSharedMemory, WasmBlas, type KernelPreference } from '../blas/loader.js';
 import type { Activation } from '../blas/types.js';
-import { makePlan, type MemoryPlan, type PlanInput } from '../train/plan.js';
-import { runStretch, type StretchTask, type WorkerContext } from '../train/step.js';
+import { makePlan, type MemoryPlan, type PlanInput } from './plan.js';
+import { runStretch, type StretchTask, type WorkerContext } from './step.js';
 import { controlViews, PHASES, Slot, StretchStatus, type ControlViews } from './control.js';
 
 /** Most minibatches one stretch may hold: bounds the schedule table (MAX_STRETCH x B int32). */

@@ -3,8 +3,8 @@
 
 import type { KernelVariant } from '../blas/loader.js';
 import type { Activation } from '../blas/types.js';
-import type { StretchTask } from '../train/step.js';
-import type { PlanInput } from '../train/plan.js';
+import type { StretchTask } from './step.js';
+import type { PlanInput } from './plan.js';
 import type { ControlShape } from './control.js';
 
 export interface WorkerInit {
@@ -13,7 +13,7 @@ export interface WorkerInit {
   variant: KernelVariant;
   plan: PlanInput;
   act: Activation;
-  /** the control block (parallel/control.ts) and its shape */
+  /** the control block (engine/control.ts) and its shape */
   control: SharedArrayBuffer;
   controlShape: ControlShape;
   /** the training corpus as int32 token ids: `corpusLength` of them from byte `corpusByteOffset` */

@@ -1,7 +1,7 @@
 // PoolEngine: the coordinator side of data-parallel BPTT over a piscina pool of N threads.
 // Piscina owns the threads, their errors and their lifecycle; each worker gets ONE task per
 // stretch (up to an epoch of minibatches) and runs minibatch after minibatch by itself, meeting
-// the others at barriers in shared memory (train/step.ts). The coordinator only writes the
+// the others at barriers in shared memory (engine/step.ts). The coordinator only writes the
 // schedule, starts the stretch and sleeps on the progress counter with Atomics.waitAsync (waking
 // every PROGRESS_MS), so its event loop stays free for signals, the progress line and output
 // while the workers train, and its thread takes no core from them.
@@ -15,21 +15,21 @@ import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import type { WasmBlas } from '../blas/loader.js';
-import type { MemoryPlan } from '../train/plan.js';
-import type { StretchTask } from '../train/step.js';
+import type { MemoryPlan } from './plan.js';
+import type { StretchTask } from './step.js';
 import { abortAll, Aborted, Slot, SPIN_MS, type ControlViews } from './control.js';
 import { engineSetup, outcomeOf, resetControl, type Engine, type EngineOptions, type ProgressFn, type StretchOutcome } from './engine.js';
 import type { Task, TaskResult, WorkerInit } from './protocol.js';
 
 /**
- * The worker entry: dist/workers/bptt_worker.js next to this build. BPTT_WORKER_FILE replaces it
- * (the fault-injection tests wrap the real entry in one that fails on purpose).
+ * The worker entry: engine/worker.js of the build (dist/src/engine/worker.js). BPTT_WORKER_FILE
+ * replaces it (the fault-injection tests wrap the real entry in one that fails on purpose).
  */
 function workerFile(): string {
   const override = process.env.BPTT_WORKER_FILE;
   if (override) return override;
-  // dist/src/parallel/pool.js -> dist/workers/bptt_worker.js ; src/parallel/pool.ts (tests) -> the same built file
-  const candidates = ['../../workers/bptt_worker.js', '../../dist/workers/bptt_worker.js'].map((rel) => fileURLToPath(new URL(rel, import.meta.url)));
+  // dist/src/engine/pool.js -> its sibling worker.js; src/engine/pool.ts (tests) -> the same built file
+  const candidates = ['./worker.js', '../../dist/src/engine/worker.js'].map((rel) => fileURLToPath(new URL(rel, import.meta.url)));
   const found = candidates.find((f) => existsSync(f));
   if (!found) throw new Error(`worker entry not built (looked for ${candidates.join(', ')}): run "npm run build"`);
   return found;
@@ -44,7 +44,7 @@ export class WorkerFailure extends Error {
 
 /**
  * How often the coordinator wakes during a stretch to report progress and pass on a stop request
- * (ms). The workers do not wake it per minibatch (train/step.ts publishDone says why).
+ * (ms). The workers do not wake it per minibatch (engine/step.ts publishDone says why).
  */
 export const PROGRESS_MS = 100;
 

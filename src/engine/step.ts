@@ -24,7 +24,7 @@ import type { Workspace } from '../model/model.js';
 import { loadState, modelBackward, modelForward, storeState, xentForwardBackward, zeroState } from '../model/model.js';
 import { clipFactor } from '../optim/clip.js';
 import { applyUpdate, type OptimStep } from '../optim/optimizers.js';
-import { barrier, checkAbort, PhaseIndex, PHASES, Result, RESULT_FIELDS, Slot, StretchStatus, type ControlViews } from '../parallel/control.js';
+import { barrier, checkAbort, PhaseIndex, PHASES, Result, RESULT_FIELDS, Slot, StretchStatus, type ControlViews } from './control.js';
 import { modelOfPlan, NORM_CHUNK_ELEMS, type MemoryPlan } from './plan.js';
 
 export interface StepContext {
