@@ -4,9 +4,9 @@
 import { describe, expect, it } from 'vitest';
 import { createWasmBlas, RESERVED_LOW_BYTES } from '../src/blas/loader.js';
 import { allocModelWorkspace, modelBackward, modelForward, modelLoss, xentForwardBackward } from '../src/model/model.js';
-import { offsetsAt, paramLayout, TENSOR_NAMES } from '../src/model/params.js';
+import { offsetsAt, paramLayout } from '../src/model/params.js';
 import { Arena } from '../src/util/arena.js';
-import { close, tinyModel, type TinyModel } from './helpers.js';
+import { close, RNN_TENSORS, tinyModel, type TinyModel } from './helpers.js';
 
 const shape = { V: 5, H: 4, T: 3, B: 2 };
 const N = shape.T * shape.B;
@@ -29,7 +29,7 @@ describe.each(['tanh', 'identity', 'relu'] as const)('finite-difference gradient
     const f = m.blas.f;
     const eps = 1e-6;
     let checked = 0;
-    for (const name of TENSOR_NAMES) {
+    for (const name of RNN_TENSORS) {
       const t = m.layout.tensors[name];
       for (let k = 0; k < t.size; k++) {
         const at = m.pBase + t.offset + k;
@@ -125,7 +125,7 @@ describe('float32 WASM path against the float64 reference', () => {
   it.each(['tanh', 'identity', 'relu'] as const)('%s: loss and all gradients at V=67 H=33 T=7 B=5', (act) => {
     const big = { V: 67, H: 33, T: 7, B: 5 };
     const ref = tinyModel(big, act, 5, 0.3);
-    const layout = paramLayout(big);
+    const layout = paramLayout({ ...ref.spec, ...big });
     const wasm = createWasmBlas(16 << 20);
     const arena = new Arena(RESERVED_LOW_BYTES / 4, 1 << 20);
     const pBase = arena.alloc(layout.numParams), gBase = arena.alloc(layout.numParams);
@@ -146,7 +146,7 @@ describe('float32 WASM path against the float64 reference', () => {
     const lossWasm = xentForwardBackward(wasm, ws, 1 / n);
     modelBackward(ref.spec, wasm, P, G, ws);
     expect(close(lossWasm, lossRef, 0, 1e-5)).toBe(true);
-    for (const name of TENSOR_NAMES) {
+    for (const name of RNN_TENSORS) {
       const t = layout.tensors[name];
       let maxAbs = 0;
       for (let k = 0; k < t.size; k++) maxAbs = Math.max(maxAbs, Math.abs(ref.blas.f[ref.gBase + t.offset + k]));

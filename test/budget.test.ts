@@ -31,7 +31,7 @@ interface Setup { trainer: Trainer; engine: InlineEngine; data: PreparedData; re
 /** A trainer on one thread whose clock is MINIBATCH_S per trained minibatch plus `evalCostS` per evaluation. */
 function setup(cfg: TrainConfig, evalCostS = 0, resume?: ReturnType<typeof loadCheckpoint>): Setup {
   const data = prepareData(cfg);
-  const engine = new InlineEngine({ plan: planInputOf(cfg, data.vocab.size, { workers: 1, evalRows: evalRows(data.val!.length, cfg.data.steps, cfg.data.batch) }), act: 'tanh', corpus: data.train });
+  const engine = new InlineEngine({ plan: planInputOf(cfg, data.vocab.size, { workers: 1, evalRows: evalRows(data.val!.length, cfg.data.steps, cfg.data.batch) }), corpus: data.train });
   const evals = { n: 0 };
   const base = resume?.training ? resume.training.elapsedS - resume.training.step * MINIBATCH_S : 0;
   // the clock reads the trainer's own step count (called only once the run starts)
@@ -74,7 +74,7 @@ describe('a time budget', () => {
     const ckPath = join(dir, 'last.safetensors');
     const save = (state: TrainingState) => saveCheckpoint(ckPath, {
       vocab: cut.data.vocab, config: cfg, layout: cut.engine.plan.layout, heap: cut.engine.blas.f, params: cut.engine.plan.params,
-      training: state, stateH: cut.trainer.stateH(), kernels: cut.engine.blas.name, data: cut.data.fingerprint, optimState: cut.engine.plan.optimState,
+      training: state, carriedState: cut.trainer.carriedState(), kernels: cut.engine.blas.name, data: cut.data.fingerprint, optimState: cut.engine.plan.optimState,
     });
     expect(await cut.trainer.run({ stopAtStep: 237, onCheckpoint: save })).toBe(false);
     const resumed = setup(cfg, 0, loadCheckpoint(ckPath));

@@ -8,7 +8,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadCheckpoint } from '../src/checkpoint/checkpoint.js';
-import { TENSOR_NAMES } from '../src/model/params.js';
 
 const FAULT_WORKER = join(import.meta.dirname, 'fixtures/fault_worker.mjs');
 const tmp = () => mkdtempSync(join(tmpdir(), 'bptt-cli-'));
@@ -17,7 +16,7 @@ const SMALL = ['--builtin', 'counting', '--hidden', '32', '--batch', '8', '--ste
 
 function paramsOf(path: string): Buffer {
   const ck = loadCheckpoint(path);
-  return Buffer.concat(TENSOR_NAMES.map((n) => Buffer.from(ck.tensors.get(n)!.data.buffer)));
+  return Buffer.concat(ck.layout.names.map((n) => Buffer.from(ck.tensors.get(n)!.data.buffer)));
 }
 
 describe('train', () => {

@@ -2,11 +2,31 @@
 import { RefBlas } from '../src/blas/ref.js';
 import type { Activation } from '../src/blas/types.js';
 import type { Blas } from '../src/blas/types.js';
-import { allocModelWorkspace, modelBackward, modelForward, xentForwardBackward, type ForwardOptions, type ModelSpec, type SeqShape, type Workspace } from '../src/model/model.js';
+import { allocModelWorkspace, modelBackward, modelForward, xentForwardBackward, type ForwardOptions, type SeqShape, type Workspace } from '../src/model/model.js';
+import { cellOf, type CellKind } from '../src/model/cells/index.js';
+import type { GruReset } from '../src/model/cells/types.js';
+import type { ModelDesc } from '../src/model/desc.js';
 import { initParams, offsetsAt, paramLayout, writeTensor, type ParamLayout, type TensorOffsets } from '../src/model/params.js';
 import { Arena } from '../src/util/arena.js';
 import { Rng } from '../src/util/rng.js';
 import { expect } from 'vitest';
+
+/** The one-layer RNN's tensors in checkpoint order: the seed chapter's W_xh, W_hh, b_h, W_hq, b_q. */
+export const RNN_TENSORS = ['W_xh', 'W_hh', 'b_h', 'W_hq', 'b_q'] as const;
+
+/** What a test says about its model: the cell and activation, maybe the GRU's reset, depth and dropout. */
+export interface CellSpec {
+  cell: CellKind;
+  act: Activation;
+  gruReset?: GruReset;
+  layers?: number;
+  dropout?: number;
+}
+
+/** A test model's full description: what the test states; otherwise one layer, D2L's GRU reset, no dropout. */
+export function desc(spec: CellSpec, shape: { V: number; H: number }): ModelDesc {
+  return { gruReset: 'before', layers: 1, dropout: 0, ...spec, V: shape.V, H: shape.H };
+}
 
 export interface TinyModel {
   blas: RefBlas;
@@ -17,16 +37,16 @@ export interface TinyModel {
   gBase: number;
   ws: Workspace;
   act: Activation;
-  spec: ModelSpec;
+  spec: ModelDesc;
 }
 
 export function tinyModel(shape: SeqShape, act: Activation, seed = 1, scale = 0.5): TinyModel {
   const blas = new RefBlas(1 << 16, 'f64');
-  const layout = paramLayout({ V: shape.V, H: shape.H });
+  const spec = desc({ cell: 'rnn', act }, shape);
+  const layout = paramLayout(spec);
   const arena = new Arena(0, 1 << 16);
   const pBase = arena.alloc(layout.numParams);
   const gBase = arena.alloc(layout.numParams);
-  const spec: ModelSpec = { cell: 'rnn', act };
   const ws = allocModelWorkspace(arena, spec, shape);
   const rng = new Rng(seed);
   initParams(layout, blas.f, pBase, () => rng.normal(), scale);
@@ -48,11 +68,12 @@ export function tinyModel(shape: SeqShape, act: Activation, seed = 1, scale = 0.
  * Any model (cell, depth) at `base` of `blas`'s heap: weights N(0, 0.25), biases too (so their
  * gradients are exercised), random token ids, a non-zero initial state in every layer (h, and c).
  */
-export function buildModel(blas: Blas, base: number, spec: ModelSpec, seed: number, s: SeqShape) {
-  const layout = paramLayout({ V: s.V, H: s.H, cell: spec.cell, gruReset: spec.gruReset, layers: spec.layers });
+export function buildModel(blas: Blas, base: number, spec: CellSpec, seed: number, s: SeqShape) {
+  const model = desc(spec, s);
+  const layout = paramLayout(model);
   const arena = new Arena(base);
   const pBase = arena.alloc(layout.numParams), gBase = arena.alloc(layout.numParams);
-  const ws = allocModelWorkspace(arena, spec, s);
+  const ws = allocModelWorkspace(arena, model, s);
   const rng = new Rng(seed);
   initParams(layout, blas.f, pBase, () => rng.normal(), 0.5);
   for (const name of layout.names.filter((n) => /(^|\.)b_/.test(n))) {
@@ -60,20 +81,20 @@ export function buildModel(blas: Blas, base: number, spec: ModelSpec, seed: numb
     writeTensor(t, Array.from({ length: t.size }, () => rng.normal() * 0.5), blas.f, pBase);
   }
   for (let k = 0; k < s.T * s.B; k++) { blas.i[ws.x + k] = rng.int(s.V); blas.i[ws.y + k] = rng.int(s.V); }
-  for (const lw of ws.layers) for (const st of lw.cs === undefined ? [lw.hs] : [lw.hs, lw.cs]) {
+  for (const lw of ws.layers) for (const st of cellOf(model.cell).stateBuffers(lw)) {
     for (let k = 0; k < s.B * s.H; k++) blas.f[st + k] = rng.normal() * 0.3;
   }
-  return { layout, pBase, gBase, ws, P: offsetsAt(layout, pBase), G: offsetsAt(layout, gBase) };
+  return { model, layout, pBase, gBase, ws, P: offsetsAt(layout, pBase), G: offsetsAt(layout, gBase) };
 }
 
 export type BuiltModel = ReturnType<typeof buildModel>;
 
 /** The gradient of the mean loss over the T*B tokens (or over `n`) into m.gBase (zeroed first). */
-export function modelGrads(blas: Blas, spec: ModelSpec, m: BuiltModel, opts: ForwardOptions = {}, n = m.ws.shape.T * m.ws.shape.B): void {
+export function modelGrads(blas: Blas, m: BuiltModel, opts: ForwardOptions = {}, n = m.ws.shape.T * m.ws.shape.B): void {
   blas.fill(m.layout.numParams, 0, m.gBase);
-  modelForward(spec, blas, m.P, m.ws, m.ws.shape.B, opts);
+  modelForward(m.model, blas, m.P, m.ws, m.ws.shape.B, opts);
   xentForwardBackward(blas, m.ws, 1 / n);
-  modelBackward(spec, blas, m.P, m.G, m.ws, m.ws.shape.B, opts);
+  modelBackward(m.model, blas, m.P, m.G, m.ws, m.ws.shape.B, opts);
 }
 
 /** |a - r| <= atol + rtol |r| */

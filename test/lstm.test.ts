@@ -16,7 +16,7 @@ import type { Blas } from '../src/blas/types.js';
 import { modelLoss } from '../src/model/model.js';
 import { paramLayout, readTensor, viewsOf, writeTensor, type ParamLayout } from '../src/model/params.js';
 import { Rng } from '../src/util/rng.js';
-import { buildModel, gradcheckBuffer, gradcheckTensors, modelGrads, type BuiltModel } from './helpers.js';
+import { buildModel, desc, gradcheckBuffer, gradcheckTensors, modelGrads, type BuiltModel } from './helpers.js';
 import { expectWorkerInvariance, D2L_BASE } from './train_helpers.js';
 
 const shape = { V: 5, H: 4, T: 3, B: 2 };
@@ -24,13 +24,13 @@ const N = shape.T * shape.B;
 const spec = { cell: 'lstm' as const, act: 'tanh' as const };
 
 const build = (blas: Blas, base: number, seed: number) => buildModel(blas, base, spec, seed, shape);
-const grads = (blas: Blas, m: BuiltModel) => modelGrads(blas, spec, m);
+const grads = (blas: Blas, m: BuiltModel) => modelGrads(blas, m);
 
 describe('LSTM, finite-difference gradient check, float64', () => {
   const blas = new RefBlas(1 << 16, 'f64');
   const m = build(blas, 0, 5);
   const f = blas.f;
-  const loss = () => modelLoss(spec, blas, m.P, m.ws) / N;
+  const loss = () => modelLoss(m.model, blas, m.P, m.ws) / N;
 
   it('matches every element of every named tensor (the 12 gate tensors, W_hq, b_q)', () => {
     grads(blas, m);
@@ -67,7 +67,7 @@ describe('LSTM, float32 WASM against the float64 reference', () => {
 
 describe('LSTM layout', () => {
   it('names D2L\'s tensors as strided views of the fused blocks, and read/write round-trip', () => {
-    const layout: ParamLayout = paramLayout({ V: 5, H: 4, cell: 'lstm' });
+    const layout: ParamLayout = paramLayout(desc(spec, { V: 5, H: 4 }));
     expect(layout.names).toEqual(['W_xi', 'W_hi', 'b_i', 'W_xf', 'W_hf', 'b_f', 'W_xo', 'W_ho', 'b_o', 'W_xc', 'W_hc', 'b_c', 'W_hq', 'b_q']);
     expect(layout.blocks.W_x.shape).toEqual([5, 16]);
     const heap = new Float32Array(layout.numParams);

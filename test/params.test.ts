@@ -2,9 +2,10 @@
 // global norm: the clipped norm is min(||g||, theta) and the direction is unchanged.
 import { describe, expect, it } from 'vitest';
 import { createWasmBlas, RESERVED_LOW_BYTES } from '../src/blas/loader.js';
-import { initParams, paramLayout, readTensor, TENSOR_NAMES, trainFlopsPerToken, viewsOf } from '../src/model/params.js';
+import { initParams, paramLayout, readTensor, trainFlopsPerToken, viewsOf } from '../src/model/params.js';
 import { clipFactor } from '../src/optim/clip.js';
 import { Rng } from '../src/util/rng.js';
+import { desc, RNN_TENSORS } from './helpers.js';
 
 describe('initialization, every cell at every depth', () => {
   // weights N(0, s^2), biases exactly 0, padding (what no named tensor covers) 0: the stacked biases
@@ -13,7 +14,7 @@ describe('initialization, every cell at every depth', () => {
     ['rnn', 1], ['rnn', 3], ['gru', 1], ['gru', 2], ['lstm', 1], ['lstm', 2], ['lstm', 4],
   ] as const)('%s with %i layer(s)', (cell, layers) => {
     const scale = 0.05;
-    const layout = paramLayout({ V: 37, H: 64, cell, layers, gruReset: 'after' });
+    const layout = paramLayout(desc({ cell, act: 'tanh', layers, gruReset: 'after' }, { V: 37, H: 64 }));
     const heap = new Float64Array(layout.numParams).fill(NaN);
     const rng = new Rng(11);
     initParams(layout, heap, 0, () => rng.normal(), scale);
@@ -42,12 +43,12 @@ describe('initialization, every cell at every depth', () => {
 });
 
 describe('parameter layout and views', () => {
-  const layout = paramLayout({ V: 1027, H: 256 });
+  const layout = paramLayout(desc({ cell: 'rnn', act: 'tanh' }, { V: 1027, H: 256 }));
 
   it('D2L shapes, 16-element (64-byte) aligned offsets, no overlap', () => {
-    expect(TENSOR_NAMES.map((n) => layout.tensors[n].shape)).toEqual([[1027, 256], [256, 256], [256], [256, 1027], [1027]]);
+    expect(RNN_TENSORS.map((n) => layout.tensors[n].shape)).toEqual([[1027, 256], [256, 256], [256], [256, 1027], [1027]]);
     let end = 0;
-    for (const n of TENSOR_NAMES) {
+    for (const n of RNN_TENSORS) {
       const t = layout.tensors[n];
       expect(t.offset % 16).toBe(0);
       expect(t.offset).toBeGreaterThanOrEqual(end);
@@ -86,8 +87,8 @@ describe('parameter layout and views', () => {
   });
 
   it('FLOPs per token of the D2L config: 6HV + 6H^2 = 1.97 M (RNN), 6HV + 24H^2 = 3.15 M (LSTM)', () => {
-    expect(trainFlopsPerToken({ V: 1027, H: 256 })).toBe(1_970_688);
-    expect(trainFlopsPerToken({ V: 1027, H: 256, cell: 'lstm' })).toBe(6 * 256 * 1027 + 24 * 256 * 256);
+    expect(trainFlopsPerToken(desc({ cell: 'rnn', act: 'tanh' }, { V: 1027, H: 256 }))).toBe(1_970_688);
+    expect(trainFlopsPerToken(desc({ cell: 'lstm', act: 'tanh' }, { V: 1027, H: 256 }))).toBe(6 * 256 * 1027 + 24 * 256 * 256);
   });
 });
 

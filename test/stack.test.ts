@@ -14,12 +14,13 @@ import type { Blas } from '../src/blas/types.js';
 import type { TrainConfig } from '../src/config/schema.js';
 import { readSafetensors, writeSafetensors } from '../src/io/safetensors.js';
 import { applyDropout, dropoutKeeps, type DropoutKey } from '../src/model/dropout.js';
-import { modelLoss, stateParts, type ModelSpec } from '../src/model/model.js';
+import { modelLoss } from '../src/model/model.js';
+import { stateTableOf } from '../src/engine/plan.js';
 import { paramLayout, trainFlopsPerToken } from '../src/model/params.js';
 import { loadCheckpoint } from '../src/checkpoint/checkpoint.js';
 import { Rng } from '../src/util/rng.js';
 import { bptt, runAndSignal, D2L_ARGS } from './cli_helpers.js';
-import { buildModel, close, gradcheckBuffer, gradcheckTensors, modelGrads, type BuiltModel } from './helpers.js';
+import { buildModel, close, desc, gradcheckBuffer, gradcheckTensors, modelGrads, type BuiltModel, type CellSpec } from './helpers.js';
 import { expectWorkerInvariance, paramsAfter, D2L_BASE } from './train_helpers.js';
 import { expectTorchAgrees, findTorchPython } from './torch_helpers.js';
 
@@ -27,10 +28,10 @@ const shape = { V: 5, H: 4, T: 3, B: 2 };
 const N = shape.T * shape.B;
 const KEY: DropoutKey = { seed: 7, minibatch: 3, row0: 1 };
 
-const build = (blas: Blas, base: number, spec: ModelSpec, seed: number, s = shape) => buildModel(blas, base, spec, seed, s);
-const grads = (blas: Blas, spec: ModelSpec, m: BuiltModel, opts = {}, n = N) => modelGrads(blas, spec, m, opts, n);
+const build = (blas: Blas, base: number, spec: CellSpec, seed: number, s = shape) => buildModel(blas, base, spec, seed, s);
+const grads = (blas: Blas, m: BuiltModel, opts = {}, n = N) => modelGrads(blas, m, opts, n);
 
-const CELLS: Array<[string, ModelSpec]> = [
+const CELLS: Array<[string, CellSpec]> = [
   ['rnn tanh', { cell: 'rnn', act: 'tanh' }],
   ['rnn relu', { cell: 'rnn', act: 'relu' }],
   ['rnn identity', { cell: 'rnn', act: 'identity' }],
@@ -41,19 +42,19 @@ const CELLS: Array<[string, ModelSpec]> = [
 
 describe.each(CELLS)('%s, stacked: finite differences in float64', (_name, cellSpec) => {
   it.each([[2, 0], [2, 0.4]] as const)('%i layers, dropout %s: every element of every named tensor, every layer\'s dL/dh_0 (and dL/dc_0)', (layers, dropout) => {
-    const spec: ModelSpec = { ...cellSpec, layers, dropout };
+    const spec: CellSpec = { ...cellSpec, layers, dropout };
     const blas = new RefBlas(1 << 16, 'f64');
     const m = build(blas, 0, spec, 5);
     const f = blas.f;
     const opts = dropout > 0 ? { dropout: KEY } : {};
-    const loss = () => modelLoss(spec, blas, m.P, m.ws, shape.B, opts) / N;
-    grads(blas, spec, m, opts);
+    const loss = () => modelLoss(m.model, blas, m.P, m.ws, shape.B, opts) / N;
+    grads(blas, m, opts);
     const { V, H } = shape;
     const G = { rnn: 1, gru: 3, lstm: 4 }[spec.cell];
     const extra = spec.gruReset === 'after' ? H : 0;
     expect(gradcheckTensors(f, m.layout, m.pBase, m.gBase, loss)).toBe(G * (V * H + H * H + H) + extra + G * (H * H + H * H + H) + extra + H * V + V);
     m.ws.layers.forEach((lw, l) => {
-      grads(blas, spec, m, opts);
+      grads(blas, m, opts);
       const n = shape.B * H;
       const dh0 = Array.from(f.subarray(lw.dh0, lw.dh0 + n));
       const dc0 = lw.dc === undefined ? null : Array.from(f.subarray(lw.dc, lw.dc + n));
@@ -65,19 +66,19 @@ describe.each(CELLS)('%s, stacked: finite differences in float64', (_name, cellS
 
 describe('three layers', () => {
   it('gru (reset after), dropout 0.3: every tensor of every layer', () => {
-    const spec: ModelSpec = { cell: 'gru', act: 'tanh', gruReset: 'after', layers: 3, dropout: 0.3 };
+    const spec: CellSpec = { cell: 'gru', act: 'tanh', gruReset: 'after', layers: 3, dropout: 0.3 };
     const blas = new RefBlas(1 << 16, 'f64');
     const m = build(blas, 0, spec, 8);
     const opts = { dropout: KEY };
-    grads(blas, spec, m, opts);
-    const checked = gradcheckTensors(blas.f, m.layout, m.pBase, m.gBase, () => modelLoss(spec, blas, m.P, m.ws, shape.B, opts) / N);
+    grads(blas, m, opts);
+    const checked = gradcheckTensors(blas.f, m.layout, m.pBase, m.gBase, () => modelLoss(m.model, blas, m.P, m.ws, shape.B, opts) / N);
     expect(checked).toBe(m.layout.names.reduce((s, n) => s + m.layout.tensors[n].size, 0));
   });
 });
 
 describe('stacked, float32 WASM against the float64 reference', () => {
   it.each(CELLS)('%s, 2 layers, dropout 0.25: loss and every gradient', (_name, cellSpec) => {
-    const spec: ModelSpec = { ...cellSpec, layers: 2, dropout: 0.25 };
+    const spec: CellSpec = { ...cellSpec, layers: 2, dropout: 0.25 };
     const big = { V: 23, H: 13, T: 6, B: 5 };
     const ref = new RefBlas(1 << 18, 'f64');
     const a = build(ref, 0, spec, 9, big);
@@ -92,13 +93,13 @@ describe('stacked, float32 WASM against the float64 reference', () => {
     });
     const opts = { dropout: KEY };
     const n = big.T * big.B;
-    grads(ref, spec, a, opts, n);
-    grads(wasm, spec, b, opts, n);
+    grads(ref, a, opts, n);
+    grads(wasm, b, opts, n);
     let scale = 0;
     for (let k = 0; k < a.layout.numParams; k++) scale = Math.max(scale, Math.abs(ref.f[a.gBase + k]));
     expect(scale).toBeGreaterThan(0);
     for (let k = 0; k < a.layout.numParams; k++) expect(Math.abs(wasm.f[b.gBase + k] - ref.f[a.gBase + k]), `grad ${k}`).toBeLessThanOrEqual(2e-5 * scale);
-    expect(close(modelLoss(spec, wasm, b.P, b.ws, big.B, opts), modelLoss(spec, ref, a.P, a.ws, big.B, opts), 0, 1e-5)).toBe(true);
+    expect(close(modelLoss(b.model, wasm, b.P, b.ws, big.B, opts), modelLoss(a.model, ref, a.P, a.ws, big.B, opts), 0, 1e-5)).toBe(true);
   });
 });
 
@@ -106,7 +107,7 @@ describe('a padded recurrent weight (rows of 1024 floats get 16 more, model/cell
   it.each([['lstm H=256', { cell: 'lstm', act: 'tanh', layers: 2 }, 256], ['rnn H=1024', { cell: 'rnn', act: 'tanh' }, 1024]] as const)(
     '%s: the named views skip the padding, WASM matches float64, and the padding stays zero in the gradient', (_n, spec, H) => {
       const s = { V: 7, H, T: 3, B: 2 };
-      const layout = paramLayout({ V: 7, H, cell: spec.cell, layers: 'layers' in spec ? spec.layers : 1 });
+      const layout = paramLayout(desc(spec, { V: 7, H }));
       const Wh = layout.blocks[spec.cell === 'lstm' ? 'l1.W_h' : 'W_h'];
       const width = (spec.cell === 'lstm' ? 4 : 1) * H;
       expect(Wh.rowStride).toBe(width + 16);
@@ -117,8 +118,8 @@ describe('a padded recurrent weight (rows of 1024 floats get 16 more, model/cell
       for (let k = 0; k < layout.numParams; k++) ref.f[a.pBase + k] = wasm.f[b.pBase + k];
       a.ws.layers.forEach((lw, l) => { for (let k = 0; k < s.B * H; k++) ref.f[lw.hs + k] = wasm.f[b.ws.layers[l].hs + k]; });
       a.ws.layers.forEach((lw, l) => { if (lw.cs !== undefined) for (let k = 0; k < s.B * H; k++) ref.f[lw.cs + k] = wasm.f[b.ws.layers[l].cs! + k]; });
-      grads(ref, spec, a, {}, s.T * s.B);
-      grads(wasm, spec, b, {}, s.T * s.B);
+      grads(ref, a, {}, s.T * s.B);
+      grads(wasm, b, {}, s.T * s.B);
       let scale = 0;
       for (let k = 0; k < layout.numParams; k++) scale = Math.max(scale, Math.abs(ref.f[a.gBase + k]));
       // float32 sums over up to 1024 terms: a looser bound than the small models' 2e-5
@@ -135,9 +136,9 @@ describe('a padded recurrent weight (rows of 1024 floats get 16 more, model/cell
       expect(nonZero).toBe(0);
       // finite differences in float64 on sampled elements of every recurrent tensor: the cells index
       // W_h at its padded stride (a wrong stride would agree between WASM and float64 but not here)
-      grads(ref, spec, a, {}, s.T * s.B);
+      grads(ref, a, {}, s.T * s.B);
       const rng = new Rng(2);
-      const loss = () => modelLoss(spec, ref, a.P, a.ws) / (s.T * s.B);
+      const loss = () => modelLoss(a.model, ref, a.P, a.ws) / (s.T * s.B);
       for (const name of layout.names.filter((n) => /W_h[a-z]$/.test(n) && n !== 'W_hq')) {
         const t = layout.tensors[name];
         for (let k = 0; k < 6; k++) {
@@ -154,22 +155,25 @@ describe('a padded recurrent weight (rows of 1024 floats get 16 more, model/cell
 
 describe('layout, state and FLOPs of a stack', () => {
   it('names layer k\'s tensors l{k}.<D2L name>; layer 0 reads V inputs, the layers above H; the output layer closes the list', () => {
-    const layout = paramLayout({ V: 7, H: 4, cell: 'lstm', layers: 2 });
+    const layout = paramLayout(desc({ cell: 'lstm', act: 'tanh', layers: 2 }, { V: 7, H: 4 }));
     expect(layout.names.slice(0, 3)).toEqual(['l0.W_xi', 'l0.W_hi', 'l0.b_i']);
     expect(layout.names.slice(12, 15)).toEqual(['l1.W_xi', 'l1.W_hi', 'l1.b_i']);
     expect(layout.names.slice(-2)).toEqual(['W_hq', 'b_q']);
     expect(layout.tensors['l0.W_xc'].shape).toEqual([7, 4]);
     expect(layout.tensors['l1.W_xc'].shape).toEqual([4, 4]);
     // one layer: no prefix, D2L's names, as before layers existed
-    expect(paramLayout({ V: 7, H: 4, cell: 'lstm', layers: 1 }).names[0]).toBe('W_xi');
-    expect(stateParts({ cell: 'lstm', act: 'tanh', layers: 3 })).toBe(6);
+    expect(paramLayout(desc({ cell: 'lstm', act: 'tanh' }, { V: 7, H: 4 })).names[0]).toBe('W_xi');
+    const table = stateTableOf(desc({ cell: 'lstm', act: 'tanh', layers: 3 }, { V: 7, H: 4 }), 5, 100);
+    expect([table.names, table.partSize, table.size]).toEqual([['h', 'c'], 3 * 5 * 4, 2 * 3 * 5 * 4]);
+    // state.h (L, rows, H) then state.c: c of layer 1, row 2 sits after all of h and c's layer 0
+    expect(table.at(1, 1, 2)).toBe(100 + ((1 * 3 + 1) * 5 + 2) * 4);
   });
 
   it('FLOPs per token: 6HV + per layer 6GH(H + in), in = 0 for the gather, H above it', () => {
     const [V, H] = [1027, 256];
-    expect(trainFlopsPerToken({ V, H, cell: 'lstm', layers: 2 })).toBe(6 * H * V + 24 * H * H + 24 * H * 2 * H);
-    expect(trainFlopsPerToken({ V, H, cell: 'gru', layers: 3 })).toBe(6 * H * V + 18 * H * H + 2 * 18 * H * 2 * H);
-    expect(trainFlopsPerToken({ V, H })).toBe(6 * H * V + 6 * H * H);
+    expect(trainFlopsPerToken(desc({ cell: 'lstm', act: 'tanh', layers: 2 }, { V, H }))).toBe(6 * H * V + 24 * H * H + 24 * H * 2 * H);
+    expect(trainFlopsPerToken(desc({ cell: 'gru', act: 'tanh', layers: 3 }, { V, H }))).toBe(6 * H * V + 18 * H * H + 2 * 18 * H * 2 * H);
+    expect(trainFlopsPerToken(desc({ cell: 'rnn', act: 'tanh' }, { V, H }))).toBe(6 * H * V + 6 * H * H);
   });
 });
 
@@ -234,12 +238,12 @@ describe('dropout masks', () => {
   });
 
   it('are off without a key (evaluation and sampling): the loss is the dropout-free model\'s', () => {
-    const spec: ModelSpec = { cell: 'lstm', act: 'tanh', layers: 2, dropout: 0.5 };
+    const spec: CellSpec = { cell: 'lstm', act: 'tanh', layers: 2, dropout: 0.5 };
     const blas = new RefBlas(1 << 16, 'f64');
     const m = build(blas, 0, spec, 3);
-    const plain = modelLoss({ ...spec, dropout: 0 }, blas, m.P, m.ws);
-    expect(modelLoss(spec, blas, m.P, m.ws)).toBe(plain);
-    expect(modelLoss(spec, blas, m.P, m.ws, shape.B, { dropout: KEY })).not.toBe(plain);
+    const plain = modelLoss({ ...m.model, dropout: 0 }, blas, m.P, m.ws);
+    expect(modelLoss(m.model, blas, m.P, m.ws)).toBe(plain);
+    expect(modelLoss(m.model, blas, m.P, m.ws, shape.B, { dropout: KEY })).not.toBe(plain);
   });
 });
 

@@ -19,6 +19,7 @@ import { Trainer } from '../src/train/trainer.js';
 import { initParams } from '../src/model/params.js';
 import { Rng } from '../src/util/rng.js';
 import { firstGradient, D2L_BASE } from './train_helpers.js';
+import { desc } from './helpers.js';
 
 /** The pre-barrier step, phase by phase on one thread, over an N-worker plan (independent of runStretch). */
 class RoundTripEngine implements Engine {
@@ -55,10 +56,10 @@ class RoundTripEngine implements Engine {
             blas.i[ws.y + t * rows + r] = this.s.corpus[start + t + 1];
           }
         }
-        const ctx: StepContext = { blas, plan, act: 'tanh', ws };
+        const ctx: StepContext = { blas, plan, ws };
         loss += computeShard(ctx, s, task.carry, task.gradScale);
       });
-      const ctx: StepContext = { blas, plan, act: 'tanh', ws: plan.workspaces[0] };
+      const ctx: StepContext = { blas, plan, ws: plan.workspaces[0] };
       let sumsq = 0;
       for (const x of reduceChunks(ctx, 0, plan.numChunks, plan.activeBlocks)) sumsq += x;
       const norm = Math.sqrt(sumsq);
@@ -122,8 +123,8 @@ describe('stretch control', () => {
     const cfg = config('random', false);
     const data = prepareData(cfg);
     const engine = new PoolEngine({
-      plan: { V: data.vocab.size, H: 40, T: 11, B: 9, workers, deterministic: false, evalRows: 0 },
-      act: 'tanh', corpus: data.train,
+      plan: { model: desc({ cell: 'rnn', act: 'tanh' }, { V: data.vocab.size, H: 40 }), T: 11, B: 9, workers, deterministic: false, evalRows: 0, optimSlots: 0, seed: 0 },
+      corpus: data.train,
     });
     const rng = new Rng(1);
     initParams(engine.plan.layout, engine.blas.f, engine.plan.params, () => rng.normal(), 0.1);
@@ -220,7 +221,7 @@ describe('stretch control', () => {
     const cfg = { ...base, model: { ...base.model, cell, gru_reset: 'after' as const, layers, dropout } };
     const { engine, p0, g } = firstGradient(cfg);
     const { plan, blas, control } = engine;
-    expect(plan.layout.dims).toMatchObject({ cell, layers });
+    expect(plan.layout.model).toMatchObject({ cell, layers, dropout });
     // the upper layer's recurrent weights get a gradient (an RNN plan would have no such tensor)
     const t = plan.layout.tensors[`l1.W_h${cell === 'gru' ? 'z' : 'i'}`];
     let sumsq = 0;

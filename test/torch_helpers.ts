@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { expect } from 'vitest';
 import { createWasmBlas, RESERVED_LOW_BYTES } from '../src/blas/loader.js';
-import { allocModelWorkspace, modelForward, modelSpecOf, zeroState } from '../src/model/model.js';
+import { allocModelWorkspace, modelForward, zeroState } from '../src/model/model.js';
 import { offsetsAt } from '../src/model/params.js';
 import { loadCheckpoint, loadParamsInto } from '../src/checkpoint/checkpoint.js';
 import { Arena } from '../src/util/arena.js';
@@ -15,8 +15,8 @@ import { bptt } from './cli_helpers.js';
 export function bpttLogits(path: string, text: string): Float32Array {
   const c = loadCheckpoint(path);
   const ids = c.vocab.encode(Array.from(text));
-  const model = modelSpecOf(c.config.model);
-  const shape = { V: c.layout.dims.V, H: c.layout.dims.H, T: ids.length, B: 1 };
+  const model = c.layout.model;
+  const shape = { V: model.V, H: model.H, T: ids.length, B: 1 };
   const place = (arena: Arena) => ({ p: arena.alloc(c.layout.numParams), ws: allocModelWorkspace(arena, model, shape, false) });
   const measure = new Arena(RESERVED_LOW_BYTES / 4);
   place(measure);
@@ -26,7 +26,7 @@ export function bpttLogits(path: string, text: string): Float32Array {
   blas.i.set(ids, ws.x);
   zeroState(model, blas, ws, 1);
   modelForward(model, blas, offsetsAt(c.layout, p), ws);
-  const V = c.layout.dims.V;
+  const V = model.V;
   return blas.f.slice(ws.logits + (ids.length - 1) * V, ws.logits + ids.length * V);
 }
 

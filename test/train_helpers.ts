@@ -78,8 +78,7 @@ export function firstGradient(cfg: TrainConfig) {
   const data = prepareData(cfg);
   const { steps: T, batch: B } = cfg.data;
   const engine = new InlineEngine({
-    plan: planInputOf(cfg, data.vocab.size, { workers: 1, deterministic: false }),
-    act: cfg.model.activation, corpus: data.train,
+    plan: planInputOf(cfg, data.vocab.size, { workers: 1, deterministic: false }), corpus: data.train,
   });
   const { plan, blas, control } = engine;
   const rng = new Rng(3);

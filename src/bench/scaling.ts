@@ -10,10 +10,12 @@ import { availableParallelism, cpus } from 'node:os';
 import type { KernelPreference } from '../blas/loader.js';
 import type { TrainConfig } from '../config/schema.js';
 import { makeSampler } from '../data/samplers.js';
-import { dimsOf, initParams, trainFlopsPerToken } from '../model/params.js';
+import { initParams, trainFlopsPerToken } from '../model/params.js';
+import { modelOf } from '../model/desc.js';
 import { optimStepOf } from '../optim/optimizers.js';
 import { phaseTimes } from '../engine/engine.js';
 import { PoolEngine } from '../engine/pool.js';
+import { driveStretch } from '../engine/drive.js';
 import { prepareData, type PreparedData } from '../train/data.js';
 import { planInputOf } from '../engine/plan.js';
 import { Rng } from '../util/rng.js';
@@ -88,7 +90,7 @@ async function measure(o: ScalingOptions, data: PreparedData, workers: number): 
   const { steps: T, batch: B } = c.data;
   const engine = new PoolEngine({
     plan: planInputOf(c, V, { workers }),
-    act: c.model.activation, kernels: o.kernels, corpus: data.train,
+    kernels: o.kernels, corpus: data.train,
   });
   try {
     const init = new Rng(c.run.seed);
@@ -97,18 +99,19 @@ async function measure(o: ScalingOptions, data: PreparedData, workers: number): 
     const rng = new Rng(c.run.seed + 1);
     sampler.startEpoch(rng);
     let next = 0; // minibatch of the epoch, wrapping (the bench needs valid rows, not a whole epoch)
-    const task = { carry: sampler.kind === 'consecutive', gradScale: 1 / (T * B), lr: c.optim.lr, clipTheta: c.optim.clip, optim: optimStepOf(c.optim) };
+    const task = { carry: sampler.kind === 'consecutive', gradScale: 1 / (T * B), clipTheta: c.optim.clip, optim: optimStepOf(c.optim) };
     const sum: Measurement = { tokensPerS: 0, stepMs: 0, bpttMs: 0, gatherMs: 0, waitMs: 0, reduceMs: 0, updateMs: 0, scheduleMs: 0 };
     const stretches = async (total: number, timed: boolean) => {
       for (let left = total; left > 0;) {
         const count = Math.min(left, engine.maxStretch);
         const t0 = performance.now();
-        for (let k = 0; k < count; k++) {
-          sampler.starts(next, engine.control.schedule, k * B);
-          next = (next + 1) % sampler.batchesPerEpoch;
-        }
-        const scheduleMs = performance.now() - t0;
-        const out = await engine.runStretch({ k0: 0, k1: count, ...task });
+        const from = next;
+        const out = await driveStretch(engine, {
+          sampler, count, minibatch: (k) => (from + k) % sampler.batchesPerEpoch, lr: () => c.optim.lr, task: { ...task, step0: 0 },
+        });
+        next = (from + count) % sampler.batchesPerEpoch;
+        // the coordinator's share: filling the control block (all of the stretch's time outside the engine)
+        const scheduleMs = performance.now() - t0 - out.wallMs;
         if (out.done !== count) throw new Error(`bench stretch ended after ${out.done} of ${count} minibatches (diverged: ${out.divergedAt !== null})`);
         if (timed) {
           const phases = phaseTimes(engine.control);
@@ -142,7 +145,7 @@ export async function runScaling(o: ScalingOptions): Promise<ScalingReport> {
   const c = o.config;
   const data = prepareData(c);
   const V = data.vocab.size;
-  const flopsPerToken = trainFlopsPerToken(dimsOf(V, c.model));
+  const flopsPerToken = trainFlopsPerToken(modelOf(V, c.model));
   const runs = new Map<number, Measurement[]>(o.workers.map((w) => [w, []]));
   let kernels = '';
   for (let round = 0; round < o.repeat; round++) {

@@ -12,19 +12,19 @@ import { readFileSync, existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { InputError } from '../util/errors.js';
+import { GEMM_SCRATCH_ELEMS, RESERVED_LOW_BYTES, WASM_PAGE_BYTES } from './types.js';
 import type { Activation, Blas } from './types.js';
 
 export type KernelVariant = 'relaxed-simd' | 'simd';
 export type KernelPreference = 'auto' | KernelVariant;
+
+export { GEMM_SCRATCH_ELEMS, RESERVED_LOW_BYTES };
 
 export interface CompiledKernels {
   readonly variant: KernelVariant;
   readonly module: WebAssembly.Module;
 }
 
-const WASM_PAGE_BYTES = 65536;
-/** Scratch a packed sgemm needs (elements); the wasm module reports the same (checked on load). */
-export const GEMM_SCRATCH_ELEMS = 128 * 256 + 256 * 2048 + 32;
 /** Products at least this large (M*N*K) are worth packing; the per-step recurrence (32x256x256) is not. */
 export const PACK_MIN_MNK = 1 << 22;
 /**
@@ -44,12 +44,6 @@ export const NT_UNPACKED_MAX_M = 256;
  */
 export const NN_UNPACKED_MAX_M = 64;
 
-/**
- * Bytes at the bottom of every memory left to the wasm module itself: its data segment (the
- * constant tables AssemblyScript's Math.log and friends bring) lives there. compileKernels checks
- * that the segments end below this, so no buffer of ours can overlap them.
- */
-export const RESERVED_LOW_BYTES = WASM_PAGE_BYTES;
 
 /** End (bytes) of the highest active data segment of a wasm binary; 0 if it has none. */
 export function wasmDataEnd(bytes: Uint8Array): number {

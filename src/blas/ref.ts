@@ -2,17 +2,9 @@
 // speed: the tests compare the WASM kernels against it, and the float64 gradient checks run the
 // model code on it (new RefBlas(n, 'f64')). Arithmetic is float64; a float32 heap rounds on store.
 
+import { mix32 } from '../util/hash.js';
 import type { Activation, Blas } from './types.js';
 
-/** Wellons' lowbias32, an invertible 32-bit mix (the dropout mask's hash; kernels.ts mix32). */
-export function mix32(x: number): number {
-  x ^= x >>> 16;
-  x = Math.imul(x, 0x7feb352d);
-  x ^= x >>> 15;
-  x = Math.imul(x, 0x846ca68b);
-  x ^= x >>> 16;
-  return x >>> 0;
-}
 
 /** kernels.ts dropout_apply in TypeScript: the same integer hash, so the same mask bit for bit. */
 export function dropoutReference(f: Float32Array | Float64Array, T: number, B: number, H: number, src: number, dst: number,

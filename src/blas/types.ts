@@ -6,6 +6,19 @@
 // index space, so an arena can hand out both kinds). Matrices are row-major with leading
 // dimensions in elements.
 
+/** Bytes of a wasm memory page. */
+export const WASM_PAGE_BYTES = 65536;
+
+/**
+ * Bytes at the bottom of every memory left to the wasm module itself: its data segment (the
+ * constant tables AssemblyScript's Math.log and friends bring) lives there. The loader checks that
+ * the segments end below this, so no buffer of ours (the memory plan starts here) can overlap them.
+ */
+export const RESERVED_LOW_BYTES = WASM_PAGE_BYTES;
+
+/** Scratch a packed sgemm needs (elements), set with Blas.setScratch; the wasm module reports the same (checked on load). */
+export const GEMM_SCRATCH_ELEMS = 128 * 256 + 256 * 2048 + 32;
+
 export type Activation = 'tanh' | 'identity' | 'relu';
 
 export interface Blas {

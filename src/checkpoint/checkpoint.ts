@@ -11,8 +11,9 @@ import { merge } from '../config/load.js';
 import { ConfigSchema, storedConfigDefaults, type TrainConfig } from '../config/schema.js';
 import { Vocab, vocabOf } from '../data/corpus.js';
 import { readSafetensors, writeSafetensors, type Tensor } from '../io/safetensors.js';
-import { dimsOf, paramLayout, readTensor, writeTensor, type ParamLayout } from '../model/params.js';
-import { cellOf } from '../model/cells/index.js';
+import { paramLayout, readTensor, writeTensor, type ParamLayout } from '../model/params.js';
+import { describeModel, modelOf } from '../model/desc.js';
+import { stateTableOf, type StateTable } from '../engine/plan.js';
 import { InputError } from '../util/errors.js';
 import type { RngState } from '../util/rng.js';
 import { configHash, type DataFingerprint } from './identity.js';
@@ -89,13 +90,13 @@ export interface Checkpoint {
   layout: ParamLayout;
   tensors: Map<string, Tensor>;
   training: TrainingState | null;
-  stateH: Float32Array | null;
+  carriedState: Float32Array | null;
   kernels: string;
 }
 
 export function saveCheckpoint(path: string, args: {
   vocab: Vocab; config: TrainConfig; layout: ParamLayout; heap: Float32Array; params: number;
-  training: TrainingState | null; stateH: Float32Array | null; kernels: string; data: DataFingerprint | null;
+  training: TrainingState | null; carriedState: Float32Array | null; kernels: string; data: DataFingerprint | null;
   /** the optimizer's state blocks (plan.optimState), saved as "optim.<slot>.<tensor>" */
   optimState?: number[];
 }): void {
@@ -131,7 +132,7 @@ export function loadOptimStateInto(ck: Checkpoint, kind: TrainConfig['optim']['k
 
 /** Writes a checkpoint from its named tensors (import, or saveCheckpoint above). */
 export function writeCheckpointTensors(path: string, tensors: Map<string, Tensor>, args: {
-  vocab: Vocab; config: TrainConfig; training: TrainingState | null; stateH: Float32Array | null; kernels: string; data: DataFingerprint | null;
+  vocab: Vocab; config: TrainConfig; training: TrainingState | null; carriedState: Float32Array | null; kernels: string; data: DataFingerprint | null;
 }): void {
   for (const [name, t] of tensors) {
     const data = t.data;
@@ -142,12 +143,10 @@ export function writeCheckpointTensors(path: string, tensors: Map<string, Tensor
         `${existsSync(path) ? 'the previous checkpoint is kept' : 'nothing was written'}`, 1);
     }
   }
-  if (args.stateH) {
-    // the carried state table: h rows of every layer, then (LSTM) c rows
-    const n = stateRows(args.config);
-    const shape = stateShape(args.config);
-    tensors.set('state.h', { shape, data: args.stateH.slice(0, n) });
-    if (cellOf(args.config.model.cell).stateParts > 1) tensors.set('state.c', { shape, data: args.stateH.slice(n, 2 * n) });
+  if (args.carriedState) {
+    // the carried state table, one tensor per named state (state.h, and state.c for the LSTM)
+    const table = stateTableOf(modelOf(args.vocab.size, args.config.model), args.config.data.batch, 0);
+    table.names.forEach((name, s) => tensors.set(`state.${name}`, { shape: stateShape(table, args.config), data: args.carriedState!.slice(s * table.partSize, (s + 1) * table.partSize) }));
   }
   writeSafetensors(path, tensors, {
     format: FORMAT,
@@ -179,14 +178,14 @@ export function loadCheckpoint(path: string): Checkpoint {
   if (!parsed.success) throw bad(`metadata.config is invalid: ${parsed.error.issues[0]?.message}`);
   const config = parsed.data;
   const vocab = vocabOf(chars as string[], bad);
-  const dims = dimsOf(vocab.size, config.model);
-  const layout = paramLayout(dims);
+  const model = modelOf(vocab.size, config.model);
+  const layout = paramLayout(model);
   for (const name of layout.names) {
     const t = file.tensors.get(name);
-    if (!t) throw bad(`missing tensor ${name} (a ${dims.layers! > 1 ? `${dims.layers}-layer ` : ''}${dims.cell} checkpoint)`);
+    if (!t) throw bad(`missing tensor ${name} (a ${describeModel(model)} checkpoint)`);
     const want = layout.tensors[name].shape;
     if (t.shape.join(',') !== want.join(',')) {
-      throw bad(`tensor ${name} has shape [${t.shape}], expected [${want}] for vocabulary size ${dims.V} and hidden ${dims.H}`);
+      throw bad(`tensor ${name} has shape [${t.shape}], expected [${want}] for vocabulary size ${model.V} and hidden ${model.H}`);
     }
     const nf = firstNonFinite(t.data);
     if (nf >= 0) throw bad(`tensor ${name} holds a non-finite value (${t.data[nf]} at index ${nf}); the model is unusable`);
@@ -203,23 +202,23 @@ export function loadCheckpoint(path: string): Checkpoint {
     }
     state = ts.data;
   }
-  const stateNames = cellOf(config.model.cell).stateParts > 1 ? ['state.h', 'state.c'] : ['state.h'];
+  const table = stateTableOf(model, config.data.batch, 0);
+  const stateNames = table.names.map((n) => `state.${n}`);
   const parts = stateNames.map((n) => file.tensors.get(n) ?? null);
   if (parts.some((p) => p !== null) && parts.some((p) => p === null)) throw bad(`the carried state needs ${stateNames.join(' and ')}`);
   parts.forEach((p, k) => {
     if (!p) return;
-    const want = stateShape(config);
+    const want = stateShape(table, config);
     if (p.shape.join(',') !== want.join(',')) {
       throw bad(`tensor ${stateNames[k]} has shape [${p.shape}], expected [${want}] (${want.length > 2 ? 'model.layers, ' : ''}data.batch, model.hidden)`);
     }
     const nf = firstNonFinite(p.data);
     if (nf >= 0) throw bad(`tensor ${stateNames[k]} holds a non-finite value (${p.data[nf]} at index ${nf})`);
   });
-  let h: { data: Float32Array } | null = null;
+  let carriedState: Float32Array | null = null;
   if (parts[0]) {
-    const all = new Float32Array(parts.length * parts[0].data.length);
-    parts.forEach((p, k) => all.set(p!.data, k * p!.data.length));
-    h = { data: all };
+    carriedState = new Float32Array(table.size);
+    parts.forEach((p, s) => carriedState!.set(p!.data, s * table.partSize));
   }
   let data: DataFingerprint | null = null;
   if (meta.data_sha256 !== undefined || meta.data_chars !== undefined) {
@@ -229,17 +228,15 @@ export function loadCheckpoint(path: string): Checkpoint {
   }
   return {
     path, vocab, config, layout, tensors: file.tensors,
-    training: state, stateH: h?.data ?? null, kernels: meta.kernels ?? 'unknown', data, configSha256: meta.config_sha256 ?? null,
+    training: state, carriedState, kernels: meta.kernels ?? 'unknown', data, configSha256: meta.config_sha256 ?? null,
   };
 }
 
-/** The carried state's shape per part: (B, H) for one layer (as before layers existed), (L, B, H) above, like torch's h_0. */
-function stateShape(config: TrainConfig): number[] {
-  const { batch: B } = config.data, { hidden: H, layers: L } = config.model;
-  return L > 1 ? [L, B, H] : [B, H];
+/** A named state's tensor shape: (B, H) for one layer (as before layers existed), (L, B, H) above, like torch's h_0. */
+function stateShape(table: StateTable, config: TrainConfig): number[] {
+  const { hidden: H, layers: L } = config.model;
+  return L > 1 ? [L, table.rows, H] : [table.rows, H];
 }
-
-const stateRows = (config: TrainConfig) => config.model.layers * config.data.batch * config.model.hidden;
 
 /** Index of the first NaN or infinity, or -1. */
 export function firstNonFinite(x: Float32Array): number {

@@ -16,7 +16,7 @@ import { ConfigSchema, DEFAULTS, storedConfigDefaults, type TrainConfig } from '
 import { Vocab, vocabOf } from '../data/corpus.js';
 import type { Checkpoint } from './checkpoint.js';
 import { InputError } from '../util/errors.js';
-import { cellOf } from '../model/cells/index.js';
+import { CELL_KINDS, cellOf, isCellKind } from '../model/cells/index.js';
 import { layerPrefix } from '../model/params.js';
 import { readSafetensors, writeSafetensors, type Tensor } from '../io/safetensors.js';
 
@@ -43,7 +43,7 @@ function rowsOf(t: Tensor, k: number, n: number): Tensor {
 
 export function torchTensors(ck: Checkpoint): Map<string, Tensor> {
   const get = (n: string) => ck.tensors.get(n)!;
-  const { H, V } = ck.layout.dims;
+  const { H, V } = ck.layout.model;
   const m = ck.config.model;
   const cell = cellOf(m.cell);
   const { gateOrder, hhBias } = cell.torch;
@@ -72,9 +72,9 @@ export function exportTorch(ck: Checkpoint, out: string): void {
     format: 'bptt-torch-1',
     cell: m.cell,
     vocab: JSON.stringify(ck.vocab.chars),
-    nonlinearity: m.cell === 'rnn' ? m.activation : 'tanh',
-    hidden_size: String(ck.layout.dims.H),
-    vocab_size: String(ck.layout.dims.V),
+    nonlinearity: cellOf(m.cell).torch.nonlinearity({ act: m.activation, gruReset: m.gru_reset }),
+    hidden_size: String(ck.layout.model.H),
+    vocab_size: String(ck.layout.model.V),
     num_layers: String(m.layers),
     dropout: String(m.dropout),
     // the run's config, so that `bptt import` restores a complete bptt checkpoint
@@ -112,13 +112,15 @@ export function importTorch(path: string): { tensors: Map<string, Tensor>; vocab
   } else {
     config = structuredClone(DEFAULTS);
   }
-  const kind = meta.cell ?? 'rnn';
-  if (kind !== 'rnn' && kind !== 'lstm' && kind !== 'gru') throw bad(`metadata.cell ${JSON.stringify(kind)}: expected rnn, gru or lstm`);
+  const kind = meta.cell ?? 'rnn'; // files exported before the gated cells existed held an RNN and said nothing
+  if (!isCellKind(kind)) throw bad(`metadata.cell ${JSON.stringify(kind)}: expected ${CELL_KINDS.join(', ')}`);
+  // what torch's module fixes for this cell (its nonlinearity, the GRU's reset after the product)
+  const fixed = cellOf(kind).torch.fromTorch(act);
   config = {
     ...config,
     model: {
       ...config.model, cell: kind, hidden: H, layers: L, dropout: L > 1 ? config.model.dropout : 0,
-      activation: kind === 'rnn' ? act : config.model.activation, gru_reset: kind === 'gru' ? 'after' : config.model.gru_reset,
+      activation: fixed.act ?? config.model.activation, gru_reset: fixed.gruReset ?? config.model.gru_reset,
     },
   };
   const { gateOrder, hhBias } = cellOf(kind).torch;

@@ -6,7 +6,7 @@
 import { extent } from '../util/extent.js';
 import { createWasmBlas, RESERVED_LOW_BYTES } from '../blas/loader.js';
 import { cellOf } from '../model/cells/index.js';
-import { allocModelWorkspace, modelBackward, modelForward, modelSpecOf, xentForwardBackward, zeroState } from '../model/model.js';
+import { allocModelWorkspace, modelBackward, modelForward, xentForwardBackward, zeroState } from '../model/model.js';
 import { offsetsAt, readTensor } from '../model/params.js';
 import { writeSafetensors, type Tensor } from '../io/safetensors.js';
 import { loadCheckpoint, loadParamsInto } from '../checkpoint/checkpoint.js';
@@ -41,11 +41,10 @@ export function inspectCheckpoint(checkpoint: string, text: string, gradsOut?: s
   if (missing.length > 0) throw new InputError(`--text: ${missing.map((c) => JSON.stringify(c)).join(', ')} not in the vocabulary of ${checkpoint}`);
   const ids = ck.vocab.encode(chars);
   const T = ids.length - 1;
-  const { V, H } = ck.layout.dims;
+  const model = ck.layout.model;
+  const { V, H, layers: L } = model;
   const shape = { V, H, T, B: 1 };
-  const model = modelSpecOf(ck.config.model);
   const n = ck.layout.numParams;
-  const L = model.layers ?? 1;
   const place = (arena: Arena) => ({
     pBase: arena.alloc(n), gBase: arena.alloc(n),
     trace: Array.from({ length: L }, () => ({ dh: arena.alloc(T * H), dc: arena.alloc(T * H) })),
@@ -79,8 +78,8 @@ export function inspectCheckpoint(checkpoint: string, text: string, gradsOut?: s
   }
   const norms = (trace: number) => Array.from({ length: T }, (_, t) => Math.sqrt(blas.sumsq(H, trace + t * H)));
   if (gradsOut) writeSafetensors(gradsOut, tensors, { format: 'bptt-gradients-1', text, loss: String(loss), checkpoint });
-  // a cell with a cell state (the LSTM) also reports the gradient on that state's own path
-  const hasC = cellOf(model.cell).stateParts > 1;
+  // a cell that carries more than h (the LSTM's c) also reports the gradient on that state's own path
+  const hasC = cellOf(model.cell).state.length > 1;
   const perLayer = trace.map((tr) => ({ dh_norms: norms(tr.dh), ...(hasC ? { dc_norms: norms(tr.dc) } : {}) }));
   return {
     text, cell: model.cell, steps: T, loss, loss_at: lastOnly ? 'last' : 'all', grad_norms, ...perLayer[L - 1],

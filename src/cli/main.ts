@@ -11,8 +11,8 @@ import { writeFileAtomic } from '../io/safetensors.js';
 import { lineChart } from '../io/svg.js';
 import { envOverrides, getPath, leafKeys, parseSet, parseValue, resolveConfig, type Override } from '../config/load.js';
 import { createWasmBlas, RESERVED_LOW_BYTES, type KernelPreference } from '../blas/loader.js';
-import { cellOf } from '../model/cells/index.js';
-import { allocModelWorkspace, modelSpecOf } from '../model/model.js';
+import { CELL_KINDS, cellOf } from '../model/cells/index.js';
+import { allocModelWorkspace } from '../model/model.js';
 import { generate } from '../model/generate.js';
 import { offsetsAt } from '../model/params.js';
 import { loadCheckpoint, loadParamsInto, writeCheckpointTensors } from '../checkpoint/checkpoint.js';
@@ -22,7 +22,8 @@ import { Rng } from '../util/rng.js';
 import { exportTorch, importTorch } from '../checkpoint/torch.js';
 import { compareRuns, expandRunDirs, type CompareAxes, parseGridArg, readSweepFile, runSweep, type SweepSpec } from './experiments.js';
 import { formatInspect, inspectCheckpoint } from './inspect.js';
-import { describeModel, loadRunForResume, trainCommand, workersWarning } from './train.js';
+import { loadRunForResume, trainCommand, workersWarning } from './train.js';
+import { describeModel, modelOf } from '../model/desc.js';
 import { checkOutputFile } from './output_files.js';
 import { canonicalPath } from '../io/files.js';
 import { RUN_FILES, RunDir } from '../train/rundir.js';
@@ -43,7 +44,7 @@ const FLAG_KEYS: Array<[flag: string, key: string, help: string]> = [
   ['--time <duration>', 'run.time_budget', 'train for this wall-clock time: 90s, 10m, 1h30m (default 10m)'],
   ['--epochs <n>', 'run.epochs', 'train this many epochs instead of a time budget'],
   ['--minibatches <n>', 'run.minibatches', 'train exactly this many minibatches (bitwise-reproducible)'],
-  ['--cell <kind>', 'model.cell', 'rnn | gru | lstm'],
+  ['--cell <kind>', 'model.cell', CELL_KINDS.join(' | ')],
   ['--hidden <n>', 'model.hidden', 'hidden units H'],
   ['--layers <n>', 'model.layers', 'stacked layers'],
   ['--dropout <p>', 'model.dropout', 'dropout between stacked layers, in training'],
@@ -161,8 +162,8 @@ export function buildProgram(): Command {
       if (!(temperature >= 0)) throw new InputError(`--temperature ${opts.temperature}: must be a number >= 0`);
       const topK = nonNegInt(opts.topK, '--top-k');
       const ck = loadCheckpoint(opts.checkpoint);
-      const shape = { V: ck.layout.dims.V, H: ck.layout.dims.H, T: 1, B: 1 };
-      const model = modelSpecOf(ck.config.model);
+      const model = ck.layout.model;
+      const shape = { V: model.V, H: model.H, T: 1, B: 1 };
       // sized by the allocations themselves (a measuring arena), then placed for real
       const measure = new Arena(RESERVED_LOW_BYTES / 4);
       measure.alloc(ck.layout.numParams);
@@ -244,11 +245,12 @@ export function buildProgram(): Command {
       const out = opts.out ?? opts.checkpoint.replace(/(\.safetensors)?$/, '.torch.safetensors');
       checkOutputFile(out, '--out', { force: Boolean(opts.force), reads: [opts.checkpoint] });
       exportTorch(ck, out);
-      const m = ck.config.model;
-      const { module } = cellOf(m.cell).torch;
-      const torchModule = `torch.nn.${module}${module === 'RNN' ? ` nonlinearity=${m.activation}` : ''}`;
+      const m = ck.layout.model;
+      const { torch } = cellOf(m.cell);
+      // only torch.nn.RNN takes a nonlinearity argument
+      const torchModule = `torch.nn.${torch.module}${torch.module === 'RNN' ? ` nonlinearity=${torch.nonlinearity({ act: m.act, gruReset: m.gruReset })}` : ''}`;
       const depth = m.layers > 1 ? `, num_layers ${m.layers}${m.dropout > 0 ? `, dropout ${m.dropout}` : ''}` : '';
-      stdout(`bptt export: ${out} (${torchModule}, hidden ${ck.layout.dims.H}${depth}, vocabulary ${ck.layout.dims.V})\n`);
+      stdout(`bptt export: ${out} (${torchModule}, hidden ${m.H}${depth}, vocabulary ${m.V})\n`);
     });
 
   program.command('import')
@@ -261,8 +263,8 @@ export function buildProgram(): Command {
       const out = opts.out as string;
       checkOutputFile(out, '--out', { force: Boolean(opts.force), reads: [opts.checkpoint as string] });
       const { tensors, vocab, config } = importTorch(opts.checkpoint as string);
-      writeCheckpointTensors(out, tensors, { vocab, config, training: null, stateH: null, kernels: 'import', data: null });
-      stdout(`bptt import: ${out} (${describeModel(config)}, vocabulary ${vocab.size}); ` +
+      writeCheckpointTensors(out, tensors, { vocab, config, training: null, carriedState: null, kernels: 'import', data: null });
+      stdout(`bptt import: ${out} (${describeModel(modelOf(vocab.size, config.model))}, vocabulary ${vocab.size}); ` +
         `use it with sample, inspect, export, or train --init\n`);
     });
 

@@ -16,7 +16,8 @@ import { planInputOf } from '../engine/plan.js';
 import { configDiff, RESUMABLE_KEYS } from '../checkpoint/identity.js';
 import { RUN_FILES, RunDir } from '../train/rundir.js';
 import { Trainer } from '../train/trainer.js';
-import { dimsOf, trainFlopsPerToken } from '../model/params.js';
+import { trainFlopsPerToken } from '../model/params.js';
+import { describeModel } from '../model/desc.js';
 import { InputError } from '../util/errors.js';
 import { fmtEpochs, fmtLoss, fmtNum, formatDuration, Output, plural, type OutputMode } from './terminal.js';
 import { out as stdout } from './stdio.js';
@@ -44,7 +45,7 @@ export function createEngine(config: TrainConfig, data: PreparedData, kernels: K
   const workers = config.run.workers ?? availableParallelism();
   if (workers > availableParallelism()) warn?.(workersWarning(workers));
   const plan = planInputOf(config, data.vocab.size, { workers, evalRows: evalRows(data.val?.length ?? 0, config.data.steps, config.data.batch) });
-  return new PoolEngine({ plan, act: config.model.activation, kernels, corpus: data.train });
+  return new PoolEngine({ plan, kernels, corpus: data.train });
 }
 
 export function printResolvedConfig(resolved: ResolvedConfig): string {
@@ -96,11 +97,12 @@ export async function trainCommand(resolved: ResolvedConfig, opts: TrainOptions,
     else runDir.createFresh(opts.force);
     const trainer = new Trainer(config, data, engine, resumeFrom, initFrom);
     runDir.writeConfig(config); // on resume too: config.yaml always states what this run now is
-    const flops = trainFlopsPerToken(dimsOf(data.vocab.size, config.model));
+    const model = engine.plan.input.model;
+    const flops = trainFlopsPerToken(model);
     out.info(`bptt: ${data.source}: ${plural(data.chars, 'character', 'characters')}, vocabulary ${data.vocab.size}, ` +
       `${data.train.length.toLocaleString('en-US')} train / ${(data.val?.length ?? 0).toLocaleString('en-US')} validation` +
       `${config.data.preprocess.newlines_to_spaces ? ' (newlines replaced by spaces: data.preprocess.newlines_to_spaces)' : ''}`);
-    out.info(`bptt: ${describeModel(config)}, ${config.optim.kind}, ${config.data.sampler} sampling, B=${config.data.batch} T=${config.data.steps}, ` +
+    out.info(`bptt: ${describeModel(model)}, ${config.optim.kind}, ${config.data.sampler} sampling, B=${config.data.batch} T=${config.data.steps}, ` +
       `${trainer.sampler.batchesPerEpoch} minibatches/epoch, ${(flops / 1e6).toFixed(2)} MFLOP/token; ` +
       `kernels ${engine.blas.name}, ${engine.workers} worker${engine.workers > 1 ? 's' : ''}${config.run.deterministic ? ' (deterministic)' : ''}`);
     out.info(`bptt: ${describeLength(trainer)}; learning rate ${describeSchedule(config)}`);
@@ -118,7 +120,7 @@ export async function trainCommand(resolved: ResolvedConfig, opts: TrainOptions,
     }
     const save = (state: TrainingState, file: 'last' | 'best') => saveCheckpoint(runDir.path(file), {
       vocab: data.vocab, config, layout: engine.plan.layout, heap: engine.blas.f, params: engine.plan.params,
-      training: state, stateH: trainer.stateH(), kernels: engine.blas.name, data: data.fingerprint, optimState: engine.plan.optimState,
+      training: state, carriedState: trainer.carriedState(), kernels: engine.blas.name, data: data.fingerprint, optimState: engine.plan.optimState,
     });
     const done = await trainer.run({
       shouldStop: () => stopSignal !== null,
@@ -196,13 +198,6 @@ function scheduleChange(ck: Checkpoint, trainer: Trainer): string | null {
   return `the run's length changed, so the ${config.optim.schedule.kind} schedule now runs over ${h1 === null ? 'the new time budget' : plural(h1, 'minibatch', 'minibatches')} ` +
     `instead of ${h0 === null ? 'the old time budget' : plural(h0, 'minibatch', 'minibatches')}` +
     `${lrWas !== null && lrNow !== null ? `: the rate goes from ${fmtNum(lrWas)} (last minibatch trained) to ${fmtNum(lrNow)} and decays to ${config.optim.schedule.min_lr} at the new end` : ''}`;
-}
-
-/** The model in a few words: "rnn tanh H=256", "2-layer lstm H=256, dropout 0.2". */
-export function describeModel(config: TrainConfig): string {
-  const m = config.model;
-  const cell = m.cell === 'rnn' ? `rnn ${m.activation}` : m.cell === 'gru' ? `gru (reset ${m.gru_reset})` : m.cell;
-  return `${m.layers > 1 ? `${m.layers}-layer ` : ''}${cell} H=${m.hidden}${m.dropout > 0 ? `, dropout ${m.dropout}` : ''}`;
 }
 
 /** `train --init F`: F's weights start the run; its model shape must be the config's. */

@@ -5,6 +5,7 @@
 
 import { z } from 'zod';
 import { BUILTIN_CORPORA } from '../data/builtin.js';
+import { CELL_KINDS, cellOf } from '../model/cells/index.js';
 import { parseCadence, parseDuration, type Cadence } from './units.js';
 
 const positiveInt = z.number().int().positive();
@@ -17,7 +18,7 @@ const cadence = z.union([z.number(), z.string()]).refine((v) => { const c = pars
   'must be 0, a number of epochs, "N epochs", "N minibatches" or a duration such as 60s');
 
 export const ModelSchema = z.strictObject({
-  cell: z.enum(['rnn', 'gru', 'lstm']).describe('recurrent cell: rnn (the Elman RNN of D2L chapter 6), gru (D2L 6.7) or lstm (D2L 6.8)'),
+  cell: z.enum(CELL_KINDS).describe(`recurrent cell: ${CELL_KINDS.map((k) => `${k} (${cellOf(k).about})`).join(', ')}`),
   gru_reset: z.enum(['before', 'after']).describe('gru: the reset gate before the product (D2L, Cho et al.) or after it (PyTorch/cuDNN, exportable to nn.GRU)'),
   hidden: positiveInt.max(8192).describe('hidden units H'),
   layers: positiveInt.max(64).describe('stacked layers (D2L 6.9): layer 1 reads the characters, each next one the hidden state below'),

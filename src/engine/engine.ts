@@ -5,7 +5,7 @@
 // reads the per-minibatch results table; one thread and N threads are the same program.
 
 import { compileKernels, createSharedMemory, WasmBlas, type KernelPreference } from '../blas/loader.js';
-import type { Activation } from '../blas/types.js';
+import type { Blas } from '../blas/types.js';
 import { makePlan, type MemoryPlan, type PlanInput } from './plan.js';
 import { runStretch, type StretchTask, type WorkerContext } from './step.js';
 import { controlViews, PHASES, Slot, StretchStatus, type ControlViews } from './control.js';
@@ -42,7 +42,6 @@ export interface Engine {
 
 export interface EngineOptions {
   plan: PlanInput;
-  act: Activation;
   /** the training corpus (token ids); copied once into shared memory unless it is already there */
   corpus: Int32Array;
   kernels?: KernelPreference;
@@ -102,13 +101,14 @@ export class InlineEngine implements Engine {
   readonly maxStretch: number;
   private readonly ctx: WorkerContext;
 
-  constructor(opts: EngineOptions) {
+  /** `instrument`: the step sees its kernels through this wrapper (bench/profile.ts times every call) */
+  constructor(opts: EngineOptions, instrument?: (blas: Blas) => Blas) {
     const s = engineSetup(opts, 1);
     this.blas = s.blas;
     this.plan = s.plan;
     this.control = s.control;
     this.maxStretch = s.maxStretch;
-    this.ctx = { blas: s.blas, plan: s.plan, act: opts.act, ws: s.plan.workspaces[0], worker: 0, control: s.control, corpus: s.corpus };
+    this.ctx = { blas: instrument ? instrument(s.blas) : s.blas, plan: s.plan, ws: s.plan.workspaces[0], worker: 0, control: s.control, corpus: s.corpus };
   }
 
   async runStretch(task: StretchTask, onProgress?: ProgressFn): Promise<StretchOutcome> {

@@ -6,8 +6,8 @@
 //   params                        (numParams)
 //   grad blocks, one per shard    (numShards x numParams): each shard's rows accumulate here
 //   optimizer state               (optimSlots x numParams): momentum's velocity, Adam's m and v
-//   carried state                 (parts, B, H) consecutive sampling: row b's h_T of every layer (and
-//                                             c_T for the LSTM), read as row b's initial state
+//   carried state                 consecutive sampling: the state table (stateTableOf below), row b's
+//                                 final state of every layer, read as row b's initial state
 //   workspaces, one per worker    the rows' token ids and activation caches for up to rowsPerTask rows
 //   eval workspace, sampling workspace   (coordinator thread only)
 //
@@ -19,12 +19,11 @@
 // The minibatch itself is not here: the control block (engine/control.ts) holds each row's start
 // offset, and every worker gathers its rows' tokens from the shared corpus into its workspace.
 // Sizes come from the allocations themselves (an unbounded Arena), never from a second formula.
-import { RESERVED_LOW_BYTES } from '../blas/loader.js';
-import type { Workspace } from '../model/model.js';
-import type { Activation } from '../blas/types.js';
+import { RESERVED_LOW_BYTES } from '../blas/types.js';
 import type { TrainConfig } from '../config/schema.js';
-import { allocModelWorkspace, stateParts, type ModelSpec } from '../model/model.js';
-import type { CellKind } from '../model/params.js';
+import { cellOf } from '../model/cells/index.js';
+import { modelOf, type ModelDesc } from '../model/desc.js';
+import { allocModelWorkspace, type StateRows, type Workspace } from '../model/model.js';
 import { offsetsAt, paramLayout, type ParamLayout, type TensorOffsets } from '../model/params.js';
 import { Arena } from '../util/arena.js';
 import { optimSlots } from '../optim/optimizers.js';
@@ -34,26 +33,20 @@ export const DETERMINISTIC_SHARD_ROWS = 4;
 export const NORM_CHUNK_ELEMS = 16384;
 
 export interface PlanInput {
-  V: number;
-  H: number;
+  /** the model trained (modelOf: the config's, one description for everything) */
+  model: ModelDesc;
+  /** time steps per row */
   T: number;
+  /** rows per minibatch */
   B: number;
   workers: number;
   deterministic: boolean;
   /** validation rows (0: no eval workspace) */
   evalRows: number;
   /** optimizer state blocks of numParams each: 0 sgd, 1 momentum (velocity), 2 adam (m, v) */
-  optimSlots?: number;
-  /** the recurrent cell (default rnn) */
-  cell?: CellKind;
-  /** GRU: where the reset gate applies (default before) */
-  gruReset?: 'before' | 'after';
-  /** stacked layers (default 1) */
-  layers?: number;
-  /** dropout between layers in training (default 0) */
-  dropout?: number;
+  optimSlots: number;
   /** run.seed: the dropout masks' key */
-  seed?: number;
+  seed: number;
 }
 
 /**
@@ -62,18 +55,36 @@ export interface PlanInput {
  * say: the thread count, the validation rows, and (bench) a deterministic mode other than the run's.
  */
 export function planInputOf(config: TrainConfig, V: number, at: { workers: number; evalRows?: number; deterministic?: boolean }): PlanInput {
-  const m = config.model;
   return {
-    V, H: m.hidden, T: config.data.steps, B: config.data.batch, workers: at.workers,
+    model: modelOf(V, config.model), T: config.data.steps, B: config.data.batch, workers: at.workers,
     deterministic: at.deterministic ?? config.run.deterministic, evalRows: at.evalRows ?? 0,
-    optimSlots: optimSlots(config.optim.kind).length,
-    cell: m.cell, gruReset: m.gru_reset, layers: m.layers, dropout: m.dropout, seed: config.run.seed,
+    optimSlots: optimSlots(config.optim.kind).length, seed: config.run.seed,
   };
 }
 
-/** The model a plan trains (the activation is the run's, passed beside the plan). */
-export function modelOfPlan(input: PlanInput, act: Activation): ModelSpec {
-  return { cell: input.cell ?? 'rnn', act, gruReset: input.gruReset ?? 'before', layers: input.layers ?? 1, dropout: input.dropout ?? 0 };
+/**
+ * The carried-state table: the one place that decides its size and the order of its parts. For
+ * each state the cell carries (cell.state: h, and c for the LSTM), for each layer, `rows` rows of
+ * H: state s of layer l for row b at offset + ((s * L + l) * rows + b) * H. So the table reads as
+ * state.h (L, rows, H) followed by state.c: each named state is one contiguous part (checkpoints
+ * store them as the tensors "state.h" and "state.c").
+ */
+export interface StateTable extends StateRows {
+  offset: number;
+  rows: number;
+  /** the states by name, in table order: ['h'] or ['h', 'c'] */
+  names: readonly string[];
+  /** elements of one named state: L * rows * H */
+  partSize: number;
+  /** elements of the whole table */
+  size: number;
+}
+
+export function stateTableOf(model: ModelDesc, rows: number, offset: number): StateTable {
+  const { H, layers: L } = model;
+  const names = cellOf(model.cell).state;
+  const partSize = L * rows * H;
+  return { offset, rows, names, partSize, size: names.length * partSize, at: (s, l, b) => offset + ((s * L + l) * rows + b) * H };
 }
 
 export interface RowRange {
@@ -101,7 +112,8 @@ export interface MemoryPlan {
   chunksOfWorker: RowRange[];
   /** parameter range each worker updates (16-element boundaries: no two threads write one cache line) */
   paramsOfWorker: RowRange[];
-  state: number;
+  /** the carried-state table (consecutive sampling) */
+  state: StateTable;
   workspaces: Workspace[];
   evalWs: Workspace | null;
   sampleWs: Workspace;
@@ -114,9 +126,9 @@ export function balancedRanges(B: number, parts: number): RowRange[] {
 }
 
 export function makePlan(input: PlanInput): MemoryPlan {
-  const { V, H, T, B, workers, deterministic, evalRows } = input;
-  const model = modelOfPlan(input, 'tanh'); // the activation changes no size
-  const layout = paramLayout({ V, H, cell: model.cell, gruReset: model.gruReset, layers: model.layers });
+  const { model, T, B, workers, deterministic, evalRows } = input;
+  const { V, H } = model;
+  const layout = paramLayout(model);
   const numParams = layout.numParams;
   let shards: RowRange[];
   let shardsOfWorker: number[][];
@@ -137,8 +149,9 @@ export function makePlan(input: PlanInput): MemoryPlan {
   const arena = new Arena(base);
   const params = arena.alloc(numParams);
   const gradBlocks = shards.map(() => arena.alloc(numParams));
-  const optimState = Array.from({ length: input.optimSlots ?? 0 }, () => arena.alloc(numParams));
-  const state = arena.alloc(stateParts(model) * B * H);
+  const optimState = Array.from({ length: input.optimSlots }, () => arena.alloc(numParams));
+  const stateSize = stateTableOf(model, B, 0).size;
+  const state = stateTableOf(model, B, arena.alloc(stateSize));
   const workspaces = Array.from({ length: workers }, () => allocModelWorkspace(arena, model, taskShape, true));
   // evaluation and sampling never drop out: no dropout buffers
   const evalWs = evalRows > 0 ? allocModelWorkspace(arena, { ...model, dropout: 0 }, evalShape, true) : null;

@@ -65,7 +65,7 @@ export class PoolEngine implements Engine {
     this.control = s.control;
     this.maxStretch = s.maxStretch;
     const init: WorkerInit = {
-      memory: s.memory, module: s.kernels.module, variant: s.kernels.variant, plan: s.plan.input, act: opts.act,
+      memory: s.memory, module: s.kernels.module, variant: s.kernels.variant, plan: s.plan.input,
       control: s.control.sab, controlShape: s.control.shape, corpus: s.corpus.buffer as SharedArrayBuffer,
       corpusByteOffset: s.corpus.byteOffset, corpusLength: s.corpus.length,
       // spinning only pays when every worker has a core of its own

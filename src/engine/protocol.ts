@@ -2,7 +2,6 @@
 // task carries a kind, the worker's index and scalars; a result is tagged by the same kind.
 
 import type { KernelVariant } from '../blas/loader.js';
-import type { Activation } from '../blas/types.js';
 import type { StretchTask } from './step.js';
 import type { PlanInput } from './plan.js';
 import type { ControlShape } from './control.js';
@@ -12,7 +11,6 @@ export interface WorkerInit {
   module: WebAssembly.Module;
   variant: KernelVariant;
   plan: PlanInput;
-  act: Activation;
   /** the control block (engine/control.ts) and its shape */
   control: SharedArrayBuffer;
   controlShape: ControlShape;

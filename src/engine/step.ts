@@ -19,18 +19,18 @@
 // All sums run in an order fixed by indices, never by arrival, so the results are bitwise those
 // of the same phases run one after another (test/step.test.ts checks exactly that).
 
-import type { Activation, Blas } from '../blas/types.js';
+import type { Blas } from '../blas/types.js';
 import type { Workspace } from '../model/model.js';
 import { loadState, modelBackward, modelForward, storeState, xentForwardBackward, zeroState } from '../model/model.js';
 import { clipFactor } from '../optim/clip.js';
 import { applyUpdate, type OptimStep } from '../optim/optimizers.js';
 import { barrier, checkAbort, PhaseIndex, PHASES, Result, RESULT_FIELDS, Slot, StretchStatus, type ControlViews } from './control.js';
-import { modelOfPlan, NORM_CHUNK_ELEMS, type MemoryPlan } from './plan.js';
+import { NORM_CHUNK_ELEMS, type MemoryPlan } from './plan.js';
 
 export interface StepContext {
   blas: Blas;
+  /** the memory plan, and through plan.input.model the model trained */
   plan: MemoryPlan;
-  act: Activation;
   /** this thread's workspace */
   ws: Workspace;
 }
@@ -87,22 +87,21 @@ export function gatherShard(ctx: WorkerContext, s: number, k: number): void {
  * summed loss. `carry`: start from (and then store) each row's state in the shared state table.
  */
 export function computeShard(ctx: StepContext, s: number, carry: boolean, gradScale: number, minibatch = 0): number {
-  const { blas, plan, act, ws } = ctx;
+  const { blas, plan, ws } = ctx;
   const { lo, hi } = plan.shards[s];
   const rows = hi - lo;
-  const { B } = plan.input;
-  const model = modelOfPlan(plan.input, act);
+  const { model } = plan.input;
   // dropout masks are keyed by the minibatch's global index and each row's index in it: the same
   // masks whichever worker runs the row
-  const opts = { dropout: { seed: plan.input.seed ?? 0, minibatch, row0: lo } };
+  const opts = { dropout: { seed: plan.input.seed, minibatch, row0: lo } };
   const block = plan.gradBlocks[s];
   blas.fill(plan.numParams, 0, block);
   if (rows === 0) return 0;
-  if (carry) loadState(model, blas, ws, plan.state, B, lo, rows);
+  if (carry) loadState(model, blas, ws, plan.state, lo, rows);
   else zeroState(model, blas, ws, rows);
   modelForward(model, blas, plan.P, ws, rows, opts);
   // The carried state is the final state of this minibatch, detached: BPTT below never reaches past it.
-  if (carry) storeState(model, blas, ws, plan.state, B, lo, rows);
+  if (carry) storeState(model, blas, ws, plan.state, lo, rows);
   const loss = xentForwardBackward(blas, ws, gradScale, rows);
   modelBackward(model, blas, plan.P, plan.gradOffsets[s], ws, rows, opts);
   return loss;

@@ -17,7 +17,7 @@ const control = controlViews(init.controlShape, init.control);
 const corpus = new Int32Array(init.corpus, init.corpusByteOffset, init.corpusLength);
 
 export default function run(task: Task): TaskResult {
-  const ctx: WorkerContext = { blas, plan, act: init.act, ws: plan.workspaces[task.worker], worker: task.worker, control, corpus, spinMs: init.spinMs };
+  const ctx: WorkerContext = { blas, plan, ws: plan.workspaces[task.worker], worker: task.worker, control, corpus, spinMs: init.spinMs };
   try {
     runStretch(ctx, task);
   } catch (err) {

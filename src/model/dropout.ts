@@ -11,7 +11,7 @@
 // kernel (Blas.dropout: WASM SIMD, 4 units at a time, or the TypeScript reference, the same bits).
 // A unit is kept when its 32-bit value is at or above p * 2^32.
 
-import { mix32 } from '../blas/ref.js';
+import { mix32 } from '../util/hash.js';
 import type { Blas } from '../blas/types.js';
 
 export interface DropoutKey {

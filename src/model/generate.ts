@@ -7,7 +7,7 @@ import type { Vocab } from '../data/corpus.js';
 import { InputError } from '../util/errors.js';
 import type { Rng } from '../util/rng.js';
 import type { Workspace } from './model.js';
-import { carryOver, modelForward, zeroState, type ModelSpec } from './model.js';
+import { carryOver, modelForward, zeroState, type ModelDesc } from './model.js';
 import type { TensorOffsets } from './params.js';
 import { runToEnd, type Steps } from '../util/slices.js';
 
@@ -21,13 +21,13 @@ export interface GenerateOptions {
 }
 
 /** `ws` must have T = 1, B = 1. Returns the prefix followed by `length` generated characters. */
-export function generate(blas: Blas, model: ModelSpec, P: TensorOffsets, ws: Workspace, vocab: Vocab,
+export function generate(blas: Blas, model: ModelDesc, P: TensorOffsets, ws: Workspace, vocab: Vocab,
   prefix: string, opts: GenerateOptions): string {
   return runToEnd(generateSteps(blas, model, P, ws, vocab, prefix, opts));
 }
 
 /** generate as steps: one per character read or written (util/slices.ts runs them in slices). */
-export function* generateSteps(blas: Blas, model: ModelSpec, P: TensorOffsets, ws: Workspace, vocab: Vocab,
+export function* generateSteps(blas: Blas, model: ModelDesc, P: TensorOffsets, ws: Workspace, vocab: Vocab,
   prefix: string, opts: GenerateOptions): Steps<string> {
   const { V } = ws.shape;
   const missing = vocab.missing(prefix);

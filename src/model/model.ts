@@ -14,32 +14,14 @@
 // float32 or the float64 reference), heap offsets and sizes; they allocate nothing. Gradients
 // ACCUMULATE (+=) into the gradient block, so callers zero it per minibatch.
 
-import { GEMM_SCRATCH_ELEMS } from '../blas/loader.js';
-import type { Activation, Blas } from '../blas/types.js';
+import { GEMM_SCRATCH_ELEMS, type Blas } from '../blas/types.js';
 import type { Arena } from '../util/arena.js';
-import { cellOf } from './cells/index.js';
 import type { Cell, CellOptions, GruReset, LayerOffsets, LayerTrace, LayerWorkspace } from './cells/types.js';
+import { cellAndOptions, type ModelDesc } from './desc.js';
 import { applyDropout, type DropoutKey } from './dropout.js';
-import { layerPrefix, type CellKind, type TensorOffsets } from './params.js';
+import { layerPrefix, type TensorOffsets } from './params.js';
 
-export type { DropoutKey, GruReset, LayerWorkspace };
-
-export interface ModelSpec {
-  cell: CellKind;
-  /** the RNN's activation (the gated cells use sigmoid/tanh) */
-  act: Activation;
-  /** GRU: where the reset gate applies (default before) */
-  gruReset?: GruReset;
-  /** stacked layers (default 1) */
-  layers?: number;
-  /** dropout between layers in training (default 0) */
-  dropout?: number;
-}
-
-/** The spec of a config's model. */
-export function modelSpecOf(model: { cell: CellKind; activation: Activation; gru_reset: GruReset; layers: number; dropout: number }): ModelSpec {
-  return { cell: model.cell, act: model.activation, gruReset: model.gru_reset, layers: model.layers, dropout: model.dropout };
-}
+export type { DropoutKey, GruReset, LayerWorkspace, ModelDesc };
 
 export interface SeqShape {
   V: number;
@@ -64,61 +46,56 @@ export interface Workspace {
   layers: LayerWorkspace[];
 }
 
-const optionsOf = (m: ModelSpec): CellOptions => ({ act: m.act, gruReset: m.gruReset ?? 'before' });
-const depth = (m: ModelSpec) => m.layers ?? 1;
-
-/** Rows of carried state per sequence: h per layer (and c per layer for the LSTM). */
-export function stateParts(m: ModelSpec): number {
-  return cellOf(m.cell).stateParts * depth(m);
+/**
+ * Where a table of carried state keeps state s (cell.state[s]: h, c) of layer l for row b: an
+ * element offset. The memory plan decides the table (engine/plan.ts stateTableOf); the model only
+ * reads and writes through it.
+ */
+export interface StateRows {
+  at(s: number, l: number, b: number): number;
 }
 
-export function allocModelWorkspace(arena: Arena, m: ModelSpec, shape: SeqShape, withPack = false): Workspace {
+export function allocModelWorkspace(arena: Arena, m: ModelDesc, shape: SeqShape, withPack = false): Workspace {
   const { V, H, T, B } = shape;
-  const cell = cellOf(m.cell);
-  const o = optionsOf(m);
+  const { cell, o } = cellAndOptions(m);
   const ws: Workspace = {
     shape, x: arena.alloc(T * B), y: arena.alloc(T * B), logits: arena.alloc(T * B * V),
     pack: withPack ? arena.alloc(GEMM_SCRATCH_ELEMS) : null, layers: [],
   };
-  for (let l = 0; l < depth(m); l++) {
+  for (let l = 0; l < m.layers; l++) {
     const base = { hs: arena.alloc((T + 1) * B * H), dhs: arena.alloc(T * B * H), dh0: arena.alloc(B * H) };
     const lw = cell.alloc(arena, base, H, T, B, o);
-    if (l > 0 && (m.dropout ?? 0) > 0) lw.xDrop = arena.alloc(T * B * H);
+    if (l > 0 && m.dropout > 0) lw.xDrop = arena.alloc(T * B * H);
     ws.layers.push(lw);
   }
   return ws;
 }
 
-/** The state parts of a layer: h, and c for the LSTM. part index = s * L + l in the state table. */
-function stateBuffers(lw: LayerWorkspace): number[] {
-  return lw.cs === undefined ? [lw.hs] : [lw.hs, lw.cs];
-}
-
 /** Zero initial state for B rows. */
-export function zeroState(_m: ModelSpec, blas: Blas, ws: Workspace, B = ws.shape.B): void {
-  for (const lw of ws.layers) for (const s of stateBuffers(lw)) blas.fill(B * ws.shape.H, 0, s);
+export function zeroState(m: ModelDesc, blas: Blas, ws: Workspace, B = ws.shape.B): void {
+  const { cell } = cellAndOptions(m);
+  for (const lw of ws.layers) for (const s of cell.stateBuffers(lw)) blas.fill(B * ws.shape.H, 0, s);
 }
 
 /** The final state (after T steps) becomes the initial one: reading on from where a chunk ended. */
-export function carryOver(_m: ModelSpec, blas: Blas, ws: Workspace, B = ws.shape.B): void {
+export function carryOver(m: ModelDesc, blas: Blas, ws: Workspace, B = ws.shape.B): void {
   const { H, T } = ws.shape;
-  for (const lw of ws.layers) for (const s of stateBuffers(lw)) blas.copy(B * H, s + T * B * H, s);
+  const { cell } = cellAndOptions(m);
+  for (const lw of ws.layers) for (const s of cell.stateBuffers(lw)) blas.copy(B * H, s + T * B * H, s);
 }
 
-/**
- * Carried state between minibatches, in a table of `rowsTotal` rows per part: part p of row b at
- * table + (p * rowsTotal + b) * H, p = s * L + l (every layer's h, then every layer's c), so the
- * table reads as state.h (L, rows, H) followed by state.c. `load` copies rows [lo, lo+B) in as the
- * initial state, `store` copies the final state out.
- */
-export function loadState(_m: ModelSpec, blas: Blas, ws: Workspace, table: number, rowsTotal: number, lo: number, B: number): void {
-  const H = ws.shape.H, L = ws.layers.length;
-  ws.layers.forEach((lw, l) => stateBuffers(lw).forEach((s, p) => blas.copy(B * H, table + ((p * L + l) * rowsTotal + lo) * H, s)));
+/** Copies rows [lo, lo+B) of a state table in as the initial state of every layer (h, and c for the LSTM). */
+export function loadState(m: ModelDesc, blas: Blas, ws: Workspace, table: StateRows, lo: number, B: number): void {
+  const H = ws.shape.H;
+  const { cell } = cellAndOptions(m);
+  ws.layers.forEach((lw, l) => cell.stateBuffers(lw).forEach((buf, s) => blas.copy(B * H, table.at(s, l, lo), buf)));
 }
 
-export function storeState(_m: ModelSpec, blas: Blas, ws: Workspace, table: number, rowsTotal: number, lo: number, B: number): void {
-  const { H, T } = ws.shape, L = ws.layers.length;
-  ws.layers.forEach((lw, l) => stateBuffers(lw).forEach((s, p) => blas.copy(B * H, s + T * B * H, table + ((p * L + l) * rowsTotal + lo) * H)));
+/** Copies the final state (after T steps) of every layer out to rows [lo, lo+B) of a state table. */
+export function storeState(m: ModelDesc, blas: Blas, ws: Workspace, table: StateRows, lo: number, B: number): void {
+  const { H, T } = ws.shape;
+  const { cell } = cellAndOptions(m);
+  ws.layers.forEach((lw, l) => cell.stateBuffers(lw).forEach((buf, s) => blas.copy(B * H, buf + T * B * H, table.at(s, l, lo))));
 }
 
 /** Layer l's block offsets under their unprefixed names (W_x, W_h, b, extras). */
@@ -135,20 +112,20 @@ export interface ForwardOptions {
 }
 
 /** Whether layer l > 0 drops out its input in this pass: training (a key), a rate, a buffer. */
-function dropsOut(m: ModelSpec, lw: LayerWorkspace, opts: ForwardOptions): opts is ForwardOptions & { dropout: DropoutKey } {
-  return (m.dropout ?? 0) > 0 && opts.dropout !== undefined && lw.xDrop !== undefined;
+function dropsOut(m: ModelDesc, lw: LayerWorkspace, opts: ForwardOptions): opts is ForwardOptions & { dropout: DropoutKey } {
+  return m.dropout > 0 && opts.dropout !== undefined && lw.xDrop !== undefined;
 }
 
 /** Layer l's input matrix (T*B, H) for l > 0: h^(l-1) of steps 1..T, or its dropped-out copy. */
-function layerInput(m: ModelSpec, ws: Workspace, l: number, B: number, opts: ForwardOptions): number {
+function layerInput(m: ModelDesc, ws: Workspace, l: number, B: number, opts: ForwardOptions): number {
   const lw = ws.layers[l];
   return dropsOut(m, lw, opts) ? lw.xDrop! : ws.layers[l - 1].hs + B * ws.shape.H;
 }
 
 /** Forward over T steps from the state in every layer's hs[0] (and cs[0]); fills the logits. */
-export function modelForward(m: ModelSpec, blas: Blas, P: TensorOffsets, ws: Workspace, B = ws.shape.B, opts: ForwardOptions = {}): void {
+export function modelForward(m: ModelDesc, blas: Blas, P: TensorOffsets, ws: Workspace, B = ws.shape.B, opts: ForwardOptions = {}): void {
   const { V, H, T } = ws.shape;
-  const cell = cellOf(m.cell), o = optionsOf(m), L = ws.layers.length;
+  const { cell, o } = cellAndOptions(m), L = ws.layers.length;
   const width = cell.gates.length * H;
   const rows = T * B;
   blas.setScratch(ws.pack);
@@ -182,10 +159,10 @@ export interface BackwardOptions extends ForwardOptions {
 }
 
 /** Full BPTT from dL/do in ws.logits (after modelForward with the same options); accumulates into G. */
-export function modelBackward(m: ModelSpec, blas: Blas, P: TensorOffsets, G: TensorOffsets, ws: Workspace, B = ws.shape.B,
+export function modelBackward(m: ModelDesc, blas: Blas, P: TensorOffsets, G: TensorOffsets, ws: Workspace, B = ws.shape.B,
   opts: BackwardOptions = {}): void {
   const { V, H, T } = ws.shape;
-  const cell = cellOf(m.cell), o = optionsOf(m), L = ws.layers.length;
+  const { cell, o } = cellAndOptions(m), L = ws.layers.length;
   const width = cell.gates.length * H;
   const rows = T * B;
   blas.setScratch(ws.pack);
@@ -213,7 +190,7 @@ export function modelBackward(m: ModelSpec, blas: Blas, P: TensorOffsets, G: Ten
 }
 
 /** Loss only (validation, gradient checks): forward, then the summed cross-entropy; logits kept. */
-export function modelLoss(m: ModelSpec, blas: Blas, P: TensorOffsets, ws: Workspace, B = ws.shape.B, opts: ForwardOptions = {}): number {
+export function modelLoss(m: ModelDesc, blas: Blas, P: TensorOffsets, ws: Workspace, B = ws.shape.B, opts: ForwardOptions = {}): number {
   modelForward(m, blas, P, ws, B, opts);
   const { V, T } = ws.shape;
   return blas.xentLoss(T * B, V, ws.logits, V, ws.y);

@@ -19,27 +19,11 @@
 
 import ndarray from 'ndarray';
 import { alignUp } from '../util/arena.js';
-import { cellOf, type CellKind } from './cells/index.js';
-import { layerFlopsPerToken, recurrentRowStride, type CellOptions } from './cells/types.js';
+import type { CellKind } from './cells/index.js';
+import { layerFlopsPerToken, recurrentRowStride } from './cells/types.js';
+import { cellAndOptions, type ModelDesc } from './desc.js';
 
 export type { CellKind };
-
-/** The RNN's tensor names, in checkpoint order. */
-export const TENSOR_NAMES = ['W_xh', 'W_hh', 'b_h', 'W_hq', 'b_q'] as const;
-export type TensorName = string;
-
-export interface ModelDims {
-  /** vocabulary size */
-  V: number;
-  /** hidden units */
-  H: number;
-  /** recurrent cell (default rnn) */
-  cell?: CellKind;
-  /** GRU: where the reset gate applies (default before, D2L); "after" adds the bias b_hn */
-  gruReset?: 'before' | 'after';
-  /** stacked layers (default 1) */
-  layers?: number;
-}
 
 export interface TensorSpec {
   name: string;
@@ -55,7 +39,8 @@ export interface TensorSpec {
 }
 
 export interface ParamLayout {
-  dims: ModelDims;
+  /** the model this layout holds (dropout and the activation change no tensor) */
+  model: ModelDesc;
   /** storage blocks the kernels use, by name (16-element aligned, contiguous) */
   blocks: Record<string, TensorSpec>;
   /** named tensors (checkpoint tensors), by name; views into the blocks */
@@ -75,20 +60,9 @@ export function layerPrefix(l: number, L: number): string {
   return L > 1 ? `l${l}.` : '';
 }
 
-/** The dims of a config's model section over a vocabulary of V characters. */
-export function dimsOf(V: number, model: { hidden: number; cell: CellKind; gru_reset: 'before' | 'after'; layers: number }): ModelDims {
-  return { V, H: model.hidden, cell: model.cell, gruReset: model.gru_reset, layers: model.layers };
-}
-
-function cellOptions(dims: ModelDims): CellOptions {
-  return { act: 'tanh', gruReset: dims.gruReset ?? 'before' };
-}
-
-export function paramLayout(dims: ModelDims): ParamLayout {
-  const { V, H } = dims;
-  const cell = cellOf(dims.cell ?? 'rnn');
-  const L = dims.layers ?? 1;
-  const o = cellOptions(dims);
+export function paramLayout(model: ModelDesc): ParamLayout {
+  const { V, H, layers: L } = model;
+  const { cell, o } = cellAndOptions(model);
   const G = cell.gates.length;
   let offset = 0;
   const blocks: Record<string, TensorSpec> = {};
@@ -117,7 +91,7 @@ export function paramLayout(dims: ModelDims): ParamLayout {
   }
   add(block('W_hq', [H, V]));
   add(block('b_q', [V]));
-  return { dims, blocks, tensors, names, numParams: offset };
+  return { model, blocks, tensors, names, numParams: offset };
 }
 
 /** Absolute element offsets of every block and named tensor of a parameter block at `base`. */
@@ -176,8 +150,10 @@ export function initParams(layout: ParamLayout, heap: Float32Array | Float64Arra
 /** FLOPs per token of one training step (forward + BPTT), a multiply-add counted as 2: the output
  *  layer's three H x V products (forward, dW_hq, dH) and each layer's (cells/types.ts
  *  layerFlopsPerToken): 6HV + sum_l 6 G H (H + in_l), in_0 = 0 (a gather), in_l = H above it. */
-export function trainFlopsPerToken({ V, H, cell = 'rnn', layers = 1 }: ModelDims): number {
+export function trainFlopsPerToken(model: ModelDesc): number {
+  const { V, H, layers } = model;
+  const { cell } = cellAndOptions(model);
   let flops = 6 * H * V;
-  for (let l = 0; l < layers; l++) flops += layerFlopsPerToken(cellOf(cell), H, l === 0 ? 0 : H);
+  for (let l = 0; l < layers; l++) flops += layerFlopsPerToken(cell, H, l === 0 ? 0 : H);
   return flops;
 }

@@ -5,7 +5,7 @@
 import type { Blas } from '../blas/types.js';
 import { ConsecutiveSampler } from '../data/samplers.js';
 import type { Workspace } from '../model/model.js';
-import { carryOver, modelLoss, zeroState, type ModelSpec } from '../model/model.js';
+import { carryOver, modelLoss, zeroState, type ModelDesc } from '../model/model.js';
 import type { TensorOffsets } from '../model/params.js';
 import { runToEnd, type Steps } from '../util/slices.js';
 
@@ -20,12 +20,12 @@ export function evalChunks(len: number, T: number, B: number): number {
 }
 
 /** `maxChunks`: read only the first chunks (a probe of the evaluation's cost). */
-export function evaluateLoss(blas: Blas, model: ModelSpec, P: TensorOffsets, ws: Workspace, corpus: Int32Array, maxChunks = Infinity): number {
+export function evaluateLoss(blas: Blas, model: ModelDesc, P: TensorOffsets, ws: Workspace, corpus: Int32Array, maxChunks = Infinity): number {
   return runToEnd(evaluateSteps(blas, model, P, ws, corpus, maxChunks));
 }
 
 /** evaluateLoss as steps, one per chunk (util/slices.ts runs them in slices). */
-export function* evaluateSteps(blas: Blas, model: ModelSpec, P: TensorOffsets, ws: Workspace, corpus: Int32Array, maxChunks = Infinity): Steps<number> {
+export function* evaluateSteps(blas: Blas, model: ModelDesc, P: TensorOffsets, ws: Workspace, corpus: Int32Array, maxChunks = Infinity): Steps<number> {
   const { T, B } = ws.shape;
   const sampler = new ConsecutiveSampler(corpus, B, T);
   zeroState(model, blas, ws, B);

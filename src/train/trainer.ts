@@ -12,15 +12,16 @@
 // or seconds (config/units.ts); each evaluation and each epoch end writes a report (metrics.jsonl).
 // Stops at a minibatch boundary when asked (signals), leaving a checkpoint to resume.
 
-import { modelSpecOf, stateParts, type ModelSpec } from '../model/model.js';
+import type { ModelDesc } from '../model/desc.js';
 import { cadenceOf, learningRate, runLength, type RunLength, type TrainConfig } from '../config/schema.js';
 import type { Cadence } from '../config/units.js';
 import { makeSampler, type Sampler } from '../data/samplers.js';
 import { generateSteps } from '../model/generate.js';
 import { runSliced, runToEnd, type Steps } from '../util/slices.js';
-import { dimsOf, initParams, trainFlopsPerToken } from '../model/params.js';
+import { initParams, trainFlopsPerToken } from '../model/params.js';
 import { Result, RESULT_FIELDS } from '../engine/control.js';
 import type { Engine } from '../engine/engine.js';
+import { driveStretch } from '../engine/drive.js';
 import { InputError } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
 import type { Checkpoint, TrainingState } from '../checkpoint/checkpoint.js';
@@ -128,7 +129,8 @@ export function isBetter(valLoss: number | null, best: number | null): boolean {
 
 export class Trainer {
   readonly sampler: Sampler;
-  private readonly model: ModelSpec;
+  /** the model trained: the engine's plan's (modelOf the config) */
+  private readonly model: ModelDesc;
   readonly length: RunLength;
   state: TrainingState;
   /** set when run.early_stop ended the run before its length */
@@ -141,7 +143,7 @@ export class Trainer {
   constructor(readonly config: TrainConfig, readonly data: PreparedData, readonly engine: Engine, resume?: Checkpoint, initFrom?: Checkpoint,
     opts: TrainerOptions = {}) {
     this.clock = opts.clock ?? (() => performance.now() / 1000);
-    this.model = modelSpecOf(config.model);
+    this.model = engine.plan.input.model;
     this.length = runLength(config.run);
     this.sampler = makeSampler(config.data.sampler, data.train, config.data.batch, config.data.steps, config.data.epoch_offset === 'random');
     if (this.sampler.batchesPerEpoch === 0) throw new InputError('the training text is too short for one minibatch');
@@ -152,7 +154,7 @@ export class Trainer {
       if (!resume.training) throw new InputError(`checkpoint ${resume.path}: has no training state to resume from`);
       loadParamsInto(resume, heap, plan.params);
       loadOptimStateInto(resume, config.optim.kind, heap, plan.optimState);
-      if (resume.stateH) heap.set(resume.stateH, plan.state);
+      if (resume.carriedState) heap.set(resume.carriedState, plan.state.offset);
       this.state = { ...resume.training };
       // a checkpoint from before validation losses were kept: its best perplexity says the same
       if (this.state.bestValLoss === null && this.state.bestValPpl !== null) this.state.bestValLoss = Math.log(this.state.bestValPpl);
@@ -173,12 +175,11 @@ export class Trainer {
     }
   }
 
-  /** carried hidden state (consecutive sampling), for checkpoints */
-  stateH(): Float32Array | null {
+  /** the carried state table (consecutive sampling: h, and c for the LSTM), copied for a checkpoint */
+  carriedState(): Float32Array | null {
     if (this.sampler.kind !== 'consecutive') return null;
-    const { state } = this.engine.plan;
-    const { B, H } = this.engine.plan.input;
-    return this.engine.blas.f.slice(state, state + stateParts(this.model) * B * H);
+    const { offset, size } = this.engine.plan.state;
+    return this.engine.blas.f.slice(offset, offset + size);
   }
 
   /** Mean validation loss in nats per character (the whole tail, state carried), or null without a split. */
@@ -254,8 +255,8 @@ export class Trainer {
     const { clip } = config.optim;
     const run = config.run;
     const plan = engine.plan;
-    const { schedule, results, lrs } = engine.control;
-    const flopsPerToken = trainFlopsPerToken(dimsOf(this.data.vocab.size, config.model));
+    const { results, lrs } = engine.control;
+    const flopsPerToken = trainFlopsPerToken(this.model);
     const carry = sampler.kind === 'consecutive';
     const gradScale = 1 / (T * B);
     const optim = optimStepOf(config.optim);
@@ -337,7 +338,7 @@ export class Trainer {
       if (!epochStarted) {
         if (state.minibatch === 0) {
           state.epochRng = this.rng.state();
-          if (carry) engine.blas.fill(stateParts(this.model) * B * plan.input.H, 0, plan.state); // a fresh state each epoch (D2L)
+          if (carry) engine.blas.fill(plan.state.size, 0, plan.state.offset); // a fresh state each epoch (D2L)
         }
         this.rng = new Rng(state.epochRng);
         sampler.startEpoch(this.rng);
@@ -354,10 +355,7 @@ export class Trainer {
         stepsUntil(cadences.checkpoint, state.lastCheckpointS),
       ));
       const horizon = this.horizon();
-      for (let k = 0; k < count; k++) {
-        sampler.starts(first + k, schedule, k * B);
-        lrs[k] = learningRate(config.optim, state.step + k, horizon, perEpoch);
-      }
+      const step0 = state.step;
       let booked = 0;
       const stretchT0 = this.clock();
       const book = (done: number) => {
@@ -378,7 +376,10 @@ export class Trainer {
         }
         if (hooks.shouldStop?.() || timeUp()) engine.requestStop();
       };
-      const outcome = await engine.runStretch({ k0: 0, k1: count, carry, gradScale, clipTheta: clip, optim, step0: state.step }, book);
+      const outcome = await driveStretch(engine, {
+        sampler, count, minibatch: (k) => first + k, lr: (k) => learningRate(config.optim, step0 + k, horizon, perEpoch),
+        task: { carry, gradScale, clipTheta: clip, optim, step0 },
+      }, book);
       book(outcome.done);
       const stretchS = this.clock() - stretchT0;
       trainedS += stretchS;

@@ -13,9 +13,12 @@ import { recurrentRowStride, type Cell } from './types.js';
 
 export const gruCell: Cell = {
   kind: 'gru',
+  about: 'D2L 6.7',
+  label: (o) => `gru (reset ${o.gruReset})`,
   gates: ['z', 'r', 'h'],
   extras: (o) => (o.gruReset === 'after' ? ['b_hn'] : []),
-  stateParts: 1,
+  state: ['h'],
+  stateBuffers: (lw) => [lw.hs],
   alloc(arena, base, H, T, B, o) {
     const gates = arena.alloc(T * B * 3 * H);
     const aux = arena.alloc(T * B * H);
@@ -87,5 +90,7 @@ export const gruCell: Cell = {
     refuses: (o) => (o.gruReset === 'before'
       ? 'a GRU with the reset gate before the product (D2L\'s, model.gru_reset: before) has no torch.nn.GRU equivalent; train with model.gru_reset: after (PyTorch\'s convention) to export'
       : null),
+    nonlinearity: () => 'tanh',
+    fromTorch: () => ({ gruReset: 'after' }),
   },
 };

@@ -11,9 +11,12 @@ import { recurrentRowStride, type Cell } from './types.js';
 
 export const lstmCell: Cell = {
   kind: 'lstm',
+  about: 'D2L 6.8',
+  label: () => 'lstm',
   gates: ['i', 'f', 'o', 'c'],
   extras: () => [],
-  stateParts: 2,
+  state: ['h', 'c'],
+  stateBuffers: (lw) => [lw.hs, lw.cs!],
   alloc(arena, base, H, T, B) {
     const gates = arena.alloc(T * B * 4 * H);
     return {
@@ -52,5 +55,5 @@ export const lstmCell: Cell = {
     blas.sgemm(true, false, H, G4, T * B, 1, lw.hs, H, gates, G4, 1, G.W_h, ld);
   },
 
-  torch: { module: 'LSTM', gateOrder: ['i', 'f', 'c', 'o'], hhBias: {}, refuses: () => null },
+  torch: { module: 'LSTM', gateOrder: ['i', 'f', 'c', 'o'], hhBias: {}, refuses: () => null, nonlinearity: () => 'tanh', fromTorch: () => ({}) },
 };

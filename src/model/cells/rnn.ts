@@ -9,9 +9,12 @@ import { recurrentRowStride, type Cell } from './types.js';
 
 export const rnnCell: Cell = {
   kind: 'rnn',
+  about: 'the Elman RNN of D2L chapter 6',
+  label: (o) => `rnn ${o.act}`,
   gates: ['h'],
   extras: () => [],
-  stateParts: 1,
+  state: ['h'],
+  stateBuffers: (lw) => [lw.hs],
   alloc: (_arena, base) => ({ ...base }),
   // a_t is written where h_t will be (phi is applied in place); da_t replaces dL/dh_t in place
   inputs: (lw, H, B) => ({ aIn: lw.hs + B * H, dA: lw.dhs }),
@@ -44,5 +47,7 @@ export const rnnCell: Cell = {
     gateOrder: ['h'],
     hhBias: {},
     refuses: (o) => (o.act === 'identity' ? 'torch.nn.RNN has no identity nonlinearity (only tanh and relu); this model uses activation identity' : null),
+    nonlinearity: (o) => (o.act === 'relu' ? 'relu' : 'tanh'),
+    fromTorch: (nonlinearity) => ({ act: nonlinearity }),
   },
 };

@@ -69,17 +69,28 @@ export interface TorchMapping {
   hhBias: Readonly<Record<string, string>>;
   /** why this configuration has no torch equivalent, or null */
   refuses(o: CellOptions): string | null;
+  /** the module's nonlinearity argument */
+  nonlinearity(o: CellOptions): 'tanh' | 'relu';
+  /** the cell's options of a model read back from torch (torch's GRU resets after the product) */
+  fromTorch(nonlinearity: 'tanh' | 'relu'): Partial<CellOptions>;
 }
 
 export interface Cell {
-  kind: 'rnn' | 'gru' | 'lstm';
+  /** the name of model.cell (cells/index.ts lists the cells under these names) */
+  kind: string;
+  /** what it is, for the config reference: "the Elman RNN of D2L chapter 6" */
+  about: string;
+  /** the cell with the options that matter for it, for summaries: "rnn tanh", "gru (reset after)", "lstm" */
+  label(o: CellOptions): string;
   /** gate letters in storage order; the fused blocks are W_x (in, G*H), W_h (H, G*H), b (G*H) and
    *  the named tensors W_x{g} (in, H), W_h{g} (H, H), b_{g} (H), g in gates: D2L's names */
   gates: readonly string[];
   /** extra blocks after b (and named tensors of the same name), each (H) */
   extras(o: CellOptions): string[];
-  /** state rows carried per sequence: h (1), or h and c (2) */
-  stateParts: number;
+  /** the state carried per sequence and layer, by name: ['h'], or ['h', 'c'] for the LSTM */
+  state: readonly string[];
+  /** a layer's buffers of those states, in that order, each (T+1, B, H) with step 0 the initial state */
+  stateBuffers(lw: LayerWorkspace): number[];
   /** (T*B, G*H) for a call of B rows: where forward expects b + the input contributions of every
    *  step (aIn), and where backward leaves dL/dA, the gradient at those pre-activations (dA) */
   inputs(lw: LayerWorkspace, H: number, B: number): { aIn: number; dA: number };
