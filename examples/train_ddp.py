@@ -242,8 +242,9 @@ def main() -> None:
             if a.max_minibatches and done >= a.max_minibatches:
                 break
         if rank == 0:
-            print(json.dumps({"epoch": epoch + 1, "train_ppl": math.exp(loss_sum / tokens),
-                              "tokens_per_s": tokens / (time.perf_counter() - t0), "world_size": world}), flush=True)
+            seconds = time.perf_counter() - t0
+            print(json.dumps({"epoch": epoch + 1, "train_ppl": math.exp(loss_sum / tokens), "tokens": tokens, "seconds": seconds,
+                              "tokens_per_s": tokens / seconds, "world_size": world}), flush=True)
         if a.max_minibatches and done >= a.max_minibatches:
             break
     if rank == 0:

@@ -55,9 +55,15 @@ describe('sample', () => {
     expect(bptt(['sample', '--checkpoint', ck, '--prefix', 'twenty', '--length', '30']).stdout).toBe(a.stdout);
   });
 
-  it('temperature sampling is seeded', () => {
+  it('temperature sampling draws (seeded): another seed, another text; neither is the greedy one', () => {
     const args = ['sample', '--checkpoint', ck, '--prefix', 'one', '--length', '40', '--temperature', '1', '--top-k', '5'];
-    expect(bptt([...args, '--seed', '1']).stdout).toBe(bptt([...args, '--seed', '1']).stdout);
+    const one = bptt([...args, '--seed', '1']).stdout;
+    expect(bptt([...args, '--seed', '1']).stdout).toBe(one);
+    // ignoring --temperature would be greedy: the same text for every seed, the argmax's
+    const greedy = bptt(['sample', '--checkpoint', ck, '--prefix', 'one', '--length', '40', '--temperature', '0']).stdout;
+    const others = ['2', '3'].map((seed) => bptt([...args, '--seed', seed]).stdout);
+    expect(new Set([one, ...others]).size).toBeGreaterThan(1);
+    expect([one, ...others].every((s) => s === greedy)).toBe(false);
   });
 
   it('a prefix with characters not in the vocabulary says which', () => {

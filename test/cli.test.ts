@@ -27,7 +27,17 @@ describe('train', () => {
     expect(r.code).toBe(0);
     const metrics = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     expect(metrics.map((m) => m.epoch)).toEqual([1, 2, 3]);
-    for (const m of metrics) expect(m.tokens_per_s).toBeGreaterThan(0);
+    // each row's rate is its interval's tokens over its training seconds; GFLOP/s follow from the
+    // model's FLOPs per token (RNN: 6HV + 6H^2, H=32, V=19)
+    const flops = 6 * 32 * 19 + 6 * 32 * 32;
+    metrics.forEach((m, k) => {
+      const tokens = m.tokens - (k > 0 ? metrics[k - 1].tokens : 0);
+      expect(tokens).toBe(m.step * 8 * 16 - (k > 0 ? metrics[k - 1].step * 8 * 16 : 0));
+      expect(m.interval_s).toBeGreaterThan(0);
+      expect(m.interval_s).toBeLessThanOrEqual(m.elapsed_s - (k > 0 ? metrics[k - 1].elapsed_s : 0));
+      expect(m.tokens_per_s).toBeCloseTo(tokens / m.interval_s, 6);
+      expect(m.gflops).toBeCloseTo((m.tokens_per_s * flops) / 1e9, 9);
+    });
     expect(metrics[2].train_ppl).toBeLessThan(metrics[0].train_ppl);
     expect(metrics[2].val_ppl).toBeLessThan(19 / 4); // 19 characters: uniform guessing scores 19
     expect(existsSync(join(out, 'config.yaml'))).toBe(true);

@@ -180,7 +180,11 @@ describe.skipIf(!python)('examples/train_ddp.py under torchrun (gloo, this machi
     const epoch = lines.find((l) => l.train_ppl !== undefined)!;
     const metrics = readFileSync(join(run, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { train_ppl: number });
     expect(epoch.train_ppl).toBeLessThan(metrics[metrics.length - 1].train_ppl * 1.2);
-    expect(epoch.tokens_per_s).toBeGreaterThan(0);
+    // the epoch's rate is every rank's tokens (the global minibatch, T*B each) over the epoch's seconds
+    const perEpoch = lines.filter((l) => l.minibatch !== undefined && l.epoch === epoch.epoch).length;
+    const { steps: T, batch: B } = loadCheckpoint(join(run, 'last.safetensors')).config.data;
+    expect(epoch.tokens).toBe(perEpoch * T * B);
+    expect(epoch.tokens_per_s).toBeCloseTo(epoch.tokens / epoch.seconds, 6);
     const imported = join(dir, 't2.safetensors');
     expect(bptt(['import', '--checkpoint', out, '--out', imported]).code).toBe(0);
     const s = bptt(['sample', '--checkpoint', imported, '--prefix', 'one', '--length', '30']);

@@ -401,11 +401,16 @@ describe('input is bounded and clear', () => {
   });
 
   it('data.max_chars is applied while reading: a 40 MB file with max_chars 10000 reads only its head', () => {
+    // 1 MiB of text, then 39 MiB that are not UTF-8 at all: reading (or decoding) past the head
+    // would fail on them, so success proves the tail was never read
     const big = join(dir, 'big.txt');
     const line = 'the quick brown fox 分开 jumps over the lazy dog\n';
     const fd = fs.openSync(big, 'w');
-    for (let k = 0; k < 40; k++) fs.writeSync(fd, line.repeat(Math.ceil((1 << 20) / line.length)));
+    fs.writeSync(fd, line.repeat(Math.ceil((1 << 20) / line.length)));
+    const junk = Buffer.alloc(1 << 20, 0xff);
+    for (let k = 0; k < 39; k++) fs.writeSync(fd, junk);
     fs.closeSync(fd);
+    expect(bptt(['train', ...D2L_ARGS, '--data', big, '--epochs', '1', '--hidden', '16', '--out', join(dir, 'whole')]).stderr).toMatch(/UTF-8/);
     const r = bptt(['train', ...D2L_ARGS, '--data', big, '--set', 'data.max_chars=10000', '--epochs', '1', '--hidden', '16', '--out', join(dir, 'head')]);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);

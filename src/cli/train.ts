@@ -31,16 +31,16 @@ export interface TrainOptions {
   output: OutputMode;
 }
 
-/**
- * The worker pool, for every worker count: with 1 worker the step still runs on its own thread, so
- * this thread's event loop is free for signals and output (InlineEngine is for tests and library use).
- */
 /** More workers than cores: every barrier then waits for a thread that has no core (measured). */
 export function workersWarning(workers: number): string {
   return `${workers} workers on ${availableParallelism()} cores: threads share cores and every step waits at its barriers for the ` +
     'descheduled ones (measured on 2 cores, quickstart: 16 workers ran at 45% and 64 at 24% of the speed of 2); use at most one worker per core';
 }
 
+/**
+ * The worker pool, for every worker count: with 1 worker the step still runs on its own thread, so
+ * this thread's event loop is free for signals and output (InlineEngine is for tests and library use).
+ */
 export function createEngine(config: TrainConfig, data: PreparedData, kernels: KernelPreference, warn?: (msg: string) => void): Engine {
   const workers = config.run.workers ?? availableParallelism();
   if (workers > availableParallelism()) warn?.(workersWarning(workers));

@@ -24,7 +24,8 @@ export const Slot = {
   BARRIER_GEN: 1,
   /** non-zero: a thread failed or the coordinator gave up; every wait throws Aborted */
   ABORT: 2,
-  /** set by the coordinator (signal, stop request); read by the leader at the norm barrier */
+  /** set by the coordinator (signal, budget, stop request); read in the serial sections of barrier B
+   *  (the norm) and barrier C (done): the stretch ends after the minibatch in flight */
   STOP_REQUEST: 3,
   /** minibatches of the stretch completed (parameters updated); the coordinator waits on it */
   DONE: 4,

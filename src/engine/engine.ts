@@ -35,7 +35,7 @@ export interface Engine {
   readonly maxStretch: number;
   /** Runs minibatches [k0, k1) of the schedule; resolves when every thread has left the stretch. */
   runStretch(task: StretchTask, onProgress?: ProgressFn): Promise<StretchOutcome>;
-  /** Ask the running stretch to end after the minibatch in flight (read at its norm barrier). */
+  /** Ask the running stretch to end after the minibatch in flight (engine/step.ts reads it at barriers B and C). */
   requestStop(): void;
   close(): Promise<void>;
 }

@@ -78,7 +78,10 @@ export class PoolEngine implements Engine {
       idleTimeout: Infinity, // piscina's default lets idle workers exit between stretches
       concurrentTasksPerWorker: 1,
       workerData: init,
-      // all N tasks of a stretch must run at once (they meet at barriers): never queue one behind another
+      // All N tasks of a stretch must run at once (they meet at barriers). N threads that never exit,
+      // one task each, N tasks per stretch: every task finds an idle thread and none waits in the
+      // queue. maxQueue 'auto' (N^2 queued tasks) is only a bound: a bug that queued more would be
+      // rejected by piscina instead of deadlocking at a barrier.
       maxQueue: 'auto',
     });
   }
@@ -123,7 +126,7 @@ export class PoolEngine implements Engine {
   }
 
   requestStop(): void {
-    // Atomics.store: read by the leader at the next norm barrier, from another thread
+    // Atomics.store: another thread reads it (engine/step.ts: at barrier B and at barrier C)
     Atomics.store(this.control.ctrl, Slot.STOP_REQUEST, 1);
   }
 

@@ -470,7 +470,7 @@ export function scal(n: i32, a: f32, x: usize): void {
 
 /** sum of x[i]^2, squared and accumulated in float64 so the global gradient norm is exact to ~1e-16. */
 // ---------------------------------------------------------------------------------------------
-// LSTM gate math for one step of B rows (model/lstm.ts), f32x4 with the Cephes exp/tanh above; the
+// LSTM gate math for one step of B rows (model/cells/lstm.ts), f32x4 with the Cephes exp/tanh above; the
 // scalar tail calls the same 4-lane functions, so every element gets the same arithmetic.
 // A (B, 4H): pre-activations in, activations (i, f, o, c~) out; cPrev, c, tc, h, dh, dc: (B, H).
 
@@ -563,7 +563,7 @@ export function lstm_bwd(B: i32, H: i32, A: usize, cPrev: usize, tc: usize, dh: 
 }
 
 // ---------------------------------------------------------------------------------------------
-// GRU gate math, forward (model/gru.ts), same conventions as the LSTM kernels above. A (B, 3H):
+// GRU gate math, forward (model/cells/gru.ts), same conventions as the LSTM kernels above. A (B, 3H):
 // the input contributions (z, r, h~) in, the activations out; rows of H elements elsewhere.
 
 /** reset after (PyTorch): z, r from A + Hg; hn = Hg_n + b_hn (kept in aux); n = tanh(A_n + r hn); h = z hp + (1 - z) n */
