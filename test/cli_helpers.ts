@@ -1,5 +1,6 @@
 // Runs the built CLI (dist/) in a child process, as a user would.
 import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export const CLI = join(import.meta.dirname, '../dist/src/cli/main.js');
@@ -27,6 +28,26 @@ export function runAndSignal(args: string[], signal: NodeJS.Signals, delayMs: nu
     }
   });
   return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout })));
+}
+
+/**
+ * `bptt ARGS` in the background, raising `signal` on itself once training reaches minibatch `step`
+ * (test/fixtures/signal_at_step.mjs): a stop at a known point, not after a guessed delay.
+ */
+export function runAndSignalAt(args: string[], signal: NodeJS.Signals, step: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [join(import.meta.dirname, 'fixtures/signal_at_step.mjs'), signal, String(step), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '', stderr = '';
+  child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
+  child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
+}
+
+/** Minibatches in one epoch of a finished run (its first epoch row's step). */
+export function minibatchesPerEpoch(runDir: string): number {
+  const first = readFileSync(join(runDir, 'metrics.jsonl'), 'utf8').split('\n').map((l) => (l ? JSON.parse(l) : null))
+    .find((m) => m !== null && m.epoch === 1) as { step: number } | undefined;
+  if (!first) throw new Error(`${runDir}: no epoch 1 row in metrics.jsonl`);
+  return first.step;
 }
 
 /**

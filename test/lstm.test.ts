@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import type { TrainConfig } from '../src/config/schema.js';
 import { readSafetensors } from '../src/io/safetensors.js';
 import { loadCheckpoint } from '../src/checkpoint/checkpoint.js';
-import { bptt, runAndSignal, D2L_ARGS } from './cli_helpers.js';
+import { bptt, minibatchesPerEpoch, runAndSignalAt, D2L_ARGS } from './cli_helpers.js';
 import { expectTorchAgrees, findTorchPython } from './torch_helpers.js';
 import { compileKernels, createSharedMemory, createWasmBlas, RESERVED_LOW_BYTES, WasmBlas } from '../src/blas/loader.js';
 import { RefBlas } from '../src/blas/ref.js';
@@ -102,11 +102,12 @@ describe('LSTM on the command line', () => {
   const ARGS = ['--builtin', 'counting', '--set', 'model.cell=lstm', '--hidden', '192', '--batch', '4', '--steps', '16', '--lr', '10', '--clip', '1',
     '--sampler', 'consecutive', '--set', 'run.sample_every=0', '--set', 'run.checkpoint_every=0'];
 
-  // H=192, B=4, T=16: ~300 minibatches of about a millisecond an epoch, so a signal 30 ms into epoch 2 lands inside it
   it('SIGINT mid-epoch, resume: bitwise the uninterrupted run (h and c carried in the checkpoint)', async () => {
     const args = [...ARGS, '--epochs', '3', '--workers', '2'];
     expect(bptt(['train', ...D2L_ARGS, ...args, '--out', join(dir, 'straight')]).code).toBe(0);
-    expect((await runAndSignal(['train', ...D2L_ARGS, ...args, '--out', join(dir, 'cut')], 'SIGINT', 30)).code).toBe(130);
+    // 50 minibatches into epoch 2: the stop lands inside the stretch running then, inside the epoch
+    const at = minibatchesPerEpoch(join(dir, 'straight')) + 50;
+    expect((await runAndSignalAt(['train', ...D2L_ARGS, ...args, '--out', join(dir, 'cut')], 'SIGINT', at)).code).toBe(130);
     const cut = loadCheckpoint(join(dir, 'cut', 'last.safetensors'));
     expect(cut.training!.minibatch).toBeGreaterThan(0);
     expect(cut.tensors.get('state.c')!.shape).toEqual([4, 192]);

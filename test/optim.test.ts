@@ -14,7 +14,7 @@ import { encodeSafetensors, readSafetensors } from '../src/io/safetensors.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { firstGradient, paramsAfter as trainedParams, D2L_BASE } from './train_helpers.js';
-import { bptt, runAndSignal, D2L_ARGS } from './cli_helpers.js';
+import { bptt, minibatchesPerEpoch, runAndSignalAt, D2L_ARGS } from './cli_helpers.js';
 
 const BASE = RESERVED_LOW_BYTES / 4;
 
@@ -115,13 +115,14 @@ describe.each(['momentum', 'adam', 'adamw'] as const)('%s across workers', (kind
 });
 
 describe('resume with optimizer state', () => {
-  // H=256, B=4: ~300 minibatches of half a millisecond an epoch, so a signal 30 ms into epoch 2 lands inside it
   const SMALL = ['--builtin', 'counting', '--hidden', '256', '--batch', '4', '--steps', '16', '--clip', '1', '--set', 'run.sample_every=0', '--set', 'run.checkpoint_every=0'];
   it.each([['momentum', '0.5'], ['adam', '0.003']] as const)('%s: interrupted mid-epoch and resumed is bitwise the uninterrupted run', async (kind, lr) => {
     const dir = mkdtempSync(join(tmpdir(), 'bptt-optim-'));
     const args = [...SMALL, '--lr', lr, '--set', `optim.kind=${kind}`, '--epochs', '3', '--workers', '2'];
     expect(bptt(['train', ...D2L_ARGS, ...args, '--out', join(dir, 'straight')]).code).toBe(0);
-    expect((await runAndSignal(['train', ...D2L_ARGS, ...args, '--out', join(dir, 'cut')], 'SIGINT', 30)).code).toBe(130);
+    // 50 minibatches into epoch 2: the stop lands inside the stretch running then, inside the epoch
+    const at = minibatchesPerEpoch(join(dir, 'straight')) + 50;
+    expect((await runAndSignalAt(['train', ...D2L_ARGS, ...args, '--out', join(dir, 'cut')], 'SIGINT', at)).code).toBe(130);
     const cut = loadCheckpoint(join(dir, 'cut', 'last.safetensors'));
     expect(cut.training!.epoch).toBeLessThan(3);
     for (const slot of optimSlots(kind)) expect(cut.tensors.has(`optim.${slot}.W_hh`)).toBe(true);

@@ -12,7 +12,7 @@ import { appendWhole, removeStaleTemps, writeAllSync, writeFileAtomic } from '..
 import { encodeSafetensors, readSafetensors } from '../src/io/safetensors.js';
 import { loadCheckpoint } from '../src/checkpoint/checkpoint.js';
 import { RunDir } from '../src/train/rundir.js';
-import { bptt, CLI, runAndSignal, D2L_ARGS } from './cli_helpers.js';
+import { bptt, CLI, minibatchesPerEpoch, runAndSignalAt, D2L_ARGS } from './cli_helpers.js';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'bptt-rel-'));
 const SMALL = ['--builtin', 'counting', '--hidden', '32', '--batch', '8', '--steps', '16', '--lr', '2', '--clip', '1', '--set', 'run.sample_every=0'];
@@ -164,12 +164,14 @@ describe('stopping works the same for every worker count', () => {
     [1, 'SIGINT', 130], [1, 'SIGTERM', 143], [2, 'SIGTERM', 143],
   ] as const)('%i worker(s), %s mid-epoch: checkpoint at a minibatch boundary inside the epoch, exit %i, resume is bitwise', async (workers, signal, code) => {
     const dir = tmp();
-    // ~300 minibatches an epoch of ~2 ms each: a signal 50 ms into epoch 2 lands well inside it
     const args = [...SMALL, '--hidden', '512', '--batch', '4', '--epochs', '3', '--workers', String(workers), '--set', 'run.checkpoint_every=0'];
     expect(bptt(['train', ...D2L_ARGS, ...args, '--out', join(dir, 'straight')]).code).toBe(0);
-    expect((await runAndSignal(['train', ...D2L_ARGS, ...args, '--out', join(dir, 'cut')], signal, 50)).code).toBe(code);
+    // 50 minibatches into epoch 2: the stop lands inside the stretch running then, inside the epoch
+    const at = minibatchesPerEpoch(join(dir, 'straight')) + 50;
+    expect((await runAndSignalAt(['train', ...D2L_ARGS, ...args, '--out', join(dir, 'cut')], signal, at)).code).toBe(code);
     const cut = loadCheckpoint(join(dir, 'cut', 'last.safetensors'));
     expect(cut.training!.epoch).toBe(1);
+    expect(cut.training!.step).toBeGreaterThanOrEqual(at);
     expect(cut.training!.minibatch).toBeGreaterThan(0); // mid-epoch, not at a boundary
     expect(bptt(['resume', join(dir, 'cut')]).code).toBe(0);
     const params = (p: string) => Buffer.concat(['W_xh', 'W_hh', 'b_h', 'W_hq', 'b_q'].map((n) => Buffer.from(loadCheckpoint(p).tensors.get(n)!.data.buffer)));

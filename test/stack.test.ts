@@ -19,7 +19,7 @@ import { stateTableOf } from '../src/engine/plan.js';
 import { paramLayout, trainFlopsPerToken } from '../src/model/params.js';
 import { loadCheckpoint } from '../src/checkpoint/checkpoint.js';
 import { Rng } from '../src/util/rng.js';
-import { bptt, runAndSignal, D2L_ARGS } from './cli_helpers.js';
+import { bptt, minibatchesPerEpoch, runAndSignalAt, D2L_ARGS } from './cli_helpers.js';
 import { buildModel, close, desc, gradcheckBuffer, gradcheckTensors, modelGrads, type BuiltModel, type CellSpec } from './helpers.js';
 import { expectWorkerInvariance, paramsAfter, D2L_BASE } from './train_helpers.js';
 import { expectTorchAgrees, findTorchPython } from './torch_helpers.js';
@@ -281,11 +281,12 @@ describe('stacked on the command line', () => {
     expect(r2.stderr).toMatch(/model\.layers/);
   });
 
-  // H=96, 2 layers, B=4, T=16: ~300 minibatches of about a millisecond an epoch: a signal 30 ms into epoch 2 lands inside it
   it('SIGINT mid-epoch, resume: bitwise the uninterrupted run (every layer\'s h and c carried, dropout masks keyed by the global minibatch)', async () => {
     const args = [...ARGS, '--epochs', '3', '--workers', '2'];
     expect(bptt(['train', ...D2L_ARGS, ...args, '--out', join(dir, 'straight')]).code).toBe(0);
-    expect((await runAndSignal(['train', ...D2L_ARGS, ...args, '--out', join(dir, 'cut')], 'SIGINT', 30)).code).toBe(130);
+    // 50 minibatches into epoch 2: the stop lands inside the stretch running then, inside the epoch
+    const at = minibatchesPerEpoch(join(dir, 'straight')) + 50;
+    expect((await runAndSignalAt(['train', ...D2L_ARGS, ...args, '--out', join(dir, 'cut')], 'SIGINT', at)).code).toBe(130);
     const cut = loadCheckpoint(join(dir, 'cut', 'last.safetensors'));
     expect(cut.training!.minibatch).toBeGreaterThan(0);
     expect(cut.tensors.get('state.h')!.shape).toEqual([2, 4, 96]);

@@ -15,12 +15,19 @@ import { evalRows } from '../train/evaluate.js';
 import { planInputOf } from '../engine/plan.js';
 import { configDiff, RESUMABLE_KEYS } from '../checkpoint/identity.js';
 import { RUN_FILES, RunDir } from '../train/rundir.js';
-import { Trainer } from '../train/trainer.js';
+import { Trainer, type Progress } from '../train/trainer.js';
 import { trainFlopsPerToken } from '../model/params.js';
 import { describeModel } from '../model/desc.js';
 import { InputError } from '../util/errors.js';
 import { fmtEpochs, fmtLoss, fmtNum, formatDuration, Output, plural, type OutputMode } from './terminal.js';
 import { out as stdout } from './stdio.js';
+
+/**
+ * In-process observers of a training run, never set by the command line: the tests' fixture
+ * (test/fixtures/signal_at_step.mjs) raises a signal when the run reaches a given minibatch, so a
+ * signal test stops mid-epoch by construction rather than after a guessed delay.
+ */
+export const runObservers: { onProgress?: (p: Progress) => void } = {};
 
 export interface TrainOptions {
   force: boolean;
@@ -124,7 +131,10 @@ export async function trainCommand(resolved: ResolvedConfig, opts: TrainOptions,
     });
     const done = await trainer.run({
       shouldStop: () => stopSignal !== null,
-      onProgress: (p) => out.progress(p),
+      onProgress: (p) => {
+        out.progress(p);
+        runObservers.onProgress?.(p);
+      },
       onReport: (m) => {
         runDir.appendMetrics(m);
         out.report(m, trainer.length);
