@@ -2,11 +2,8 @@
 // initial state, for each activation; the seed chapter's closed forms for the identity activation;
 // and the float32 WASM path against the float64 reference.
 import { describe, expect, it } from 'vitest';
-import { createWasmBlas, RESERVED_LOW_BYTES } from '../src/blas/loader.js';
-import { allocModelWorkspace, modelBackward, modelForward, modelLoss, xentForwardBackward } from '../src/model/model.js';
-import { offsetsAt, paramLayout } from '../src/model/params.js';
-import { Arena } from '../src/util/arena.js';
-import { close, RNN_TENSORS, tinyModel, type TinyModel } from './helpers.js';
+import { modelBackward, modelForward, modelLoss, xentForwardBackward } from '../src/model/model.js';
+import { close, expectWasmMatchesFloat64, RNN_TENSORS, tinyModel, type TinyModel } from './helpers.js';
 
 const shape = { V: 5, H: 4, T: 3, B: 2 };
 const N = shape.T * shape.B;
@@ -123,37 +120,6 @@ describe('closed forms of the seed chapter (identity activation)', () => {
 
 describe('float32 WASM path against the float64 reference', () => {
   it.each(['tanh', 'identity', 'relu'] as const)('%s: loss and all gradients at V=67 H=33 T=7 B=5', (act) => {
-    const big = { V: 67, H: 33, T: 7, B: 5 };
-    const ref = tinyModel(big, act, 5, 0.3);
-    const layout = paramLayout({ ...ref.spec, ...big });
-    const wasm = createWasmBlas(16 << 20);
-    const arena = new Arena(RESERVED_LOW_BYTES / 4, 1 << 20);
-    const pBase = arena.alloc(layout.numParams), gBase = arena.alloc(layout.numParams);
-    const ws = allocModelWorkspace(arena, ref.spec, big);
-    wasm.f.set(ref.blas.f.subarray(ref.pBase, ref.pBase + layout.numParams), pBase);
-    // round the reference's parameters and inputs to float32 so both start from identical values
-    for (let k = 0; k < layout.numParams; k++) ref.blas.f[ref.pBase + k] = wasm.f[pBase + k];
-    for (let k = 0; k < big.T * big.B; k++) { wasm.i[ws.x + k] = ref.blas.i[ref.ws.x + k]; wasm.i[ws.y + k] = ref.blas.i[ref.ws.y + k]; }
-    for (let k = 0; k < big.B * big.H; k++) { wasm.f[ws.layers[0].hs + k] = ref.blas.f[ref.ws.layers[0].hs + k]; ref.blas.f[ref.ws.layers[0].hs + k] = wasm.f[ws.layers[0].hs + k]; }
-    const n = big.T * big.B;
-    ref.blas.fill(layout.numParams, 0, ref.gBase);
-    modelForward(ref.spec, ref.blas, ref.P, ref.ws);
-    const lossRef = xentForwardBackward(ref.blas, ref.ws, 1 / n);
-    modelBackward(ref.spec, ref.blas, ref.P, ref.G, ref.ws);
-    const P = offsetsAt(layout, pBase), G = offsetsAt(layout, gBase);
-    wasm.fill(layout.numParams, 0, gBase);
-    modelForward(ref.spec, wasm, P, ws);
-    const lossWasm = xentForwardBackward(wasm, ws, 1 / n);
-    modelBackward(ref.spec, wasm, P, G, ws);
-    expect(close(lossWasm, lossRef, 0, 1e-5)).toBe(true);
-    for (const name of RNN_TENSORS) {
-      const t = layout.tensors[name];
-      let maxAbs = 0;
-      for (let k = 0; k < t.size; k++) maxAbs = Math.max(maxAbs, Math.abs(ref.blas.f[ref.gBase + t.offset + k]));
-      for (let k = 0; k < t.size; k++) {
-        const a = wasm.f[gBase + t.offset + k], r = ref.blas.f[ref.gBase + t.offset + k];
-        expect(close(a, r, 1e-5 * maxAbs, 1e-4), `${name}[${k}]: ${a} vs ${r}`).toBe(true);
-      }
-    }
+    expectWasmMatchesFloat64({ cell: 'rnn', act }, { V: 67, H: 33, T: 7, B: 5 }, { seed: 5, tol: 1e-5 });
   });
 });

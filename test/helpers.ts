@@ -1,8 +1,10 @@
 // Shared test fixtures: a tiny float64 model on the reference kernels.
+import { createWasmBlas } from '../src/blas/loader.js';
 import { RefBlas } from '../src/blas/ref.js';
+import { RESERVED_LOW_BYTES } from '../src/blas/types.js';
 import type { Activation } from '../src/blas/types.js';
 import type { Blas } from '../src/blas/types.js';
-import { allocModelWorkspace, modelBackward, modelForward, xentForwardBackward, type ForwardOptions, type SeqShape, type Workspace } from '../src/model/model.js';
+import { allocModelWorkspace, modelBackward, modelForward, modelLoss, xentForwardBackward, type ForwardOptions, type SeqShape, type Workspace } from '../src/model/model.js';
 import { cellOf, type CellKind } from '../src/model/cells/index.js';
 import type { GruReset } from '../src/model/cells/types.js';
 import type { ModelDesc } from '../src/model/desc.js';
@@ -95,6 +97,44 @@ export function modelGrads(blas: Blas, m: BuiltModel, opts: ForwardOptions = {},
   modelForward(m.model, blas, m.P, m.ws, m.ws.shape.B, opts);
   xentForwardBackward(blas, m.ws, 1 / n);
   modelBackward(m.model, blas, m.P, m.G, m.ws, m.ws.shape.B, opts);
+}
+
+/**
+ * The same model (cell, depth, shape, seed) on the float64 reference and on the float32 WASM
+ * kernels, from identical float32 starting values (parameters and every layer's initial state):
+ * the loss agrees to 1e-5 relative and every gradient to `tol` times the largest one. Returns both
+ * sides for further checks.
+ */
+export function expectWasmMatchesFloat64(spec: CellSpec, s: SeqShape, o: { seed?: number; opts?: ForwardOptions; tol?: number } = {}) {
+  const { seed = 9, opts = {}, tol = 2e-5 } = o;
+  // sized as buildModel places it: both gradient-sized blocks and the workspace
+  const layout = paramLayout(desc(spec, s));
+  const measure = new Arena(0);
+  measure.alloc(layout.numParams);
+  measure.alloc(layout.numParams);
+  allocModelWorkspace(measure, desc(spec, s), s);
+  const ref = new RefBlas(measure.end, 'f64');
+  const wasm = createWasmBlas(RESERVED_LOW_BYTES + measure.end * 4);
+  const a = buildModel(ref, 0, spec, seed, s);
+  const b = buildModel(wasm, RESERVED_LOW_BYTES / 4, spec, seed, s);
+  // the reference starts from the float32-rounded values the kernels hold
+  const copyRounded = (from: number, to: number, n: number) => { for (let k = 0; k < n; k++) ref.f[from + k] = wasm.f[to + k]; };
+  copyRounded(a.pBase, b.pBase, a.layout.numParams);
+  const cell = cellOf(a.model.cell);
+  a.ws.layers.forEach((lw, l) => {
+    const theirs = cell.stateBuffers(b.ws.layers[l]);
+    cell.stateBuffers(lw).forEach((buf, k) => copyRounded(buf, theirs[k], s.B * s.H));
+  });
+  const n = s.T * s.B;
+  modelGrads(ref, a, opts, n);
+  modelGrads(wasm, b, opts, n);
+  let scale = 0, worst = 0;
+  for (let k = 0; k < a.layout.numParams; k++) scale = Math.max(scale, Math.abs(ref.f[a.gBase + k]));
+  for (let k = 0; k < a.layout.numParams; k++) worst = Math.max(worst, Math.abs(wasm.f[b.gBase + k] - ref.f[a.gBase + k]));
+  expect(scale).toBeGreaterThan(0);
+  expect(worst, `largest gradient difference, against the largest gradient ${scale}`).toBeLessThanOrEqual(tol * scale);
+  expect(close(modelLoss(b.model, wasm, b.P, b.ws, s.B, opts), modelLoss(a.model, ref, a.P, a.ws, s.B, opts), 0, 1e-5)).toBe(true);
+  return { ref, wasm, a, b };
 }
 
 /** |a - r| <= atol + rtol |r| */

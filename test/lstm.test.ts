@@ -10,13 +10,13 @@ import { readSafetensors } from '../src/io/safetensors.js';
 import { loadCheckpoint } from '../src/checkpoint/checkpoint.js';
 import { bptt, minibatchesPerEpoch, runAndSignalAt, D2L_ARGS } from './cli_helpers.js';
 import { expectTorchAgrees, findTorchPython } from './torch_helpers.js';
-import { compileKernels, createSharedMemory, createWasmBlas, RESERVED_LOW_BYTES, WasmBlas } from '../src/blas/loader.js';
+import { compileKernels, createSharedMemory, RESERVED_LOW_BYTES, WasmBlas } from '../src/blas/loader.js';
 import { RefBlas } from '../src/blas/ref.js';
 import type { Blas } from '../src/blas/types.js';
 import { modelLoss } from '../src/model/model.js';
 import { paramLayout, readTensor, viewsOf, writeTensor, type ParamLayout } from '../src/model/params.js';
 import { Rng } from '../src/util/rng.js';
-import { buildModel, desc, gradcheckBuffer, gradcheckTensors, modelGrads, type BuiltModel } from './helpers.js';
+import { buildModel, desc, expectWasmMatchesFloat64, gradcheckBuffer, gradcheckTensors, modelGrads, type BuiltModel } from './helpers.js';
 import { expectWorkerInvariance, D2L_BASE } from './train_helpers.js';
 
 const shape = { V: 5, H: 4, T: 3, B: 2 };
@@ -51,17 +51,7 @@ describe('LSTM, finite-difference gradient check, float64', () => {
 
 describe('LSTM, float32 WASM against the float64 reference', () => {
   it('loss and every gradient agree to float32 accuracy', () => {
-    const ref = new RefBlas(1 << 16, 'f64');
-    const a = build(ref, 0, 9);
-    const wasm = createWasmBlas((RESERVED_LOW_BYTES / 4 + (1 << 16)) * 4);
-    const b = build(wasm, RESERVED_LOW_BYTES / 4, 9);
-    grads(ref, a);
-    grads(wasm, b);
-    let scale = 0;
-    for (let k = 0; k < a.layout.numParams; k++) scale = Math.max(scale, Math.abs(ref.f[a.gBase + k]));
-    for (let k = 0; k < a.layout.numParams; k++) {
-      expect(Math.abs(wasm.f[b.gBase + k] - ref.f[a.gBase + k]), `grad ${k}`).toBeLessThanOrEqual(1e-5 * scale);
-    }
+    expectWasmMatchesFloat64(spec, shape, { tol: 1e-5 });
   });
 });
 

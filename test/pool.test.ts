@@ -3,13 +3,7 @@
 // worker count; and --deterministic: bitwise identical for ANY worker count.
 import { describe, expect, it } from 'vitest';
 import type { TrainConfig } from '../src/config/schema.js';
-import { D2L_BASE } from './train_helpers.js';
-import { InlineEngine, type Engine } from '../src/engine/engine.js';
-import { PoolEngine } from '../src/engine/pool.js';
-import { prepareData } from '../src/train/data.js';
-import { evalRows } from '../src/train/evaluate.js';
-import { planInputOf } from '../src/engine/plan.js';
-import { Trainer } from '../src/train/trainer.js';
+import { D2L_BASE, trainSteps } from './train_helpers.js';
 
 function config(sampler: 'random' | 'consecutive', deterministic = false): TrainConfig {
   return {
@@ -21,22 +15,8 @@ function config(sampler: 'random' | 'consecutive', deterministic = false): Train
   };
 }
 
-/** Trains `steps` minibatches; returns a copy of the parameters and the losses seen. */
-async function train(cfg: TrainConfig, workers: number, steps: number): Promise<Float32Array> {
-  const data = prepareData(cfg);
-  const plan = planInputOf(cfg, data.vocab.size, { workers: Math.max(1, workers), evalRows: evalRows(data.val?.length ?? 0, cfg.data.steps, cfg.data.batch) });
-  const opts = { plan, act: 'tanh' as const, corpus: data.train };
-  const engine: Engine = workers === 0 ? new InlineEngine(opts) : new PoolEngine(opts);
-  try {
-    const trainer = new Trainer(cfg, data, engine);
-    await trainer.run({ stopAtStep: steps });
-    expect(trainer.state.step).toBe(steps);
-    const { params, numParams } = engine.plan;
-    return engine.blas.f.slice(params, params + numParams);
-  } finally {
-    await engine.close();
-  }
-}
+/** The parameters after `steps` minibatches on `workers` pool workers (0: one thread). */
+const train = async (cfg: TrainConfig, workers: number, steps: number): Promise<Float32Array> => (await trainSteps(cfg, steps, { workers })).params;
 
 function maxRelDiff(a: Float32Array, b: Float32Array): number {
   let scale = 0;

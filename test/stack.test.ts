@@ -20,7 +20,7 @@ import { paramLayout, trainFlopsPerToken } from '../src/model/params.js';
 import { loadCheckpoint } from '../src/checkpoint/checkpoint.js';
 import { Rng } from '../src/util/rng.js';
 import { bptt, minibatchesPerEpoch, runAndSignalAt, D2L_ARGS } from './cli_helpers.js';
-import { buildModel, close, desc, gradcheckBuffer, gradcheckTensors, modelGrads, type BuiltModel, type CellSpec } from './helpers.js';
+import { buildModel, close, desc, expectWasmMatchesFloat64, gradcheckBuffer, gradcheckTensors, modelGrads, type BuiltModel, type CellSpec } from './helpers.js';
 import { expectWorkerInvariance, paramsAfter, D2L_BASE } from './train_helpers.js';
 import { expectTorchAgrees, findTorchPython } from './torch_helpers.js';
 
@@ -78,28 +78,7 @@ describe('three layers', () => {
 
 describe('stacked, float32 WASM against the float64 reference', () => {
   it.each(CELLS)('%s, 2 layers, dropout 0.25: loss and every gradient', (_name, cellSpec) => {
-    const spec: CellSpec = { ...cellSpec, layers: 2, dropout: 0.25 };
-    const big = { V: 23, H: 13, T: 6, B: 5 };
-    const ref = new RefBlas(1 << 18, 'f64');
-    const a = build(ref, 0, spec, 9, big);
-    const wasm = createWasmBlas((RESERVED_LOW_BYTES / 4 + (1 << 18)) * 4);
-    const b = build(wasm, RESERVED_LOW_BYTES / 4, spec, 9, big);
-    // the same float32 starting values on both sides
-    const copyRounded = (from: number, to: number, n: number) => { for (let k = 0; k < n; k++) ref.f[from + k] = wasm.f[to + k]; };
-    copyRounded(a.pBase, b.pBase, a.layout.numParams);
-    a.ws.layers.forEach((lw, l) => {
-      copyRounded(lw.hs, b.ws.layers[l].hs, big.B * big.H);
-      if (lw.cs !== undefined) copyRounded(lw.cs, b.ws.layers[l].cs!, big.B * big.H);
-    });
-    const opts = { dropout: KEY };
-    const n = big.T * big.B;
-    grads(ref, a, opts, n);
-    grads(wasm, b, opts, n);
-    let scale = 0;
-    for (let k = 0; k < a.layout.numParams; k++) scale = Math.max(scale, Math.abs(ref.f[a.gBase + k]));
-    expect(scale).toBeGreaterThan(0);
-    for (let k = 0; k < a.layout.numParams; k++) expect(Math.abs(wasm.f[b.gBase + k] - ref.f[a.gBase + k]), `grad ${k}`).toBeLessThanOrEqual(2e-5 * scale);
-    expect(close(modelLoss(b.model, wasm, b.P, b.ws, big.B, opts), modelLoss(a.model, ref, a.P, a.ws, big.B, opts), 0, 1e-5)).toBe(true);
+    expectWasmMatchesFloat64({ ...cellSpec, layers: 2, dropout: 0.25 }, { V: 23, H: 13, T: 6, B: 5 }, { opts: { dropout: KEY } });
   });
 });
 
@@ -111,21 +90,8 @@ describe('a padded recurrent weight (rows of 1024 floats get 16 more, model/cell
       const Wh = layout.blocks[spec.cell === 'lstm' ? 'l1.W_h' : 'W_h'];
       const width = (spec.cell === 'lstm' ? 4 : 1) * H;
       expect(Wh.rowStride).toBe(width + 16);
-      const ref = new RefBlas(1 << 22, 'f64');
-      const a = build(ref, 0, spec, 3, s);
-      const wasm = createWasmBlas((RESERVED_LOW_BYTES / 4 + (1 << 22)) * 4);
-      const b = build(wasm, RESERVED_LOW_BYTES / 4, spec, 3, s);
-      for (let k = 0; k < layout.numParams; k++) ref.f[a.pBase + k] = wasm.f[b.pBase + k];
-      a.ws.layers.forEach((lw, l) => { for (let k = 0; k < s.B * H; k++) ref.f[lw.hs + k] = wasm.f[b.ws.layers[l].hs + k]; });
-      a.ws.layers.forEach((lw, l) => { if (lw.cs !== undefined) for (let k = 0; k < s.B * H; k++) ref.f[lw.cs + k] = wasm.f[b.ws.layers[l].cs! + k]; });
-      grads(ref, a, {}, s.T * s.B);
-      grads(wasm, b, {}, s.T * s.B);
-      let scale = 0;
-      for (let k = 0; k < layout.numParams; k++) scale = Math.max(scale, Math.abs(ref.f[a.gBase + k]));
       // float32 sums over up to 1024 terms: a looser bound than the small models' 2e-5
-      let worst = 0;
-      for (let k = 0; k < layout.numParams; k++) worst = Math.max(worst, Math.abs(wasm.f[b.gBase + k] - ref.f[a.gBase + k]));
-      expect(worst).toBeLessThanOrEqual(5e-5 * scale);
+      const { ref, wasm, a, b } = expectWasmMatchesFloat64(spec, s, { seed: 3, tol: 5e-5 });
       // the padding after every row but the last (the next block starts right after the last row)
       let padding = 0, nonZero = 0;
       for (let r = 0; r < H - 1; r++) for (let c = width; c < Wh.rowStride; c++) {

@@ -12,13 +12,10 @@ import { Result, RESULT_FIELDS, Slot } from '../src/engine/control.js';
 import { engineSetup, outcomeOf, resetControl, type Engine, type EngineOptions, type StretchOutcome } from '../src/engine/engine.js';
 import { PoolEngine } from '../src/engine/pool.js';
 import { prepareData } from '../src/train/data.js';
-import { evalRows } from '../src/train/evaluate.js';
 import { computeShard, reduceChunks, updateRange, type StepContext, type StretchTask } from '../src/engine/step.js';
-import { planInputOf } from '../src/engine/plan.js';
-import { Trainer } from '../src/train/trainer.js';
 import { initParams } from '../src/model/params.js';
 import { Rng } from '../src/util/rng.js';
-import { firstGradient, D2L_BASE } from './train_helpers.js';
+import { firstGradient, D2L_BASE, trainSteps } from './train_helpers.js';
 import { desc } from './helpers.js';
 
 /** The pre-barrier step, phase by phase on one thread, over an N-worker plan (independent of runStretch). */
@@ -89,18 +86,8 @@ function config(sampler: 'random' | 'consecutive', deterministic: boolean): Trai
 }
 
 async function paramsAfter(cfg: TrainConfig, workers: number, steps: number, kind: 'pool' | 'roundtrip') {
-  const data = prepareData(cfg);
-  const plan = planInputOf(cfg, data.vocab.size, { workers: Math.max(1, workers), evalRows: evalRows(data.val?.length ?? 0, cfg.data.steps, cfg.data.batch) });
-  const opts = { plan, act: 'tanh' as const, corpus: data.train, maxStretch: 16 };
-  const engine: Engine = kind === 'pool' ? new PoolEngine(opts) : new RoundTripEngine(opts);
-  try {
-    const trainer = new Trainer(cfg, data, engine);
-    await trainer.run({ stopAtStep: steps });
-    expect(trainer.state.step).toBe(steps);
-    return { params: Buffer.from(engine.blas.f.slice(engine.plan.params, engine.plan.params + engine.plan.numParams).buffer), state: { ...trainer.state }, perEpoch: trainer.sampler.batchesPerEpoch };
-  } finally {
-    await engine.close();
-  }
+  const r = await trainSteps(cfg, steps, { workers, maxStretch: 16, engine: kind === 'pool' ? undefined : (o: EngineOptions) => new RoundTripEngine(o) });
+  return { ...r, params: Buffer.from(r.params.buffer) };
 }
 
 describe.each([

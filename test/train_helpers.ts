@@ -3,7 +3,8 @@
 // worker counts, for any config (cell, depth, dropout, sampler).
 import { expect } from 'vitest';
 import { DEFAULTS, type TrainConfig } from '../src/config/schema.js';
-import { InlineEngine, type Engine } from '../src/engine/engine.js';
+import { InlineEngine, type Engine, type EngineOptions } from '../src/engine/engine.js';
+import type { TrainingState } from '../src/checkpoint/checkpoint.js';
 import { initParams } from '../src/model/params.js';
 import { computeShard, gatherShard } from '../src/engine/step.js';
 import { Rng } from '../src/util/rng.js';
@@ -26,25 +27,41 @@ export const D2L_BASE: TrainConfig = {
 };
 
 /**
- * The parameters after `steps` minibatches of `cfg` on `workers` pool workers (0: one thread, no
- * pool). `maxStretch` cuts the pool's stretches shorter (state must carry across them).
+ * Trains `steps` minibatches of `cfg` through the Trainer on `workers` pool workers (0: one thread,
+ * no pool; `engine` another Engine over the same options). `maxStretch` cuts the stretches shorter
+ * (state must carry across them). `check` sees the trainer before the engine closes. Returns a copy
+ * of the parameters, the training state and the minibatches per epoch.
  */
-export async function paramsAfter(cfg: TrainConfig, workers: number, steps: number, maxStretch?: number): Promise<Float32Array> {
+export async function trainSteps(cfg: TrainConfig, steps: number, at: {
+  workers: number; maxStretch?: number; engine?: (o: EngineOptions) => Engine; check?: (t: Trainer) => void;
+}): Promise<{ params: Float32Array; state: TrainingState; perEpoch: number }> {
   const data = prepareData(cfg);
   const { steps: T, batch: B } = cfg.data;
-  const plan = planInputOf(cfg, data.vocab.size, { workers: Math.max(1, workers), evalRows: evalRows(data.val?.length ?? 0, T, B) });
-  const opts = { plan, act: cfg.model.activation, corpus: data.train, maxStretch };
-  const engine: Engine = workers === 0 ? new InlineEngine(opts) : new PoolEngine(opts);
+  const plan = planInputOf(cfg, data.vocab.size, { workers: Math.max(1, at.workers), evalRows: evalRows(data.val?.length ?? 0, T, B) });
+  const opts: EngineOptions = { plan, corpus: data.train, maxStretch: at.maxStretch };
+  const engine: Engine = at.engine ? at.engine(opts) : at.workers === 0 ? new InlineEngine(opts) : new PoolEngine(opts);
   try {
     const trainer = new Trainer(cfg, data, engine);
     await trainer.run({ stopAtStep: steps });
-    // the trained model evaluates and samples (the eval and sampling workspaces are the plan's too)
-    if (data.val) expect(trainer.validationPerplexity()).toBeGreaterThan(1);
-    expect(trainer.samples()[0].length).toBeGreaterThan(1);
-    return engine.blas.f.slice(engine.plan.params, engine.plan.params + engine.plan.numParams);
+    expect(trainer.state.step).toBe(steps);
+    at.check?.(trainer);
+    const { params, numParams } = engine.plan;
+    return { params: engine.blas.f.slice(params, params + numParams), state: { ...trainer.state }, perEpoch: trainer.sampler.batchesPerEpoch };
   } finally {
     await engine.close();
   }
+}
+
+/**
+ * The parameters after `steps` minibatches (trainSteps), checking on the way that the trained model
+ * evaluates and samples (the eval and sampling workspaces are the plan's too).
+ */
+export async function paramsAfter(cfg: TrainConfig, workers: number, steps: number, maxStretch?: number): Promise<Float32Array> {
+  const check = (trainer: Trainer) => {
+    if (trainer.data.val) expect(trainer.validationPerplexity()).toBeGreaterThan(1);
+    expect(trainer.samples()[0].length).toBeGreaterThan(1);
+  };
+  return (await trainSteps(cfg, steps, { workers, maxStretch, check })).params;
 }
 
 /**
@@ -85,7 +102,7 @@ export function firstGradient(cfg: TrainConfig) {
   initParams(plan.layout, blas.f, plan.params, () => rng.normal(), 0.1);
   for (let b = 0; b < B; b++) control.schedule[b] = 13 * b;
   const p0 = Float64Array.from(blas.f.subarray(plan.params, plan.params + plan.numParams));
-  const ctx = { blas, plan, act: cfg.model.activation, ws: plan.workspaces[0], worker: 0, control, corpus: data.train };
+  const ctx = { blas, plan, ws: plan.workspaces[0], worker: 0, control, corpus: data.train };
   gatherShard(ctx, 0, 0);
   computeShard(ctx, 0, false, 1 / (T * B));
   const g = Float64Array.from(blas.f.subarray(plan.gradBlocks[0], plan.gradBlocks[0] + plan.numParams));
