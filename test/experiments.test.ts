@@ -125,12 +125,15 @@ describe('compare', () => {
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
   });
 
-  it('bench takes --data like train', () => {
+  it('bench takes --data like train, and names the model it measures (on the line and the chart)', () => {
     const text = join(dir, 'bench-data.txt');
     writeFileSync(text, 'abcdefgh '.repeat(3000));
-    const r = bptt(['bench', '--config', base, '--data', text, '--workers', '1', '--minibatches', '2', '--warmup', '1', '--repeat', '1', '--json', join(dir, 'bench.json')]);
+    const r = bptt(['bench', '--config', base, '--data', text, '--set', 'model.cell=gru', '--set', 'model.layers=2', '--workers', '1', '--minibatches', '2', '--warmup', '1', '--repeat', '1',
+      '--json', join(dir, 'bench.json'), '--svg', join(dir, 'bench.svg')]);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^bptt bench: 2-layer gru \(reset after\) H=\d+, /);
+    expect(readFileSync(join(dir, 'bench.svg'), 'utf8')).toMatch(/bptt speedup, 2-layer gru \(reset after\) H=\d+/);
     const report = JSON.parse(readFileSync(join(dir, 'bench.json'), 'utf8'));
     expect(report.config.vocab).toBe(9);
   });

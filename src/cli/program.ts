@@ -295,7 +295,8 @@ export function buildProgram(): Command {
       const c = resolved.config;
       const oversubscribed = Math.max(...workers);
       if (oversubscribed > availableParallelism()) stderr(`bptt: warning: ${workersWarning(oversubscribed)}\n`);
-      stdout(`bptt bench: H=${c.model.hidden} B=${c.data.batch} T=${c.data.steps} ${c.data.sampler}, ` +
+      const model = describeModel(modelOf(0, c.model));
+      stdout(`bptt bench: ${model}, B=${c.data.batch} T=${c.data.steps} ${c.data.sampler}, ` +
         `${positiveInt(String(opts.minibatches), '--minibatches')} minibatches after ${nonNegInt(String(opts.warmup), '--warmup')} warm-up, workers ${workers.join(',')}\n`);
       const report = await runScaling({
         config: c, workers, warmup: Number(opts.warmup), minibatches: Number(opts.minibatches), repeat: positiveInt(String(opts.repeat), '--repeat'), kernels: opts.kernels as KernelPreference,
@@ -310,7 +311,7 @@ export function buildProgram(): Command {
         writeFileAtomic(String(opts.svg), lineChart([
           { name: 'measured', points: report.results.map((r) => [r.workers, r.speedup]) },
           { name: 'ideal', points: xs.map((x) => [x, x]), dashed: true },
-        ], { title: `bptt speedup, H=${c.model.hidden} B=${c.data.batch} T=${c.data.steps} (${report.machine.cores} cores)`, xLabel: 'workers', yLabel: 'speedup over 1 worker' }));
+        ], { title: `bptt speedup, ${model}, B=${c.data.batch} T=${c.data.steps} (${report.machine.cores} cores)`, xLabel: 'workers', yLabel: 'speedup over 1 worker' }));
       }
     });
 
