@@ -1,5 +1,5 @@
 // Scaling benchmark: the same training slice (same config, seed and minibatches) at each worker
-// count, after a warm-up, through the trainer's own step (Engine.runStretch, engine/step.ts).
+// count, after a warm-up, driven as the trainer drives it (engine/drive.ts, engine/step.ts).
 // Reports tokens/s, GFLOP/s, speedup over 1 worker, parallel efficiency (speedup / N), and where a
 // step's time goes: gathering the rows, forward+BPTT (slowest worker), and outside it the barrier
 // waits, the reduce, the update and the coordinator's schedule writing. Every count runs the pool,

@@ -1,9 +1,10 @@
 // Checkpoints: safetensors with the model's tensors under D2L's names and shapes (row-major float32),
 // and in __metadata__ the vocabulary (a JSON array of characters in index order), the resolved
 // config, and the training state needed to resume exactly (epoch, minibatch position, sampler and
-// RNG state, epoch accumulators). Consecutive sampling also stores the carried hidden state as
-// the tensor "state.h" (B, H), and for the LSTM "state.c" (B, H). Loading validates everything and
-// names the file in every error. Tensor names and shapes come from the layout of the config's cell.
+// RNG state, epoch accumulators). Consecutive sampling also stores the carried state, one tensor per
+// state the cell carries ("state.h", and "state.c" for the LSTM), each (B, H) or (layers, B, H), cut
+// from the plan's state table (engine/plan.ts stateTableOf). Loading validates everything and names
+// the file in every error. Tensor names and shapes come from the layout of the config's model.
 
 import { existsSync } from 'node:fs';
 import { z } from 'zod';

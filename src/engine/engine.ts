@@ -1,8 +1,9 @@
 // An Engine runs stretches of the training step (engine/step.ts) over the shared memory:
 // PoolEngine (pool.ts) on N long-lived worker threads that meet at barriers in shared memory,
-// InlineEngine in the calling thread (tests, library use). The trainer writes the stretch's
-// schedule (each row's start offset per minibatch) into the control block, starts the stretch and
-// reads the per-minibatch results table; one thread and N threads are the same program.
+// InlineEngine in the calling thread (tests, library use). Whoever drives it (engine/drive.ts)
+// writes the stretch's schedule (each row's start offset and learning rate per minibatch) into the
+// control block and starts the stretch; the trainer reads the per-minibatch results table. One
+// thread and N threads are the same program.
 
 import { compileKernels, createSharedMemory, WasmBlas, type KernelPreference } from '../blas/loader.js';
 import type { Blas } from '../blas/types.js';

@@ -1,6 +1,6 @@
 // The training loop over an Engine, by minibatch. Per stretch (a run of minibatches the workers do
 // without the coordinator): write each row's start offset and each minibatch's learning rate into
-// the control block and let the engine's threads run the steps (forward + full BPTT, reduce,
+// the control block (engine/drive.ts) and let the engine's threads run the steps (forward + full BPTT, reduce,
 // global L2 norm, clip g <- min(theta/||g||, 1) g, the optimizer's update; engine/step.ts); book each
 // completed minibatch's loss and norm from the results table, in order.
 //
