@@ -1,12 +1,13 @@
 // Config resolution: precedence defaults < file < environment < flags, and every config error
 // names the file, line:column and key path (each message asserted).
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { envOverrides, parseSet, resolveConfig } from '../src/config/load.js';
 import { DEFAULTS, learningRate } from '../src/config/schema.js';
 import { configReference } from '../src/config/docs.js';
+import { readSweepFile } from '../src/cli/experiments.js';
 import { readFileSync } from 'node:fs';
 
 const dir = mkdtempSync(join(tmpdir(), 'bptt-config-'));
@@ -113,4 +114,23 @@ describe('learning-rate schedules, by minibatch', () => {
 it('the README config reference is the one generated from the schema (npm run docs)', () => {
   const readme = readFileSync(join(import.meta.dirname, '../README.md'), 'utf8');
   expect(readme).toContain(configReference());
+});
+
+describe('shipped configs', () => {
+  const root = join(import.meta.dirname, '..');
+  const shipped = readdirSync(join(root, 'examples')).filter((f) => f.endsWith('.yaml')).sort();
+
+  it.each(shipped)('examples/%s is valid and the README names it', (name) => {
+    const path = join(root, 'examples', name);
+    if (/^\s*grid\s*:/m.test(readFileSync(path, 'utf8'))) {
+      const spec = readSweepFile(path);
+      expect(spec.grid.length).toBeGreaterThan(0);
+      if (spec.config !== null) expect(() => resolveConfig(join(root, spec.config!), [])).not.toThrow();
+    } else {
+      const { config } = resolveConfig(path, []);
+      // a preset that names its corpus ships it (a clone reproduces it with no download)
+      if (config.data.path) expect(existsSync(join(root, config.data.path)), config.data.path).toBe(true);
+    }
+    expect(readFileSync(join(root, 'README.md'), 'utf8')).toContain(`examples/${name}`);
+  });
 });
