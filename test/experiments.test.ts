@@ -128,7 +128,7 @@ describe('compare', () => {
   it('bench takes --data like train, and names the model it measures (on the line and the chart)', () => {
     const text = join(dir, 'bench-data.txt');
     writeFileSync(text, 'abcdefgh '.repeat(3000));
-    const r = bptt(['bench', '--config', base, '--data', text, '--set', 'model.cell=gru', '--set', 'model.layers=2', '--workers', '1', '--minibatches', '2', '--warmup', '1', '--repeat', '1',
+    const r = bptt(['bench', '--config', base, '--data', text, '--cell', 'gru', '--layers', '2', '--workers', '1', '--minibatches', '2', '--warmup', '1', '--repeat', '1',
       '--json', join(dir, 'bench.json'), '--svg', join(dir, 'bench.svg')]);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);

@@ -92,6 +92,13 @@ function addTrainFlags(cmd: Command): Command {
     .addOption(kernelsOpt());
 }
 
+/** bench: the flags of what it measures (the corpus, the model, the minibatch's shape, the optimizer). */
+const BENCH_FLAG_KEYS = ['data.path', 'data.builtin', 'model.cell', 'model.hidden', 'model.layers', 'model.dropout', 'optim.kind', 'data.steps', 'data.batch', 'data.sampler'];
+function addBenchFlags(cmd: Command): Command {
+  for (const [flag, key, help] of FLAG_KEYS) if (BENCH_FLAG_KEYS.includes(key)) cmd.option(flag, help);
+  return cmd;
+}
+
 /** resume: only the flags of keys a resume may change, and the output options. */
 function addResumeFlags(cmd: Command): Command {
   for (const [flag, key, help] of FLAG_KEYS) if ((RESUMABLE_KEYS as readonly string[]).includes(key) && key !== 'run.out') cmd.option(flag, help);
@@ -267,7 +274,7 @@ export function buildProgram(): Command {
         `use it with sample, inspect, export, or train --init\n`);
     });
 
-  program.command('bench')
+  addBenchFlags(program.command('bench'))
     .description('scaling benchmark: the same training slice at each worker count; tokens/s, speedup, efficiency')
     .option('--config <file>', 'YAML or JSON config file (its model and data sections are measured)')
     .option('--workers <list>', 'comma-separated worker counts', `1,${availableParallelism()}`)
@@ -277,11 +284,10 @@ export function buildProgram(): Command {
     .option('--json <file>', 'write {machine, config, results: [{workers, tokens_per_s, speedup, efficiency, ...}]}')
     .option('--svg <file>', 'write a speedup chart against the ideal line')
     .option('--force', 'overwrite existing --json / --svg files')
-    .option('--data <file>', 'UTF-8 text corpus (as train --data)')
     .option('--set <key=value>', 'set any config key (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
     .option('--deterministic', 'benchmark the deterministic (fixed-shard) mode')
     .addOption(kernelsOpt())
-    .addHelpText('after', '\nExamples:\n  bptt bench --config examples/d2l-random.yaml --workers 1,2\n  bptt bench --config examples/scaling.yaml --workers 1,2,4,8,16 --json scaling.json --svg scaling.svg')
+    .addHelpText('after', '\nExamples:\n  bptt bench --config examples/d2l-random.yaml --workers 1,2\n  bptt bench --data my.txt --cell gru --layers 2 --hidden 512\n  bptt bench --config examples/scaling.yaml --workers 1,2,4,8,16 --json scaling.json --svg scaling.svg')
     .action(async (opts: Record<string, unknown>) => {
       const workers = String(opts.workers).split(',').map((w) => {
         const n = Number(w);
@@ -291,7 +297,8 @@ export function buildProgram(): Command {
       const benchReads = [opts.config, opts.data].filter((f): f is string => typeof f === 'string');
       for (const [flag, file] of [['--json', opts.json], ['--svg', opts.svg]] as const) if (file) checkOutputFile(String(file), flag, { force: Boolean(opts.force), reads: benchReads });
       if (opts.json && opts.svg && canonicalPath(String(opts.json)) === canonicalPath(String(opts.svg))) throw new InputError(`--json and --svg name the same file ${opts.json}`);
-      const resolved = resolveConfig((opts.config as string | undefined) ?? null, [...envOverrides(process.env), ...overridesFrom(opts, ['run.workers'])]);
+      // --workers and --minibatches are the benchmark's own (a list of counts, the timed minibatches)
+      const resolved = resolveConfig((opts.config as string | undefined) ?? null, [...envOverrides(process.env), ...overridesFrom(opts, ['run.workers', 'run.minibatches'])]);
       const c = resolved.config;
       const oversubscribed = Math.max(...workers);
       if (oversubscribed > availableParallelism()) stderr(`bptt: warning: ${workersWarning(oversubscribed)}\n`);
