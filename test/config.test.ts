@@ -40,7 +40,7 @@ describe('precedence', () => {
   });
 
   it('the default weight decay belongs to the default optimizer: another one chosen without its own gets none', () => {
-    expect(resolveConfig(null, []).config.optim).toMatchObject({ kind: 'adamw', weight_decay: 0.01 });
+    expect(resolveConfig(null, []).config.optim).toMatchObject({ kind: 'adamw', weight_decay: 0.05 });
     expect(resolveConfig(null, [parseSet('optim.kind=adam')]).config.optim.weight_decay).toBe(0);
     expect(resolveConfig(null, [parseSet('optim.kind=adam'), parseSet('optim.weight_decay=0.001')]).config.optim.weight_decay).toBe(0.001);
   });

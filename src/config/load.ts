@@ -284,7 +284,7 @@ export function resolveConfig(file: string | null, overrides: Override[], defaul
   chooseRunLength(cfg, sources, where);
   // the default weight decay is the default optimizer's (AdamW, decoupled): another optimizer chosen
   // without a weight_decay of its own gets none (for Adam it would be L2, added to the gradient,
-  // and 0.01 of it swamps Adam's normalized step: a 2-minute run stuck at 3.2 nats)
+  // and even 0.01 of it swamps Adam's normalized step: a 2-minute run stuck at 3.2 nats)
   if (sources['optim.weight_decay'] === 'default' && cfg.optim.kind !== DEFAULTS.optim.kind) (cfg.optim as { weight_decay: number }).weight_decay = 0;
   return { config: Object.freeze(result.data) as TrainConfig, sources, file };
 }

@@ -58,7 +58,7 @@ export const OptimSchema = z.strictObject({
   momentum: z.number().min(0).lt(1).describe('momentum: v <- mu v + g, p <- p - lr v'),
   betas: z.tuple([z.number().min(0).lt(1), z.number().min(0).lt(1)]).describe('adam/adamw: decay rates of the first and second moments'),
   eps: z.number().positive().describe('adam/adamw: added to sqrt(v_hat)'),
-  weight_decay: z.number().min(0).describe('adam, sgd, momentum: L2 (added to g); adamw: decoupled (p <- p - lr wd p); 0 = off. The default 0.01 is AdamW\'s: another optimizer chosen without a weight_decay gets 0'),
+  weight_decay: z.number().min(0).describe('adam, sgd, momentum: L2 (added to g); adamw: decoupled (p <- p - lr wd p); 0 = off. The default 0.05 is AdamW\'s: another optimizer chosen without a weight_decay gets 0'),
   schedule: ScheduleSchema,
 });
 
@@ -135,7 +135,7 @@ export const DEFAULTS: TrainConfig = {
     val_fraction: 0.1,
   },
   optim: {
-    kind: 'adamw', lr: 0.02, clip: 1, momentum: 0.9, betas: [0.9, 0.999], eps: 1e-8, weight_decay: 0.01,
+    kind: 'adamw', lr: 0.02, clip: 1, momentum: 0.9, betas: [0.9, 0.999], eps: 1e-8, weight_decay: 0.05,
     schedule: { kind: 'cosine', warmup: 0, step_epochs: 50, gamma: 0.5, min_lr: 1e-4 },
   },
   run: {
