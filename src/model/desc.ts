@@ -31,12 +31,12 @@ export function modelOf(V: number, m: TrainConfig['model']): ModelDesc {
 }
 
 /** The cell of a model and the options it reads. */
-export function cellAndOptions(m: ModelDesc): { cell: Cell; o: CellOptions } {
+export function cellAndOptions(m: Pick<ModelDesc, 'cell' | 'act' | 'gruReset'>): { cell: Cell; o: CellOptions } {
   return { cell: cellOf(m.cell), o: { act: m.act, gruReset: m.gruReset } };
 }
 
 /** The model in a few words: "rnn tanh H=256", "2-layer lstm H=512, dropout 0.2" (the vocabulary is not part of it). */
 export function describeModel(m: Omit<ModelDesc, 'V'>): string {
-  const { cell, o } = cellAndOptions({ ...m, V: 0 });
+  const { cell, o } = cellAndOptions(m);
   return `${m.layers > 1 ? `${m.layers}-layer ` : ''}${cell.label(o)} H=${m.H}${m.dropout > 0 ? `, dropout ${m.dropout}` : ''}`;
 }
