@@ -11,6 +11,7 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
+import { Arena } from '../util/arena.js';
 import { InputError } from '../util/errors.js';
 import { GEMM_SCRATCH_ELEMS, RESERVED_LOW_BYTES, WASM_PAGE_BYTES } from './types.js';
 import type { Activation, Blas } from './types.js';
@@ -280,4 +281,16 @@ export class WasmBlas implements Blas {
 /** Convenience for single-thread use and tests: compile (cached) and instantiate over a new memory. */
 export function createWasmBlas(bytes: number, prefer: KernelPreference = 'auto'): WasmBlas {
   return new WasmBlas(compileKernels(prefer), createSharedMemory(bytes));
+}
+
+/**
+ * One model on a heap of its own (sample, inspect): `place` allocates every buffer from the arena it
+ * is given. It runs twice, once on a measuring arena (so the heap is sized by the allocations
+ * themselves, nothing restates a size) and once on the heap it sized, whose offsets it returns.
+ */
+export function placeOnFreshBlas<T>(place: (arena: Arena) => T, prefer: KernelPreference = 'auto'): { blas: WasmBlas; at: T } {
+  const measure = new Arena(RESERVED_LOW_BYTES / 4);
+  place(measure);
+  const blas = createWasmBlas(measure.end * 4, prefer);
+  return { blas, at: place(new Arena(RESERVED_LOW_BYTES / 4)) };
 }

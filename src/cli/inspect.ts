@@ -4,7 +4,7 @@
 // back through time.
 
 import { extent } from '../util/extent.js';
-import { createWasmBlas, RESERVED_LOW_BYTES } from '../blas/loader.js';
+import { placeOnFreshBlas } from '../blas/loader.js';
 import { cellOf } from '../model/cells/index.js';
 import { allocModelWorkspace, modelBackward, modelForward, xentForwardBackward, zeroState } from '../model/model.js';
 import { offsetsAt, readTensor } from '../model/params.js';
@@ -50,10 +50,7 @@ export function inspectCheckpoint(checkpoint: string, text: string, gradsOut?: s
     trace: Array.from({ length: L }, () => ({ dh: arena.alloc(T * H), dc: arena.alloc(T * H) })),
     ws: allocModelWorkspace(arena, model, shape, false),
   });
-  const measure = new Arena(RESERVED_LOW_BYTES / 4);
-  place(measure);
-  const blas = createWasmBlas(measure.end * 4);
-  const { pBase, gBase, trace, ws } = place(new Arena(RESERVED_LOW_BYTES / 4));
+  const { blas, at: { pBase, gBase, trace, ws } } = placeOnFreshBlas(place);
   loadParamsInto(ck, blas.f, pBase);
   for (let t = 0; t < T; t++) { blas.i[ws.x + t] = ids[t]; blas.i[ws.y + t] = ids[t + 1]; }
   zeroState(model, blas, ws, 1);

@@ -9,13 +9,12 @@ import { runScaling, scalingTable } from '../bench/scaling.js';
 import { writeFileAtomic } from '../io/safetensors.js';
 import { lineChart } from '../io/svg.js';
 import { envOverrides, getPath, leafKeys, parseSet, parseValue, resolveConfig, type Override } from '../config/load.js';
-import { createWasmBlas, RESERVED_LOW_BYTES, type KernelPreference } from '../blas/loader.js';
+import { placeOnFreshBlas, type KernelPreference } from '../blas/loader.js';
 import { CELL_KINDS, cellOf } from '../model/cells/index.js';
 import { allocModelWorkspace } from '../model/model.js';
 import { generate } from '../model/generate.js';
 import { offsetsAt } from '../model/params.js';
 import { loadCheckpoint, loadParamsInto, writeCheckpointTensors } from '../checkpoint/checkpoint.js';
-import { Arena } from '../util/arena.js';
 import { InputError } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
 import { exportTorch, importTorch } from '../checkpoint/torch.js';
@@ -170,14 +169,8 @@ export function buildProgram(): Command {
       const ck = loadCheckpoint(opts.checkpoint);
       const model = ck.layout.model;
       const shape = { V: model.V, H: model.H, T: 1, B: 1 };
-      // sized by the allocations themselves (a measuring arena), then placed for real
-      const measure = new Arena(RESERVED_LOW_BYTES / 4);
-      measure.alloc(ck.layout.numParams);
-      allocModelWorkspace(measure, model, shape, false);
-      const blas = createWasmBlas(measure.end * 4);
-      const arena = new Arena(RESERVED_LOW_BYTES / 4);
-      const pBase = arena.alloc(ck.layout.numParams);
-      const ws = allocModelWorkspace(arena, model, shape, false);
+      const { blas, at: { pBase, ws } } = placeOnFreshBlas((arena) =>
+        ({ pBase: arena.alloc(ck.layout.numParams), ws: allocModelWorkspace(arena, model, shape, false) }));
       loadParamsInto(ck, blas.f, pBase);
       const text = generate(blas, model, offsetsAt(ck.layout, pBase), ws, ck.vocab, opts.prefix,
         { length, temperature, topK, rng: new Rng(seed) });
