@@ -2,7 +2,7 @@
 // run directory; SIGINT stops at a minibatch boundary with a checkpoint and exit 130, and resume
 // gives bitwise the parameters of an uninterrupted run; a failing worker or a diverging loss stops
 // the run with one line and a non-zero exit, leaving the last good checkpoint intact.
-import { bptt, runAndSignal, D2L_ARGS } from './cli_helpers.js';
+import { bptt, runAndSignalAt, D2L_ARGS } from './cli_helpers.js';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -79,7 +79,7 @@ describe('interrupt and resume', () => {
     const args = [...SMALL, '--epochs', '3', '--workers', '2', '--sampler', sampler];
     expect(bptt(['train', ...D2L_ARGS, ...args, '--out', join(dir, 'straight')]).code).toBe(0);
 
-    const { code, stdout } = await runAndSignal(['train', ...D2L_ARGS, ...args, '--out', join(dir, 'cut')], signal, 0);
+    const { code, stdout } = await runAndSignalAt(['train', ...D2L_ARGS, ...args, '--out', join(dir, 'cut')], signal, '2:2');
     expect(code).toBe(exitCode);
     expect(stdout).toMatch(/interrupted; checkpoint written/);
     const cut = loadCheckpoint(join(dir, 'cut', 'last.safetensors'));

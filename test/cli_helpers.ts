@@ -13,29 +13,12 @@ export function bptt(args: string[], env: Record<string, string> = {}) {
 }
 
 /**
- * `bptt ARGS` in the background; once its stdout shows `marker` (e.g. "epoch 1/3"), one signal
- * after `delayMs` (one only: a second means "quit at once"). Resolves with the exit code and stdout.
+ * `bptt ARGS` in the background, raising `signal` on itself once training reaches global minibatch
+ * `at` (a number) or minibatch M of epoch E (`"E:M"`), or as it starts sampling or evaluating (test/fixtures/signal_at_step.mjs): a stop at a known point,
+ * not after a guessed delay.
  */
-export function runAndSignal(args: string[], signal: NodeJS.Signals, delayMs: number, marker = 'epoch 1/3'): Promise<{ code: number | null; stdout: string }> {
-  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let sent = false;
-  child.stdout.on('data', (d: Buffer) => {
-    stdout += d.toString();
-    if (!sent && stdout.includes(marker)) {
-      sent = true;
-      setTimeout(() => child.kill(signal), delayMs);
-    }
-  });
-  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout })));
-}
-
-/**
- * `bptt ARGS` in the background, raising `signal` on itself once training reaches minibatch `step`
- * (test/fixtures/signal_at_step.mjs): a stop at a known point, not after a guessed delay.
- */
-export function runAndSignalAt(args: string[], signal: NodeJS.Signals, step: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [join(import.meta.dirname, 'fixtures/signal_at_step.mjs'), signal, String(step), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+export function runAndSignalAt(args: string[], signal: NodeJS.Signals, at: number | `${number}:${number}` | 'sampling' | 'evaluation'): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [join(import.meta.dirname, 'fixtures/signal_at_step.mjs'), signal, String(at), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '', stderr = '';
   child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
   child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });

@@ -9,11 +9,21 @@ import { describe, expect, it } from 'vitest';
 import { readSafetensors, writeSafetensors } from '../src/io/safetensors.js';
 import { parseGridArg } from '../src/cli/experiments.js';
 import { loadCheckpoint } from '../src/checkpoint/checkpoint.js';
-import { bptt, CLI, D2L_ARGS, runAndSignal } from './cli_helpers.js';
+import { bptt, CLI, D2L_ARGS, runAndSignalAt } from './cli_helpers.js';
 
 const SMALL = [...D2L_ARGS, '--builtin', 'counting', '--hidden', '16', '--batch', '8', '--steps', '12', '--lr', '2', '--clip', '1', '--set', 'run.sample_every=0'];
 const BENCH = [...D2L_ARGS, '--set', 'model.hidden=16', '--workers', '1', '--minibatches', '1', '--warmup', '0', '--repeat', '1'];
 const tmp = () => mkdtempSync(join(tmpdir(), 'bptt-trust-'));
+/**
+ * A run whose evaluation takes about a second (many 50 ms slices: a stop raised as it starts is seen
+ * in one of them) after a short epoch: LSTM 512 on 36,000 characters of words, half of them held out.
+ */
+const SLOW_EVAL = (dir: string) => {
+  const words = ['alpha', 'beta', 'gamma', 'delta', 'epsilon', 'zeta', 'eta', 'theta', 'iota', 'kappa'];
+  writeFileSync(join(dir, 'words.txt'), Array.from({ length: 6000 }, (_, i) => words[(i * 7 + (i >> 3)) % words.length]).join(' '));
+  return [...SMALL, '--data', join(dir, 'words.txt'), '--cell', 'lstm', '--hidden', '512', '--workers', '1',
+    '--set', 'run.eval_every=1', '--set', 'data.val_fraction=0.5'];
+};
 const sha = (path: string) => readFileSync(path).toString('base64');
 
 /** A finished small run (2 epochs, checkpoint every epoch) in a new directory. */
@@ -194,16 +204,53 @@ describe('stops and states', () => {
     const run = join(tmp(), 'run');
     const args = ['train', ...SMALL, '--hidden', '256', '--epochs', '3', '--workers', '1', '--set', 'run.sample_every=1', '--set', 'run.sample_length=100000',
       '--set', 'run.sample_prefixes=[one, two, three]', '--out', run];
-    const { code } = await runAndSignal(args, 'SIGINT', 300);
+    const { code } = await runAndSignalAt(args, 'SIGINT', 'sampling');
     expect(code).toBe(130);
     expect(existsSync(join(run, 'last.safetensors'))).toBe(true);
     expect(JSON.parse(readFileSync(join(run, 'summary.json'), 'utf8')).outcome).toBe('interrupted');
     expect(existsSync(join(run, 'samples.txt')) ? readFileSync(join(run, 'samples.txt'), 'utf8') : '').toBe('');
   });
 
+  it('Ctrl-C during an evaluation stops it: the checkpoint is written, no half-evaluated row, and resume evaluates what was cut', async () => {
+    const dir = tmp(), run = join(dir, 'run');
+    const args = ['train', ...SLOW_EVAL(dir), '--epochs', '3', '--out', run];
+    const { code } = await runAndSignalAt(args, 'SIGINT', 'evaluation');
+    expect(code).toBe(130);
+    expect(existsSync(join(run, 'last.safetensors'))).toBe(true);
+    expect(JSON.parse(readFileSync(join(run, 'summary.json'), 'utf8')).outcome).toBe('interrupted');
+    const rows = () => (existsSync(join(run, 'metrics.jsonl')) ? readFileSync(join(run, 'metrics.jsonl'), 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l)) : []);
+    // cut in epoch 1's evaluation: no row yet, and the checkpoint holds epoch 1's training
+    expect(rows()).toEqual([]);
+    expect(loadCheckpoint(join(run, 'last.safetensors')).training!.reportDue).toMatchObject({ epochEnded: true });
+    const r = bptt(['resume', run]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const after = rows();
+    expect(after.map((m) => [m.epoch, typeof m.val_loss, m.tokens_per_s > 0])).toEqual([[1, 'number', true], [2, 'number', true], [3, 'number', true]]);
+    // the same run without the stop: the same rows, bit for bit, but for the times
+    const straight = join(dir, 'straight');
+    expect(bptt([...args.slice(0, -1), straight]).code).toBe(0);
+    const strip = (m: Record<string, unknown>) => ({ epoch: m.epoch, train_loss: m.train_loss, val_loss: m.val_loss, lr: m.lr, grad_norm: m.grad_norm });
+    const straightRows = readFileSync(join(straight, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => strip(JSON.parse(l)));
+    expect(after.map(strip)).toEqual(straightRows);
+  });
+
+  it('Ctrl-C during the last evaluation: resume makes it, writes its row and the final checkpoint, and completes', async () => {
+    const dir = tmp(), run = join(dir, 'run');
+    const args = ['train', ...SLOW_EVAL(dir), '--epochs', '1', '--out', run];
+    const { code } = await runAndSignalAt(args, 'SIGINT', 'evaluation');
+    expect(code).toBe(130);
+    const r = bptt(['resume', run]);
+    expect(r.code).toBe(0);
+    const rows = readFileSync(join(run, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(rows.map((m) => [m.epoch, typeof m.val_loss])).toEqual([[1, 'number']]);
+    expect(JSON.parse(readFileSync(join(run, 'summary.json'), 'utf8')).outcome).toBe('completed');
+    expect(loadCheckpoint(join(run, 'last.safetensors')).training!.reportDue).toBeNull();
+  });
+
   it('SIGHUP (a closed terminal) stops like SIGTERM: checkpoint, lock released, exit 129, and resume continues', async () => {
     const run = join(tmp(), 'run');
-    const { code } = await runAndSignal(['train', ...SMALL, '--hidden', '512', '--batch', '4', '--epochs', '3', '--workers', '1', '--out', run], 'SIGHUP', 50);
+    const { code } = await runAndSignalAt(['train', ...SMALL, '--hidden', '512', '--batch', '4', '--epochs', '3', '--workers', '1', '--out', run], 'SIGHUP', '2:2');
     expect(code).toBe(129);
     expect(existsSync(join(run, 'last.safetensors'))).toBe(true);
     expect(existsSync(join(run, '.lock'))).toBe(false);
@@ -241,11 +288,11 @@ describe('stops and states', () => {
 
   it('resume --epochs below what is done is refused in one line and touches nothing', async () => {
     const run = join(tmp(), 'run');
-    const { code } = await runAndSignal(['train', ...SMALL, '--hidden', '512', '--batch', '4', '--epochs', '3', '--workers', '1', '--out', run], 'SIGINT', 50);
+    const { code } = await runAndSignalAt(['train', ...SMALL, '--hidden', '512', '--batch', '4', '--epochs', '3', '--workers', '1', '--out', run], 'SIGINT', '2:2');
     expect(code).toBe(130);
     const files = ['config.yaml', 'last.safetensors', 'summary.json', 'metrics.jsonl'].filter((f) => existsSync(join(run, f)));
     const before = files.map((f) => sha(join(run, f)));
-    // stopped in epoch 2 (the signal comes after epoch 1's line): epoch 1 is below where the run is
+    // stopped in epoch 2 (at its second minibatch): epoch 1 is below where the run is
     const r = bptt(['resume', run, '--epochs', '1']);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/--epochs 1: .* is already at epoch 2 \(minibatch \d+\); give at least 2 \(nothing was changed\)/);

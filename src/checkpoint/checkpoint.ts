@@ -53,6 +53,19 @@ export interface TrainingState {
   lastCheckpointS: number;
   /** seconds the last evaluation took (reserved at the end of a time budget; auto eval cadence) */
   evalS: number | null;
+  /**
+   * A report a stop cut short (the stop came during its evaluation): what it needs beyond the
+   * accumulators, so a resume evaluates and writes it before it trains. null: none pending.
+   */
+  reportDue: ReportDue | null;
+}
+
+/** A report cut short by a stop: was it an epoch's end, the interval's last learning rate, tokens and training seconds. */
+export interface ReportDue {
+  epochEnded: boolean;
+  lr: number;
+  intervalTokens: number;
+  intervalS: number;
 }
 
 /** The training state as stored: validated in full before a resume touches anything. */
@@ -78,6 +91,7 @@ export const TrainingStateSchema = z.strictObject({
   lastSampleS: finite.min(0).optional().default(0),
   lastCheckpointS: finite.min(0).optional().default(0),
   evalS: finite.min(0).nullable().optional().default(null),
+  reportDue: z.strictObject({ epochEnded: z.boolean(), lr: finite, intervalTokens: count, intervalS: finite.min(0) }).nullable().optional().default(null),
 });
 
 export interface Checkpoint {

@@ -339,7 +339,9 @@ async function resumeRun(dir: string, overrides: Override[], opts: Record<string
   const t = ck.training!;
   const length = runLength(resolved.config.run);
   // a length the run has already passed is refused before anything is touched; one it has reached
-  // exactly is a complete run: say so and how to go on, and leave the directory as it is
+  // exactly is a complete run: say so and how to go on, and leave the directory as it is (unless a
+  // stop cut its last evaluation: that run trains nothing more, it makes the evaluation and completes)
+  const pending = t.reportDue !== null;
   const further = (now: string, next: string) => `bptt: ${dir} is complete (${now}); to train further: bptt resume ${dir} ${next}\n`;
   if (length.kind === 'epochs') {
     const past = t.epoch > length.n || (t.epoch === length.n && t.minibatch > 0);
@@ -347,17 +349,17 @@ async function resumeRun(dir: string, overrides: Override[], opts: Record<string
       throw new InputError(`--epochs ${length.n}: ${dir} is already at epoch ${t.epoch + (t.minibatch > 0 ? 1 : 0)}` +
         `${t.minibatch > 0 ? ` (minibatch ${t.minibatch})` : ''}; give at least ${t.epoch + (t.minibatch > 0 ? 1 : 0)} (nothing was changed)`);
     }
-    if (t.epoch === length.n) {
+    if (t.epoch === length.n && !pending) {
       stdout(further(`${plural(t.epoch, 'epoch', 'epochs')}, run.epochs ${length.n}`, `--epochs ${t.epoch + Math.max(1, Math.round(t.epoch / 2))}`));
       return;
     }
   } else if (length.kind === 'minibatches') {
     if (t.step > length.n) throw new InputError(`run.minibatches ${length.n}: ${dir} has already trained ${t.step} (nothing was changed)`);
-    if (t.step === length.n) {
+    if (t.step === length.n && !pending) {
       stdout(further(`${plural(t.step, 'minibatch', 'minibatches')}`, `--minibatches ${t.step + Math.max(1, Math.round(t.step / 2))}`));
       return;
     }
-  } else if (budgetSpent(t, length.seconds)) {
+  } else if (budgetSpent(t, length.seconds) && !pending) {
     stdout(further(`${formatDuration(t.elapsedS)} of its ${formatDuration(length.seconds)} budget`, `--time ${formatDuration(length.seconds * 1.5).replace(/^(\d+m)00s$/, '$1')}`));
     return;
   }

@@ -24,10 +24,11 @@ import { out as stdout } from './stdio.js';
 
 /**
  * In-process observers of a training run, never set by the command line: the tests' fixture
- * (test/fixtures/signal_at_step.mjs) raises a signal when the run reaches a given minibatch, so a
- * signal test stops mid-epoch by construction rather than after a guessed delay.
+ * (test/fixtures/signal_at_step.mjs) raises a signal when the run reaches a given minibatch or starts
+ * sampling or evaluating, so a signal test stops where it says by construction rather than after a
+ * guessed delay.
  */
-export const runObservers: { onProgress?: (p: Progress) => void } = {};
+export const runObservers: { onProgress?: (p: Progress) => void; onPhase?: (phase: 'evaluation' | 'sampling') => void } = {};
 
 export interface TrainOptions {
   force: boolean;
@@ -135,6 +136,7 @@ export async function trainCommand(resolved: ResolvedConfig, opts: TrainOptions,
         out.progress(p);
         runObservers.onProgress?.(p);
       },
+      onPhase: (phase) => runObservers.onPhase?.(phase),
       onReport: (m) => {
         runDir.appendMetrics(m);
         out.report(m, trainer.length);

@@ -87,6 +87,8 @@ export interface TrainHooks {
   /** stop (as if interrupted) exactly when state.step reaches this global minibatch count */
   stopAtStep?: number;
   onProgress?(p: Progress): void;
+  /** called as the coordinator starts an evaluation or a round of samples between stretches */
+  onPhase?(phase: 'evaluation' | 'sampling'): void;
 }
 
 export interface TrainerOptions {
@@ -171,6 +173,7 @@ export class Trainer {
         epoch: 0, minibatch: 0, epochRng: this.rng.state(), epochLossSum: 0, epochTokens: 0,
         epochNormSum: 0, epochClipped: 0, elapsedS: 0, bestValPpl: null, evalsSinceBest: 0, step: 0,
         bestValLoss: null, bestStep: null, horizon: null, lastEvalS: 0, lastSampleS: 0, lastCheckpointS: 0, evalS: null,
+        reportDue: null,
       };
     }
   }
@@ -329,6 +332,77 @@ export class Trainer {
       return { epoch: state.epoch + 1, minibatch: state.minibatch, perEpoch, step: state.step, horizon: this.horizon(), runningPpl, tokensPerS, etaS };
     };
 
+    /**
+     * After a stretch (or, on resume, for the report a stop cut short): the report if one is due (with
+     * an evaluation if that is due), best, samples, the final or periodic checkpoint. true/false: the
+     * run ended / was interrupted; null: train on.
+     */
+    const settle = async (epochEnded: boolean, lr: number, evalCut: boolean): Promise<boolean | null> => {
+      const final = ended();
+      const evalNow = final || evalCut || due(cadences.eval, state.lastEvalS, epochEnded);
+      if (evalNow || epochEnded) {
+        let valLoss: number | null = null, evalS: number | null = null;
+        if (evalNow) {
+          const e0 = this.clock();
+          hooks.onPhase?.('evaluation');
+          const v = await runSliced(this.evaluation(), stopRequested);
+          if (v === null && stopRequested()) {
+            state.reportDue = { epochEnded, lr, intervalTokens, intervalS };
+            return interrupted();
+          }
+          valLoss = v;
+          evalS = this.clock() - e0;
+          if (valLoss !== null) state.evalS = evalS;
+        }
+        const report = this.report({ valLoss, evalS, lr, flopsPerToken, intervalTokens, intervalS, elapsedS: elapsed() });
+        intervalTokens = 0;
+        intervalS = 0;
+        state.reportDue = null;
+        if (report.train_loss > DIVERGED_LOSS_FACTOR * uniformLoss) {
+          hooks.onReport?.(report);
+          throw this.divergence(`by minibatch ${state.step}: the mean training loss is ${report.train_loss.toPrecision(4)} nats per character, ` +
+            `more than ${DIVERGED_LOSS_FACTOR} times a uniform guess's ${uniformLoss.toPrecision(3)}`, report.lr, false);
+        }
+        if (evalNow) state.lastEvalS = elapsed();
+        state.elapsedS = elapsed();
+        hooks.onReport?.(report);
+        if (report.val_loss !== null) {
+          if (isBetter(report.val_loss, state.bestValLoss)) {
+            state.bestValLoss = report.val_loss;
+            state.bestValPpl = Math.exp(report.val_loss);
+            state.bestStep = state.step;
+            state.evalsSinceBest = 0;
+            hooks.onBest?.(state);
+          } else state.evalsSinceBest++;
+        }
+      }
+      if (due(cadences.sample, state.lastSampleS, epochEnded)) {
+        hooks.onPhase?.('sampling');
+        const samples = await runSliced(this.sampling(), stopRequested);
+        if (samples === null) return interrupted();
+        hooks.onSamples?.(state.step, state.step / perEpoch, samples);
+        state.lastSampleS = elapsed();
+      }
+      const stopEarly = run.early_stop > 0 && state.evalsSinceBest >= run.early_stop;
+      state.elapsedS = elapsed();
+      if (final || stopEarly) {
+        hooks.onCheckpoint?.(state, 'final');
+        this.stoppedEarly = stopEarly && !final;
+        return true;
+      }
+      if (due(cadences.checkpoint, state.lastCheckpointS, epochEnded)) {
+        state.lastCheckpointS = elapsed();
+        hooks.onCheckpoint?.(state, 'periodic');
+      }
+      return null;
+    };
+    // a report cut short by the stop that ended the last process comes first (its evaluation was cut)
+    if (state.reportDue) {
+      ({ intervalTokens, intervalS } = state.reportDue);
+      const settled = await settle(state.reportDue.epochEnded, state.reportDue.lr, true);
+      if (settled !== null) return settled;
+    }
+
     while (!ended()) {
       if (hooks.shouldStop?.() || (hooks.stopAtStep !== undefined && state.step >= hooks.stopAtStep)) {
         state.elapsedS = elapsed();
@@ -400,56 +474,8 @@ export class Trainer {
         state.epochRng = this.rng.state();
         epochStarted = false;
       }
-      const final = ended();
-      const evalNow = final || due(cadences.eval, state.lastEvalS, epochEnded);
-      if (evalNow || epochEnded) {
-        let valLoss: number | null = null, evalS: number | null = null;
-        if (evalNow) {
-          const e0 = this.clock();
-          const v = await runSliced(this.evaluation(), stopRequested);
-          if (v === null && stopRequested()) return interrupted();
-          valLoss = v;
-          evalS = this.clock() - e0;
-          if (valLoss !== null) state.evalS = evalS;
-        }
-        const report = this.report({ valLoss, evalS, lr: lrs[Math.max(0, outcome.done - 1)], flopsPerToken, intervalTokens, intervalS, elapsedS: elapsed() });
-        intervalTokens = 0;
-        intervalS = 0;
-        if (report.train_loss > DIVERGED_LOSS_FACTOR * uniformLoss) {
-          hooks.onReport?.(report);
-          throw this.divergence(`by minibatch ${state.step}: the mean training loss is ${report.train_loss.toPrecision(4)} nats per character, ` +
-            `more than ${DIVERGED_LOSS_FACTOR} times a uniform guess's ${uniformLoss.toPrecision(3)}`, report.lr, false);
-        }
-        if (evalNow) state.lastEvalS = elapsed();
-        state.elapsedS = elapsed();
-        hooks.onReport?.(report);
-        if (report.val_loss !== null) {
-          if (isBetter(report.val_loss, state.bestValLoss)) {
-            state.bestValLoss = report.val_loss;
-            state.bestValPpl = Math.exp(report.val_loss);
-            state.bestStep = state.step;
-            state.evalsSinceBest = 0;
-            hooks.onBest?.(state);
-          } else state.evalsSinceBest++;
-        }
-      }
-      if (due(cadences.sample, state.lastSampleS, epochEnded)) {
-        const samples = await runSliced(this.sampling(), stopRequested);
-        if (samples === null) return interrupted();
-        hooks.onSamples?.(state.step, state.step / perEpoch, samples);
-        state.lastSampleS = elapsed();
-      }
-      const stopEarly = run.early_stop > 0 && state.evalsSinceBest >= run.early_stop;
-      state.elapsedS = elapsed();
-      if (final || stopEarly) {
-        hooks.onCheckpoint?.(state, 'final');
-        this.stoppedEarly = stopEarly && !final;
-        return true;
-      }
-      if (due(cadences.checkpoint, state.lastCheckpointS, epochEnded)) {
-        state.lastCheckpointS = elapsed();
-        hooks.onCheckpoint?.(state, 'periodic');
-      }
+      const settled = await settle(epochEnded, lrs[Math.max(0, outcome.done - 1)], false);
+      if (settled !== null) return settled;
     }
     // the run's length was already reached (a resumed complete run): nothing trained
     return true;
