@@ -14,8 +14,8 @@ export function bptt(args: string[], env: Record<string, string> = {}) {
 
 /**
  * `bptt ARGS` in the background, raising `signal` on itself once training reaches global minibatch
- * `at` (a number) or minibatch M of epoch E (`"E:M"`), or as it starts sampling or evaluating (test/fixtures/signal_at_step.mjs): a stop at a known point,
- * not after a guessed delay.
+ * `at` (a number) or minibatch M of epoch E (`"E:M"`), or as it starts sampling or evaluating
+ * (test/fixtures/signal_at_step.mjs): a stop at a known point, not after a guessed delay.
  */
 export function runAndSignalAt(args: string[], signal: NodeJS.Signals, at: number | `${number}:${number}` | 'sampling' | 'evaluation'): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const child = spawn(process.execPath, [join(import.meta.dirname, 'fixtures/signal_at_step.mjs'), signal, String(at), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -15,8 +15,8 @@ const SMALL = [...D2L_ARGS, '--builtin', 'counting', '--hidden', '16', '--batch'
 const BENCH = [...D2L_ARGS, '--set', 'model.hidden=16', '--workers', '1', '--minibatches', '1', '--warmup', '0', '--repeat', '1'];
 const tmp = () => mkdtempSync(join(tmpdir(), 'bptt-trust-'));
 /**
- * A run whose evaluation takes about a second (many 50 ms slices: a stop raised as it starts is seen
- * in one of them) after a short epoch: LSTM 512 on 36,000 characters of words, half of them held out.
+ * A run whose evaluation spans many 50 ms slices (about 0.8 s here: a stop raised as it starts is
+ * seen in one of them) after a short epoch: LSTM 512 on 34,199 characters of words, half held out.
  */
 const SLOW_EVAL = (dir: string) => {
   const words = ['alpha', 'beta', 'gamma', 'delta', 'epsilon', 'zeta', 'eta', 'theta', 'iota', 'kappa'];
