@@ -289,6 +289,19 @@ export function resolveConfig(file: string | null, overrides: Override[], defaul
   return { config: Object.freeze(result.data) as TrainConfig, sources, file };
 }
 
+/**
+ * A config given as plain data in the config file's shape (the library's train()): resolved as a
+ * config file is, each key named in errors as config.SECTION.KEY.
+ */
+export function resolveConfigObject(data: unknown): ResolvedConfig {
+  if (data === null || typeof data !== 'object' || Array.isArray(data)) {
+    throw new InputError('config: must be an object with sections model, data, optim, run (each optional)');
+  }
+  const overrides = leafKeys(data as Record<string, unknown>).map((key): Override =>
+    ({ key, value: getPath(data, key), source: 'file', origin: `config.${key}` }));
+  return resolveConfig(null, overrides);
+}
+
 const SOURCE_RANK: Record<Source, number> = { default: 0, file: 1, env: 2, flag: 3 };
 
 /**
