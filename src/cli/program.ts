@@ -9,18 +9,17 @@ import { runScaling, scalingTable } from '../bench/scaling.js';
 import { writeFileAtomic } from '../io/safetensors.js';
 import { lineChart } from '../io/svg.js';
 import { envOverrides, getPath, leafKeys, parseSet, parseValue, resolveConfig, type Override } from '../config/load.js';
-import { placeOnFreshBlas, type KernelPreference } from '../blas/loader.js';
+import type { KernelPreference } from '../blas/loader.js';
 import { CELL_KINDS, cellOf } from '../model/cells/index.js';
-import { allocModelWorkspace } from '../model/model.js';
-import { generate } from '../model/generate.js';
-import { offsetsAt } from '../model/params.js';
-import { loadCheckpoint, loadParamsInto, writeCheckpointTensors } from '../checkpoint/checkpoint.js';
+import { loadCheckpoint, writeCheckpointTensors } from '../checkpoint/checkpoint.js';
 import { InputError } from '../util/errors.js';
-import { Rng } from '../util/rng.js';
 import { exportTorch, importTorch } from '../checkpoint/torch.js';
 import { compareRuns, expandRunDirs, type CompareAxes, parseGridArg, readSweepFile, runSweep, type SweepSpec } from './experiments.js';
 import { formatInspect, inspectCheckpoint } from './inspect.js';
-import { loadRunForResume, trainCommand, workersWarning } from './train.js';
+import { loadRunForResume, STOP_SIGNALS, trainCommand } from './train.js';
+import { DEFAULT_BOARD_PORT, startBoard } from '../board/server.js';
+import { workersWarning } from '../api/train.js';
+import { load as loadModel, MAX_SAMPLE_LENGTH } from '../api/model.js';
 import { describeModel, modelOf } from '../model/desc.js';
 import { checkOutputFile } from './output_files.js';
 import { canonicalPath } from '../io/files.js';
@@ -31,9 +30,6 @@ import { budgetSpent } from '../train/trainer.js';
 import { formatDuration, plural } from './terminal.js';
 import { keysTable } from '../config/docs.js';
 import { guardStdio, out as stdout, err as stderr } from './stdio.js';
-
-/** `sample --length` cap: generation is one step per character on one thread. */
-const MAX_SAMPLE_LENGTH = 1_000_000;
 
 /** Plain flags and the config key each one sets (the rest go through --set). */
 const FLAG_KEYS: Array<[flag: string, key: string, help: string]> = [
@@ -124,7 +120,8 @@ export function buildProgram(): Command {
     .option('--force', 'overwrite an existing run directory')
     .option('--resume', 'continue the run in --out (or run.out) from its last checkpoint')
     .option('--print-config', 'print the resolved config with the source of each value, then exit')
-    .option('--init <checkpoint>', 'start from this checkpoint\'s weights and vocabulary (e.g. one brought back by bptt import)'))
+    .option('--init <checkpoint>', 'start from this checkpoint\'s weights and vocabulary (e.g. one brought back by bptt import)')
+    .option('--board [port]', `serve the live board (bptt board) for this run while it trains, on 127.0.0.1 (default port ${DEFAULT_BOARD_PORT}; 0: any free one)`))
     .addHelpText('after', '\nEvery config key, its meaning and default: bptt keys. Precedence: defaults < --config file < BPTT_* environment < flags.\n' +
       '\nExamples:\n  bptt train --data my.txt --time 10m --out runs/mine            # your own text, ten minutes\n' +
       '  bptt train --config examples/shakespeare.yaml                   # the tiny Shakespeare preset\n' +
@@ -140,6 +137,7 @@ export function buildProgram(): Command {
       process.exitCode = await trainCommand(resolved, {
         force: Boolean(opts.force), printConfig: Boolean(opts.printConfig), kernels: opts.kernels as KernelPreference, output: outputMode(opts),
         init: opts.init as string | undefined,
+        board: opts.board === undefined ? undefined : opts.board === true ? DEFAULT_BOARD_PORT : portNumber(String(opts.board)),
       });
     });
 
@@ -166,15 +164,7 @@ export function buildProgram(): Command {
       const temperature = Number(opts.temperature);
       if (!(temperature >= 0)) throw new InputError(`--temperature ${opts.temperature}: must be a number >= 0`);
       const topK = nonNegInt(opts.topK, '--top-k');
-      const ck = loadCheckpoint(opts.checkpoint);
-      const model = ck.layout.model;
-      const shape = { V: model.V, H: model.H, T: 1, B: 1 };
-      const { blas, at: { pBase, ws } } = placeOnFreshBlas((arena) =>
-        ({ pBase: arena.alloc(ck.layout.numParams), ws: allocModelWorkspace(arena, model, shape, false) }));
-      loadParamsInto(ck, blas.f, pBase);
-      const text = generate(blas, model, offsetsAt(ck.layout, pBase), ws, ck.vocab, opts.prefix,
-        { length, temperature, topK, rng: new Rng(seed) });
-      stdout(text + '\n');
+      stdout(loadModel(opts.checkpoint).sample(opts.prefix, { length, temperature, topK, seed }) + '\n');
     });
 
   program.command('inspect')
@@ -226,6 +216,21 @@ export function buildProgram(): Command {
       const reads = expandRunDirs(dirs).flatMap((d) => Object.keys(RUN_FILES).map((f) => new RunDir(d).path(f as keyof typeof RUN_FILES)));
       checkOutputFile(opts.svg as string, '--svg', { force: Boolean(opts.force), reads });
       stdout(compareRuns(dirs, opts.svg as string, { x: opts.x as CompareAxes['x'], y: opts.y as CompareAxes['y'] }) + '\n');
+    });
+
+  program.command('board [dirs...]')
+    .description('a live local web page of runs: validation and training loss, learning rate, tokens/s and samples, updated as they train')
+    .option('--port <n>', `port on 127.0.0.1 (0: any free one)`, String(DEFAULT_BOARD_PORT))
+    .addHelpText('after', '\nDIRS are run directories or directories holding runs (a sweep\'s, runs/); default: runs.\n' +
+      'The page reads only the runs\' own files, and only inside DIRS; it answers only on 127.0.0.1.\n' +
+      'Examples:\n  bptt board                         # every run under runs/\n  bptt board runs/sweep-lr runs/mine --port 8080\n' +
+      '  bptt train --data my.txt --board   # a run and its board together')
+    .action(async (dirs: string[], opts: Record<string, string>) => {
+      const board = await startBoard({ dirs: dirs.length > 0 ? dirs : ['runs'], port: portNumber(opts.port) });
+      stdout(`bptt board: ${board.url} (following ${dirs.length > 0 ? dirs.join(', ') : 'runs'}; Ctrl-C to stop)\n`);
+      const sig = await new Promise<NodeJS.Signals>((done) => { for (const s of STOP_SIGNALS) process.once(s, () => done(s)); });
+      await board.close();
+      stdout(`bptt board: stopped (${sig})\n`);
     });
 
   program.command('keys')
@@ -374,6 +379,12 @@ function resolveConfigFrom(base: object, overrides: Override[]) {
 function positiveInt(s: string, name: string): number {
   const n = Number(s);
   if (!Number.isInteger(n) || n <= 0) throw new InputError(`${name} ${s}: must be a positive integer`);
+  return n;
+}
+
+function portNumber(s: string): number {
+  const n = Number(s);
+  if (!/^\d+$/.test(s) || n > 65535) throw new InputError(`--port ${s}: must be an integer in 0..65535 (0: any free port)`);
   return n;
 }
 
