@@ -11,6 +11,7 @@ import { bpttLogits } from './torch_helpers.js';
 import { configHash } from '../src/checkpoint/identity.js';
 import { torchTensors } from '../src/checkpoint/torch.js';
 import { bptt, D2L_ARGS } from './cli_helpers.js';
+import { failInCiWithout, TORCH_MISSING } from './prereq.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'bptt-ck-'));
 const run = join(dir, 'run');
@@ -136,6 +137,7 @@ describe('export --format torch', () => {
 });
 
 const torchPython = ['python3', '/usr/bin/python3'].find((py) => spawnSync(py, ['-c', 'import torch'], { encoding: 'utf8' }).status === 0);
+failInCiWithout('examples/load_in_torch.py with a real PyTorch', torchPython !== undefined, TORCH_MISSING);
 describe.skipIf(!torchPython)('examples/load_in_torch.py with a real PyTorch', () => {
   it('torch computes bptt\'s logits on the same text (every logit, not an argmax)', () => {
     const out = join(dir, 'logits.torch.safetensors');

@@ -18,6 +18,7 @@ import { readTensor } from '../src/model/params.js';
 import { learningRate } from '../src/config/schema.js';
 import { planInputOf } from '../src/engine/plan.js';
 import { bptt, D2L_ARGS } from './cli_helpers.js';
+import { failInCiWithout } from './prereq.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'bptt-ddp-'));
 const run = join(dir, 'run');
@@ -68,7 +69,7 @@ function freePort(): number {
   return Number(r.stdout.trim());
 }
 
-/** torchrun (as a module of the Python that has torch); returns the JSON lines rank 0 printed. */
+/** torchrun (as a module of the Python that has torch); returns the JSON objects rank 0 printed. */
 function torchrun(ranks: number, out: string, extra: string[], runDir = run, init = exported): Array<Record<string, number>> {
   // --redirects 1 --tee 1: torch 1.13's launcher under Python 3.11 fails on the default of 0
   const r = spawnSync(python!, ['-m', 'torch.distributed.run', '--nnodes', '1', '--master_addr', '127.0.0.1', '--master_port', String(freePort()),
@@ -76,7 +77,9 @@ function torchrun(ranks: number, out: string, extra: string[], runDir = run, ini
     SCRIPT, '--config', join(runDir, 'config.yaml'), '--data', corpus, '--init', init, '--out', out, ...extra],
   { encoding: 'utf8', timeout: 120_000, env: { ...process.env, OMP_NUM_THREADS: '1' } });
   expect(r.status, r.stderr + r.stdout).toBe(0);
-  return r.stdout.split('\n').map((l) => l.replace(/^\[[a-z]+\d+\]:/, '')).filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+  // the launcher tees each rank's output in chunks, each headed "[default0]:", and a chunk can end
+  // mid-line: the prefixes go wherever they are, then every (flat) JSON object is taken whole
+  return (r.stdout.replace(/\[[a-z]+\d+\]:/g, '').match(/\{"[^{}]*\}/g) ?? []).map((l) => JSON.parse(l));
 }
 
 /** bptt's mean loss on minibatch 0 of an epoch (consecutive sampling) with the checkpoint's parameters. */
@@ -115,6 +118,7 @@ async function bpttFirstStep(runDir: string): Promise<Map<string, Float32Array>>
   return new Map(layout.names.map((n) => [n, readTensor(layout.tensors[n], engine.blas.f, engine.plan.params)]));
 }
 
+failInCiWithout('examples/train_ddp.py under torchrun', python !== undefined, "a python3 that imports torch, torch.distributed and yaml (Debian's python3-torch, python3-yaml)");
 describe.skipIf(!python)('examples/train_ddp.py under torchrun (gloo, this machine)', () => {
   it.each(['rnn', 'lstm', 'gru'] as const)('%s: one identical minibatch through bptt and through DDP on 1 and 2 ranks gives the same updated tensors (one bias, the norm over bptt\'s parameters)', async (cell) => {
     const lrun = join(dir, `one-${cell}`);

@@ -18,6 +18,7 @@ import { paramLayout } from '../src/model/params.js';
 import { Rng } from '../src/util/rng.js';
 import { buildModel, desc, expectWasmMatchesFloat64, gradcheckBuffer, gradcheckTensors, modelGrads, type BuiltModel } from './helpers.js';
 import { expectWorkerInvariance, D2L_BASE } from './train_helpers.js';
+import { failInCiWithout, TORCH_MISSING } from './prereq.js';
 
 const shape = { V: 5, H: 4, T: 3, B: 2 };
 const N = shape.T * shape.B;
@@ -92,7 +93,7 @@ describe('GRU on the command line', () => {
   });
 
   const torchPython = findTorchPython();
-  if (!torchPython) console.warn('SKIPPED: no python3 with torch here; the nn.GRU comparison did not run');
+  failInCiWithout('the nn.GRU comparison', torchPython !== undefined, TORCH_MISSING);
   it.skipIf(!torchPython)('torch.nn.GRU with the exported tensors computes bptt\'s logits and generates bptt\'s text', () => {
     expectTorchAgrees(torchPython!, join(dir, 'g.torch.safetensors'), join(dir, 'after', 'last.safetensors'));
   });

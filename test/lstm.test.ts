@@ -18,6 +18,7 @@ import { paramLayout, readTensor, viewsOf, writeTensor, type ParamLayout } from 
 import { Rng } from '../src/util/rng.js';
 import { buildModel, desc, expectWasmMatchesFloat64, gradcheckBuffer, gradcheckTensors, modelGrads, type BuiltModel } from './helpers.js';
 import { expectWorkerInvariance, D2L_BASE } from './train_helpers.js';
+import { failInCiWithout, TORCH_MISSING } from './prereq.js';
 
 const shape = { V: 5, H: 4, T: 3, B: 2 };
 const N = shape.T * shape.B;
@@ -135,7 +136,7 @@ describe('LSTM on the command line', () => {
   });
 
   const torchPython = findTorchPython();
-  if (!torchPython) console.warn('SKIPPED: no python3 with torch here; the nn.LSTM comparison did not run');
+  failInCiWithout('the nn.LSTM comparison', torchPython !== undefined, TORCH_MISSING);
   it.skipIf(!torchPython)('torch.nn.LSTM with the exported tensors computes bptt\'s logits and generates bptt\'s text', () => {
     expectTorchAgrees(torchPython!, join(dir, 'l.torch.safetensors'), join(dir, 'straight', 'last.safetensors'));
   });

@@ -23,6 +23,7 @@ import { bptt, minibatchesPerEpoch, runAndSignalAt, D2L_ARGS } from './cli_helpe
 import { buildModel, close, desc, expectWasmMatchesFloat64, gradcheckBuffer, gradcheckTensors, modelGrads, type BuiltModel, type CellSpec } from './helpers.js';
 import { expectWorkerInvariance, paramsAfter, D2L_BASE } from './train_helpers.js';
 import { expectTorchAgrees, findTorchPython } from './torch_helpers.js';
+import { failInCiWithout, TORCH_MISSING } from './prereq.js';
 
 const shape = { V: 5, H: 4, T: 3, B: 2 };
 const N = shape.T * shape.B;
@@ -300,7 +301,7 @@ describe('stacked on the command line', () => {
   });
 
   const torchPython = findTorchPython();
-  if (!torchPython) console.warn('SKIPPED: no python3 with torch here; the stacked nn.LSTM/nn.GRU comparison did not run');
+  failInCiWithout('the stacked nn.LSTM/nn.GRU comparison', torchPython !== undefined, TORCH_MISSING);
   it.skipIf(!torchPython)('torch.nn.LSTM (num_layers 2) with the exported tensors computes bptt\'s logits and generates bptt\'s text', () => {
     expectTorchAgrees(torchPython!, join(dir, 's.torch.safetensors'), join(dir, 'straight', 'last.safetensors'));
   });
