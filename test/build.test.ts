@@ -25,10 +25,42 @@ it('the README\'s layout names every source folder and file (it cannot drift fro
       else if (name.endsWith('.ts') && !block.includes(name)) missing.push(rel);
     }
   };
-  for (const dir of readdirSync(join(root, 'src'))) {
-    if (!block.includes(`src/${dir}/`)) missing.push(`src/${dir}/`);
-    walk(`src/${dir}`);
+  for (const name of readdirSync(join(root, 'src'))) {
+    if (!statSync(join(root, 'src', name)).isDirectory()) {
+      if (!block.includes(`src/${name}`)) missing.push(`src/${name}`);
+      continue;
+    }
+    if (!block.includes(`src/${name}/`)) missing.push(`src/${name}/`);
+    walk(`src/${name}`);
   }
   walk('bench');
   expect(missing).toEqual([]);
+});
+
+it('the rooms\' imports point one way: no folder of src/ reaches itself again through the folders it imports', () => {
+  const src = join(root, 'src');
+  const edges = new Map<string, Set<string>>();
+  const walk = (dir: string) => {
+    for (const name of readdirSync(join(src, dir))) {
+      const rel = dir ? `${dir}/${name}` : name;
+      if (statSync(join(src, rel)).isDirectory()) { if (name !== 'assembly') walk(rel); continue; }
+      if (!name.endsWith('.ts') || !dir) continue;
+      const from = rel.split('/')[0];
+      for (const m of readFileSync(join(src, rel), 'utf8').matchAll(/from '(\.[^']+)'/g)) {
+        const target = join(dir, m[1]).split('/')[0];
+        if (target !== from && !target.endsWith('.js')) edges.set(from, (edges.get(from) ?? new Set()).add(target));
+      }
+    }
+  };
+  walk('');
+  const cycles: string[] = [];
+  const visit = (path: string[]) => {
+    for (const next of edges.get(path[path.length - 1]) ?? []) {
+      if (next === path[0]) cycles.push([...path, next].join(' -> '));
+      else if (!path.includes(next)) visit([...path, next]);
+    }
+  };
+  for (const folder of edges.keys()) visit([folder]);
+  expect(cycles).toEqual([]);
+  expect(edges.get('config')?.has('model')).toBe(true); // the check sees real imports
 });

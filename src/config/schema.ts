@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { BUILTIN_CORPORA } from '../data/builtin.js';
 import { CELL_KINDS, cellOf } from '../model/cells/index.js';
+import { OPTIMIZERS } from '../optim/optimizers.js';
 import { parseCadence, parseDuration, type Cadence } from './units.js';
 
 const positiveInt = z.number().int().positive();
@@ -49,7 +50,6 @@ export const ScheduleSchema = z.strictObject({
   min_lr: z.number().nonnegative().describe('cosine, linear: the rate at the last minibatch (at most optim.lr)'),
 });
 
-export const OPTIMIZERS = ['sgd', 'momentum', 'adam', 'adamw'] as const;
 
 export const OptimSchema = z.strictObject({
   kind: z.enum(OPTIMIZERS).describe('sgd (D2L) | momentum | adam | adamw (decoupled weight decay); all step on the clipped gradient'),

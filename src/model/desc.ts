@@ -1,11 +1,11 @@
 // The model, described once. A ModelDesc is everything that decides what the network is: the
 // vocabulary, the width, the cell and its options, the depth, the dropout. `modelOf` builds it from
-// a validated config (so every default is the schema's, and nothing downstream restates one); the
+// a validated config's model section (so every default is the schema's, and nothing downstream
+// restates one); the
 // layout, the memory plan, the step, evaluation, sampling, checkpoints, inspect and the torch
 // export all take this one description.
 
 import type { Activation } from '../blas/types.js';
-import type { TrainConfig } from '../config/schema.js';
 import { cellOf, type CellKind } from './cells/index.js';
 import type { Cell, CellOptions, GruReset } from './cells/types.js';
 
@@ -25,8 +25,21 @@ export interface ModelDesc {
   dropout: number;
 }
 
+/**
+ * The model section of a config as the model room reads it: config/schema.ts validates a config
+ * into this shape (the model room never imports the config room).
+ */
+export interface ModelConfig {
+  cell: CellKind;
+  hidden: number;
+  layers: number;
+  dropout: number;
+  activation: Activation;
+  gru_reset: GruReset;
+}
+
 /** The model of a validated config's model section over a vocabulary of V characters. */
-export function modelOf(V: number, m: TrainConfig['model']): ModelDesc {
+export function modelOf(V: number, m: ModelConfig): ModelDesc {
   return { V, H: m.hidden, cell: m.cell, act: m.activation, gruReset: m.gru_reset, layers: m.layers, dropout: m.dropout };
 }
 

@@ -5,9 +5,22 @@
 // run is bitwise the uninterrupted one.
 
 import type { Blas } from '../blas/types.js';
-import type { TrainConfig } from '../config/schema.js';
 
-export type OptimKind = TrainConfig['optim']['kind'];
+/** The optimizers (config/schema.ts offers these for optim.kind). */
+export const OPTIMIZERS = ['sgd', 'momentum', 'adam', 'adamw'] as const;
+export type OptimKind = (typeof OPTIMIZERS)[number];
+
+/**
+ * The optim section of a config as the optimizers read it: config/schema.ts validates a config into
+ * this shape (the optimizers never import the config room).
+ */
+export interface OptimConfig {
+  kind: OptimKind;
+  momentum: number;
+  betas: readonly [number, number];
+  eps: number;
+  weight_decay: number;
+}
 
 /** What the update phase needs besides lr and the clip factor (scalars only: it crosses threads). */
 export interface OptimStep {
@@ -19,7 +32,7 @@ export interface OptimStep {
   weightDecay: number;
 }
 
-export function optimStepOf(o: TrainConfig['optim']): OptimStep {
+export function optimStepOf(o: OptimConfig): OptimStep {
   return { kind: o.kind, momentum: o.momentum, beta1: o.betas[0], beta2: o.betas[1], eps: o.eps, weightDecay: o.weight_decay };
 }
 
