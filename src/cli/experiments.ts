@@ -11,11 +11,14 @@ import { fileURLToPath } from 'node:url';
 import { getPath, leafKeys, parseValue, readYamlBounded, resolveConfig } from '../config/load.js';
 import { writeFileAtomic } from '../io/safetensors.js';
 import { lineChart } from '../io/svg.js';
-import { RunDir, type RunSummary } from '../train/rundir.js';
+import { RUN_FILES, RunDir, type RunSummary } from '../train/rundir.js';
 import { InputError } from '../util/errors.js';
 import { fmtNum, formatDuration } from './terminal.js';
 import { extent } from '../util/extent.js';
 import { exitCodeOf, STOP_SIGNALS } from './train.js';
+import { positiveInt } from './args.js';
+import { checkOutputFile } from './output_files.js';
+import { out as stdout } from './stdio.js';
 
 export interface SweepSpec {
   config: string | null;
@@ -274,4 +277,26 @@ export function compareRuns(args: string[], svgPath: string, axes: CompareAxes =
   const line = (cells: string[]) => cells.map((c, i) => c + ' '.repeat(widths[i] - displayWidth(c))).join('  ').trimEnd();
   return [differing.length ? `config keys that differ: ${differing.join(', ')}` : 'the runs have the same config', '',
     line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line), '', `curves: ${svgPath}`].join('\n');
+}
+
+/** `bptt sweep FILE`: a config (the axes from --grid) or a sweep file; the exit code. */
+export async function sweepCommand(file: string, opts: Record<string, unknown>): Promise<number> {
+  if (!existsSync(file)) throw new InputError(`sweep ${file}: no such file`);
+  if (!statSync(file).isFile()) throw new InputError(`sweep ${file}: not a regular file (a config or a sweep file)`);
+  const isSweepFile = /^\s*grid\s*:/m.test(readFileSync(file, 'utf8'));
+  const spec: SweepSpec = isSweepFile ? readSweepFile(file) : { config: file, grid: [], parallel: 1, out: 'runs/sweep' };
+  spec.grid.push(...((opts.grid as string[] | undefined) ?? []).map(parseGridArg));
+  if (spec.grid.length === 0) throw new InputError('sweep: no grid; give --grid KEY=V1,V2 or a sweep file with a grid');
+  if (opts.parallel !== undefined) spec.parallel = positiveInt(String(opts.parallel), '--parallel');
+  if (opts.out) spec.out = String(opts.out);
+  if (opts.epochs !== undefined) spec.epochs = positiveInt(String(opts.epochs), '--epochs');
+  return runSweep(spec, (s) => stdout(s + '\n'), { force: Boolean(opts.force) });
+}
+
+/** `bptt compare DIR...`: the table on stdout, the chart in --svg. */
+export function compareCommand(dirs: string[], opts: Record<string, string | boolean>): void {
+  // everything of every compared run is an input: the chart never replaces a run's file
+  const reads = expandRunDirs(dirs).flatMap((d) => Object.keys(RUN_FILES).map((f) => new RunDir(d).path(f as keyof typeof RUN_FILES)));
+  checkOutputFile(opts.svg as string, '--svg', { force: Boolean(opts.force), reads });
+  stdout(compareRuns(dirs, opts.svg as string, { x: opts.x as CompareAxes['x'], y: opts.y as CompareAxes['y'] }) + '\n');
 }

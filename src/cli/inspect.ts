@@ -12,6 +12,8 @@ import { writeSafetensors, type Tensor } from '../io/safetensors.js';
 import { loadCheckpoint, loadParamsInto } from '../checkpoint/checkpoint.js';
 import { Arena } from '../util/arena.js';
 import { InputError } from '../util/errors.js';
+import { checkOutputFile } from './output_files.js';
+import { out as stdout } from './stdio.js';
 
 export interface InspectResult {
   text: string;
@@ -108,4 +110,11 @@ export function formatInspect(r: InspectResult): string {
     if (r.dc_norms) table('||dL/dc_t||', r.dc_norms);
   }
   return lines.join('\n');
+}
+
+/** `bptt inspect`: --grads-out checked before any work, then the result as text or JSON. */
+export function inspectCommand(opts: Record<string, string | boolean>): void {
+  if (opts.gradsOut) checkOutputFile(opts.gradsOut as string, '--grads-out', { force: Boolean(opts.force), reads: [opts.checkpoint as string] });
+  const r = inspectCheckpoint(opts.checkpoint as string, opts.text as string, opts.gradsOut as string | undefined, Boolean(opts.lastOnly));
+  stdout((opts.json ? JSON.stringify(r, null, 2) : formatInspect(r)) + '\n');
 }

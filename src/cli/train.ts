@@ -1,16 +1,12 @@
-// `bptt train` and `bptt resume` on the command line: the run itself is the library's (api/train.ts);
-// this file prints it (text, a live line or JSON), turns SIGINT/SIGTERM/SIGHUP into a stop at a
-// minibatch boundary with a checkpoint (exit 130/143/129), and finds the checkpoint a resume continues.
+// `bptt train` (and a resume's training) on the command line: the run itself is the library's
+// (api/train.ts); this file prints it (text, a live line or JSON), turns SIGINT/SIGTERM/SIGHUP into
+// a stop at a minibatch boundary with a checkpoint (exit 130/143/129), and serves --board.
 
-import { existsSync } from 'node:fs';
 import type { KernelPreference } from '../blas/loader.js';
-import { getPath, leafKeys, resolveConfig, type Override, type ResolvedConfig } from '../config/load.js';
-import { runLength, storedConfigDefaults } from '../config/schema.js';
-import { loadCheckpoint, loadOptimStateInto, type Checkpoint } from '../checkpoint/checkpoint.js';
-import { configDiff, RESUMABLE_KEYS } from '../checkpoint/identity.js';
-import { RUN_FILES, RunDir } from '../train/rundir.js';
+import { getPath, leafKeys, type ResolvedConfig } from '../config/load.js';
+import { runLength } from '../config/schema.js';
+import type { Checkpoint } from '../checkpoint/checkpoint.js';
 import type { Progress } from '../train/trainer.js';
-import { InputError } from '../util/errors.js';
 import { trainResolved } from '../api/train.js';
 import { startBoard, type Board } from '../board/server.js';
 import { Output, type OutputMode } from './terminal.js';
@@ -94,35 +90,4 @@ export const STOP_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 /** 128 + the signal's number, as a shell reports a process killed by it. */
 export function exitCodeOf(sig: NodeJS.Signals): number {
   return sig === 'SIGINT' ? 130 : sig === 'SIGHUP' ? 129 : 143;
-}
-
-/**
- * The run directory's checkpoint, for `bptt resume DIR` / `train --resume`, checked against the
- * directory's config.yaml: the two must describe the same run (only RESUMABLE_KEYS may differ;
- * those edits of config.yaml are taken as requests, returned as overrides).
- */
-export function loadRunForResume(dir: string): { ck: Checkpoint; fromConfigFile: Override[] } {
-  if (!existsSync(dir)) throw new InputError(`run directory ${dir}: does not exist`);
-  const runDir = new RunDir(dir);
-  const configFile = runDir.path('config');
-  if (!existsSync(runDir.path('last'))) {
-    if (existsSync(configFile)) {
-      throw new InputError(`run directory ${dir}: has a config but no checkpoint yet (the run stopped before its first one); ` +
-        `start it over with: bptt train --config ${configFile} --force`);
-    }
-    throw new InputError(`run directory ${dir}: not a bptt run (no ${RUN_FILES.last}, no ${RUN_FILES.config})`);
-  }
-  const ck = loadCheckpoint(runDir.path('last'));
-  if (!ck.training) throw new InputError(`checkpoint ${ck.path}: has no training state to resume from`);
-  loadOptimStateInto(ck, ck.config.optim.kind, null, []);
-  if (!existsSync(configFile)) return { ck, fromConfigFile: [] };
-  const fileConfig = resolveConfig(configFile, [], storedConfigDefaults()).config;
-  const differs = configDiff(ck.config, fileConfig, true).filter((d) => !d.startsWith('run.out:'));
-  if (differs.length > 0) {
-    throw new InputError(`run directory ${dir}: ${RUN_FILES.config} and ${RUN_FILES.last} describe different runs (${differs.join('; ')}); ` +
-      `the checkpoint belongs to another run or ${RUN_FILES.config} was edited; a resume may change only ${RESUMABLE_KEYS.join(', ')}`);
-  }
-  const fromConfigFile: Override[] = RESUMABLE_KEYS.filter((k) => k !== 'run.out' && JSON.stringify(getPath(ck.config, k)) !== JSON.stringify(getPath(fileConfig, k)))
-    .map((key) => ({ key, value: getPath(fileConfig, key), source: 'file', origin: `${configFile}: ${key}` }));
-  return { ck, fromConfigFile };
 }
