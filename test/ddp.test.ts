@@ -19,6 +19,7 @@ import { learningRate } from '../src/config/schema.js';
 import { planInputOf } from '../src/engine/plan.js';
 import { bptt, D2L_ARGS } from './cli_helpers.js';
 import { failInCiWithout } from './prereq.js';
+import { optimStepOf, PLAIN_SGD } from '../src/optim/optimizers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'bptt-ddp-'));
 const run = join(dir, 'run');
@@ -94,7 +95,7 @@ async function bpttFirstLoss(runDir = run): Promise<number> {
   loadParamsInto(ck, engine.blas.f, engine.plan.params);
   makeSampler('consecutive', data.train, B, T).starts(0, engine.control.schedule, 0);
   engine.blas.fill(engine.plan.state.size, 0, engine.plan.state.offset);
-  await engine.runStretch({ k0: 0, k1: 1, carry: true, gradScale: 1 / (T * B), lr: 0, clipTheta: 1 });
+  await engine.runStretch({ k0: 0, k1: 1, carry: true, gradScale: 1 / (T * B), lr: 0, clipTheta: 1, optim: PLAIN_SGD, step0: 0 });
   return engine.control.results[Result.LOSS] / (T * B);
 }
 
@@ -113,7 +114,7 @@ async function bpttFirstStep(runDir: string): Promise<Map<string, Float32Array>>
   sampler.starts(ck.training!.minibatch, engine.control.schedule, 0);
   engine.blas.fill(engine.plan.state.size, 0, engine.plan.state.offset);
   const lr = learningRate(cfg.optim, ck.training!.step, cfg.run.epochs * sampler.batchesPerEpoch, sampler.batchesPerEpoch);
-  await engine.runStretch({ k0: 0, k1: 1, carry: true, gradScale: 1 / (T * B), lr, clipTheta: cfg.optim.clip });
+  await engine.runStretch({ k0: 0, k1: 1, carry: true, gradScale: 1 / (T * B), lr, clipTheta: cfg.optim.clip, optim: optimStepOf(cfg.optim), step0: ck.training!.step });
   const layout = engine.plan.layout;
   return new Map(layout.names.map((n) => [n, readTensor(layout.tensors[n], engine.blas.f, engine.plan.params)]));
 }

@@ -96,7 +96,7 @@ describe('parameter layout and views', () => {
 
 describe('clipping by global L2 norm', () => {
   // through the path training takes: the factor is folded into the update (engine/step.ts publishes
-  // scale = lr * factor at the norm barrier, applyUpdate steps with it), the clipped g never exists
+  // it at the norm barrier and applyUpdate steps by lr * factor), the clipped g never exists
   it.each([[0.01, 'large gradient: clipped to theta'], [1e6, 'small gradient: unchanged']] as const)('theta %s (%s)', (theta, _label) => {
     const n = 1000, lr = 100;
     const blas = createWasmBlas(n * 12 + RESERVED_LOW_BYTES);
@@ -105,7 +105,7 @@ describe('clipping by global L2 norm', () => {
     for (let k = 0; k < n; k++) { blas.f[g + k] = rng.normal(); blas.f[p + k] = blas.f[p0 + k] = rng.normal(); }
     const norm = Math.sqrt(blas.sumsq(n, g));
     const factor = clipFactor(norm, theta);
-    applyUpdate(blas, optimStepOf({ ...DEFAULTS.optim, kind: 'sgd' }), p, g, [], 0, n, lr, factor, lr * factor, 1);
+    applyUpdate(blas, optimStepOf({ ...DEFAULTS.optim, kind: 'sgd' }), p, g, [], 0, n, lr, factor, 1);
     // the step taken, divided by lr, is the clipped gradient
     const step = Array.from({ length: n }, (_, k) => (blas.f[p0 + k] - blas.f[p + k]) / lr);
     const stepNorm = Math.hypot(...step);

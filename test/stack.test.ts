@@ -15,7 +15,7 @@ import type { TrainConfig } from '../src/config/schema.js';
 import { readSafetensors, writeSafetensors } from '../src/io/safetensors.js';
 import { applyDropout, dropoutKeeps, type DropoutKey } from '../src/model/dropout.js';
 import { modelLoss } from '../src/model/model.js';
-import { stateTableOf } from '../src/engine/plan.js';
+import { stateTableOf } from '../src/model/state.js';
 import { paramLayout, trainFlopsPerToken } from '../src/model/params.js';
 import { loadCheckpoint } from '../src/checkpoint/checkpoint.js';
 import { Rng } from '../src/util/rng.js';

@@ -12,7 +12,8 @@ import { Result, RESULT_FIELDS, Slot } from '../src/engine/control.js';
 import { engineSetup, outcomeOf, resetControl, type Engine, type EngineOptions, type StretchOutcome } from '../src/engine/engine.js';
 import { PoolEngine } from '../src/engine/pool.js';
 import { prepareData } from '../src/train/data.js';
-import { computeShard, reduceChunks, updateRange, type StepContext, type StretchTask } from '../src/engine/step.js';
+import { computeShard, reduceChunks, type StepContext, type StretchTask } from '../src/engine/step.js';
+import { PLAIN_SGD } from '../src/optim/optimizers.js';
 import { initParams } from '../src/model/params.js';
 import { Rng } from '../src/util/rng.js';
 import { firstGradient, D2L_BASE, trainSteps } from './train_helpers.js';
@@ -61,7 +62,8 @@ class RoundTripEngine implements Engine {
       for (const x of reduceChunks(ctx, 0, plan.numChunks, plan.activeBlocks)) sumsq += x;
       const norm = Math.sqrt(sumsq);
       const factor = clipFactor(norm, task.clipTheta);
-      updateRange(ctx, 0, plan.numParams, (task.lr ?? control.lrs[k]) * factor, plan.activeBlocks[0]);
+      // SGD's update, params -= lr * factor * g, as one scalar times the summed block
+      blas.axpy(plan.numParams, -((task.lr ?? control.lrs[k]) * factor), plan.activeBlocks[0], plan.params);
       const row = k * RESULT_FIELDS;
       control.results[row + Result.LOSS] = loss;
       control.results[row + Result.NORM] = norm;
@@ -116,7 +118,7 @@ describe('stretch control', () => {
     const rng = new Rng(1);
     initParams(engine.plan.layout, engine.blas.f, engine.plan.params, () => rng.normal(), 0.1);
     for (let k = 0; k < engine.maxStretch * 9; k++) engine.control.schedule[k] = (k * 37) % (data.train.length - 12);
-    return { engine, task: { k0: 0, k1: 200, carry: false, gradScale: 1 / 99, lr, clipTheta: 1e30 } };
+    return { engine, task: { k0: 0, k1: 200, carry: false, gradScale: 1 / 99, lr, clipTheta: 1e30, optim: PLAIN_SGD, step0: 0 } };
   }
 
   it.each([1, 3])('a stop request ends the stretch right after the minibatch in flight (%i workers)', async (workers) => {
@@ -180,14 +182,15 @@ describe('stretch control', () => {
   it.each([
     ['clipped (theta below the norm)', 1e-3],
     ['not clipped (theta above the norm)', 1e3],
-  ])('one real update is p - lr * min(1, theta/||g||) * g: %s', async (_, theta) => {
+  ])('one real update is p - lr * min(1, theta/||g||) * g: %s', async (label, theta) => {
     // the gradient, computed from the phase functions (no clipping, no update)
     const { engine, p0, g, norm } = firstGradient(config('random', false));
     const { plan, blas, control } = engine;
     const lr = 0.7;
     const factor = Math.min(1, theta / norm);
-    expect(factor < 1).toBe(theta < norm);
-    const out = await engine.runStretch({ k0: 0, k1: 1, carry: false, gradScale: 1 / 99, lr, clipTheta: theta });
+    // each case is on the side of the norm its name says (a gradient that moved past theta would test the other branch twice)
+    expect(theta < norm, `theta ${theta}, ||g|| ${norm}`).toBe(label.startsWith('clipped'));
+    const out = await engine.runStretch({ k0: 0, k1: 1, carry: false, gradScale: 1 / 99, lr, clipTheta: theta, optim: PLAIN_SGD, step0: 0 });
     expect(out.done).toBe(1);
     expect(control.results[Result.FACTOR]).toBeCloseTo(factor, 6);
     const p1 = blas.f.subarray(plan.params, plan.params + plan.numParams);
@@ -214,7 +217,7 @@ describe('stretch control', () => {
     let sumsq = 0;
     for (let r = 0; r < t.shape[0]; r++) for (let c = 0; c < t.shape[1]; c++) sumsq += g[t.offset + r * t.rowStride + c] ** 2;
     expect(sumsq).toBeGreaterThan(0);
-    const out = await engine.runStretch({ k0: 0, k1: 1, carry: false, gradScale: 1 / 99, lr: 0.7, clipTheta: 1e3 });
+    const out = await engine.runStretch({ k0: 0, k1: 1, carry: false, gradScale: 1 / 99, lr: 0.7, clipTheta: 1e3, optim: PLAIN_SGD, step0: 0 });
     expect(out.done).toBe(1);
     const p1 = blas.f.subarray(plan.params, plan.params + plan.numParams);
     for (let k = 0; k < plan.numParams; k += 97) expect(p1[k]).toBeCloseTo(p0[k] - 0.7 * control.results[Result.FACTOR] * g[k], 5);

@@ -3,7 +3,7 @@
 // config, and the training state needed to resume exactly (epoch, minibatch position, sampler and
 // RNG state, epoch accumulators). Consecutive sampling also stores the carried state, one tensor per
 // state the cell carries ("state.h", and "state.c" for the LSTM), each (B, H) or (layers, B, H), cut
-// from the plan's state table (engine/plan.ts stateTableOf). Loading validates everything and names
+// from the model's state table (model/state.ts stateTableOf). Loading validates everything and names
 // the file in every error. Tensor names and shapes come from the layout of the config's model.
 
 import { existsSync } from 'node:fs';
@@ -14,7 +14,7 @@ import { Vocab, vocabOf } from '../data/corpus.js';
 import { readSafetensors, writeSafetensors, type Tensor } from '../io/safetensors.js';
 import { paramLayout, readTensor, writeTensor, type ParamLayout } from '../model/params.js';
 import { describeModel, modelOf } from '../model/desc.js';
-import { stateTableOf, type StateTable } from '../engine/plan.js';
+import { stateTableOf, type StateTable } from '../model/state.js';
 import { InputError } from '../util/errors.js';
 import type { RngState } from '../util/rng.js';
 import { configHash, type DataFingerprint } from './identity.js';

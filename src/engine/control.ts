@@ -43,8 +43,8 @@ export const StretchStatus = {
 } as const;
 
 /** Float64 fields of one `results` row. */
-export const Result = { LOSS: 0, NORM: 1, FACTOR: 2, SCALE: 3 } as const;
-export const RESULT_FIELDS = 4;
+export const Result = { LOSS: 0, NORM: 1, FACTOR: 2 } as const;
+export const RESULT_FIELDS = Object.keys(Result).length;
 
 /** Phases a worker's time is booked under (bench's breakdown), and their column in `timing`. */
 export const PHASES = ['gather', 'compute', 'reduce', 'update', 'wait'] as const;

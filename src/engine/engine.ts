@@ -117,7 +117,7 @@ export class InlineEngine implements Engine {
     resetControl(this.control, task.k0);
     const { ctrl } = this.control;
     for (let k = task.k0; k < task.k1; k++) {
-      runStretch(this.ctx, { ...task, k0: k, k1: k + 1, step0: (task.step0 ?? 0) + k - task.k0 });
+      runStretch(this.ctx, { ...task, k0: k, k1: k + 1, step0: task.step0 + k - task.k0 });
       if (Atomics.load(ctrl, Slot.DONE) > k) onProgress?.(k + 1);
       if (Atomics.load(ctrl, Slot.LAST) === k) break;
       await new Promise((resolve) => setImmediate(resolve));

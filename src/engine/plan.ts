@@ -6,7 +6,7 @@
 //   params                        (numParams)
 //   grad blocks, one per shard    (numShards x numParams): each shard's rows accumulate here
 //   optimizer state               (optimSlots x numParams): momentum's velocity, Adam's m and v
-//   carried state                 consecutive sampling: the state table (stateTableOf below), row b's
+//   carried state                 consecutive sampling: the state table (model/state.ts), row b's
 //                                 final state of every layer, read as row b's initial state
 //   workspaces, one per worker    the rows' token ids and activation caches for up to rowsPerTask rows
 //   eval workspace, sampling workspace   (coordinator thread only)
@@ -21,9 +21,9 @@
 // Sizes come from the allocations themselves (an unbounded Arena), never from a second formula.
 import { RESERVED_LOW_BYTES } from '../blas/types.js';
 import type { TrainConfig } from '../config/schema.js';
-import { cellOf } from '../model/cells/index.js';
 import { modelOf, type ModelDesc } from '../model/desc.js';
-import { allocModelWorkspace, type StateRows, type Workspace } from '../model/model.js';
+import { allocModelWorkspace, type Workspace } from '../model/model.js';
+import { stateTableOf, type StateTable } from '../model/state.js';
 import { offsetsAt, paramLayout, type ParamLayout, type TensorOffsets } from '../model/params.js';
 import { Arena } from '../util/arena.js';
 import { optimSlots } from '../optim/optimizers.js';
@@ -60,31 +60,6 @@ export function planInputOf(config: TrainConfig, V: number, at: { workers: numbe
     deterministic: at.deterministic ?? config.run.deterministic, evalRows: at.evalRows ?? 0,
     optimSlots: optimSlots(config.optim.kind).length, seed: config.run.seed,
   };
-}
-
-/**
- * The carried-state table: the one place that decides its size and the order of its parts. For
- * each state the cell carries (cell.state: h, and c for the LSTM), for each layer, `rows` rows of
- * H: state s of layer l for row b at offset + ((s * L + l) * rows + b) * H. So the table reads as
- * state.h (L, rows, H) followed by state.c: each named state is one contiguous part (checkpoints
- * store them as the tensors "state.h" and "state.c").
- */
-export interface StateTable extends StateRows {
-  offset: number;
-  rows: number;
-  /** the states by name, in table order: ['h'] or ['h', 'c'] */
-  names: readonly string[];
-  /** elements of one named state: L * rows * H */
-  partSize: number;
-  /** elements of the whole table */
-  size: number;
-}
-
-export function stateTableOf(model: ModelDesc, rows: number, offset: number): StateTable {
-  const { H, layers: L } = model;
-  const names = cellOf(model.cell).state;
-  const partSize = L * rows * H;
-  return { offset, rows, names, partSize, size: names.length * partSize, at: (s, l, b) => offset + ((s * L + l) * rows + b) * H };
 }
 
 export interface RowRange {

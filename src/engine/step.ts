@@ -8,9 +8,9 @@
 //   reduce             each worker: its fixed chunks, blocks summed in block order into the first
 //                      active block, each chunk's sum of squares into its slot
 //   -- barrier B --    the last thread to arrive (alone) sums the loss slots in shard order and the
-//                      chunk slots in chunk order, takes the norm, the clip factor
-//                      min(theta/||g||, 1) and the step scale lr * factor, and decides whether this
-//                      is the last minibatch (stop request, divergence)
+//                      chunk slots in chunk order, takes the norm and the clip factor
+//                      min(theta/||g||, 1), and decides whether this is the last minibatch (stop
+//                      request, divergence)
 //   update             each worker: the optimizer's step (SGD: params -= lr * factor * g) over its
 //                      fixed parameter range, its state in the same range
 //   -- barrier C --    parameters complete; the progress counter moves; a stop request that came
@@ -56,10 +56,10 @@ export interface StretchTask {
   /** one rate for every minibatch of the stretch; without it, minibatch k's rate is control.lrs[k] */
   lr?: number;
   clipTheta: number;
-  /** the optimizer (default: SGD) */
-  optim?: OptimStep;
+  /** the optimizer */
+  optim: OptimStep;
   /** global minibatch count before k0 (Adam's bias correction uses step0 + k - k0 + 1, dropout masks step0 + k - k0) */
-  step0?: number;
+  step0: number;
 }
 
 /**
@@ -107,8 +107,6 @@ export function computeShard(ctx: StepContext, s: number, carry: boolean, gradSc
   return loss;
 }
 
-const SGD: OptimStep = { kind: 'sgd', momentum: 0, beta1: 0, beta2: 0, eps: 0, weightDecay: 0 };
-
 /** Sums blocks[1..] into blocks[0] over chunks [cLo, cHi); returns each chunk's sum of squares. */
 export function reduceChunks(ctx: StepContext, cLo: number, cHi: number, blocks: number[]): number[] {
   const { blas, plan } = ctx;
@@ -120,12 +118,6 @@ export function reduceChunks(ctx: StepContext, cLo: number, cHi: number, blocks:
     sums.push(blas.sumsq(n, blocks[0] + lo));
   }
   return sums;
-}
-
-/** params[lo, hi) -= scale * grad[lo, hi) */
-export function updateRange(ctx: StepContext, lo: number, hi: number, scale: number, grad: number): void {
-  const { blas, plan } = ctx;
-  blas.axpy(hi - lo, -scale, grad + lo, plan.params + lo);
 }
 
 /** Minibatch k's learning rate: the task's one rate, or the control block's per-minibatch table. */
@@ -149,14 +141,11 @@ function decide(control: ControlViews, k: number, task: StretchTask): void {
   results[row + Result.NORM] = norm;
   if (!Number.isFinite(loss) || !Number.isFinite(norm)) {
     results[row + Result.FACTOR] = NaN;
-    results[row + Result.SCALE] = 0;
     Atomics.store(ctrl, Slot.STATUS, StretchStatus.DIVERGED);
     Atomics.store(ctrl, Slot.LAST, k);
     return;
   }
-  const factor = clipFactor(norm, task.clipTheta);
-  results[row + Result.FACTOR] = factor;
-  results[row + Result.SCALE] = rateOf(control, task, k) * factor;
+  results[row + Result.FACTOR] = clipFactor(norm, task.clipTheta);
   // Atomics.load: the coordinator's stop request may arrive at any time; read it once, here.
   if (Atomics.load(ctrl, Slot.STOP_REQUEST) !== 0) Atomics.store(ctrl, Slot.LAST, k);
 }
@@ -204,7 +193,7 @@ export function runStretch(ctx: WorkerContext, task: StretchTask): void {
       gatherShard(ctx, s, k);
       t1 = performance.now();
       timing[tm + PhaseIndex.GATHER] += t1 - t0;
-      shardLoss[s] = computeShard(ctx, s, task.carry, task.gradScale, (task.step0 ?? 0) + k - task.k0);
+      shardLoss[s] = computeShard(ctx, s, task.carry, task.gradScale, task.step0 + k - task.k0);
       t0 = performance.now();
       computeMs += t0 - t1;
     }
@@ -222,9 +211,8 @@ export function runStretch(ctx: WorkerContext, task: StretchTask): void {
     if (Atomics.load(ctrl, Slot.STATUS) === StretchStatus.DIVERGED) return;
     t0 = performance.now();
     if (params.hi > params.lo) {
-      const row = k * RESULT_FIELDS;
-      applyUpdate(ctx.blas, task.optim ?? SGD, plan.params, grad, plan.optimState, params.lo, params.hi,
-        rateOf(control, task, k), control.results[row + Result.FACTOR], control.results[row + Result.SCALE], (task.step0 ?? 0) + k - task.k0 + 1);
+      applyUpdate(ctx.blas, task.optim, plan.params, grad, plan.optimState, params.lo, params.hi,
+        rateOf(control, task, k), control.results[k * RESULT_FIELDS + Result.FACTOR], task.step0 + k - task.k0 + 1);
     }
     t1 = performance.now();
     timing[tm + PhaseIndex.UPDATE] += t1 - t0;

@@ -20,6 +20,9 @@ import type { Cell, CellOptions, GruReset, LayerOffsets, LayerTrace, LayerWorksp
 import { cellAndOptions, type ModelDesc } from './desc.js';
 import { applyDropout, type DropoutKey } from './dropout.js';
 import { layerPrefix, type TensorOffsets } from './params.js';
+import type { StateRows } from './state.js';
+
+export type { StateRows } from './state.js';
 
 export type { DropoutKey, GruReset, LayerWorkspace, ModelDesc };
 
@@ -44,15 +47,6 @@ export interface Workspace {
   pack: number | null;
   /** one per layer, layers[0] reads the characters, the last one feeds the output layer */
   layers: LayerWorkspace[];
-}
-
-/**
- * Where a table of carried state keeps state s (cell.state[s]: h, c) of layer l for row b: an
- * element offset. The memory plan decides the table (engine/plan.ts stateTableOf); the model only
- * reads and writes through it.
- */
-export interface StateRows {
-  at(s: number, l: number, b: number): number;
 }
 
 export function allocModelWorkspace(arena: Arena, m: ModelDesc, shape: SeqShape, withPack = false): Workspace {

@@ -32,6 +32,9 @@ export interface OptimStep {
   weightDecay: number;
 }
 
+/** Plain SGD (D2L's): what the step takes when a caller trains without an optimizer config. */
+export const PLAIN_SGD: OptimStep = { kind: 'sgd', momentum: 0, beta1: 0, beta2: 0, eps: 0, weightDecay: 0 };
+
 export function optimStepOf(o: OptimConfig): OptimStep {
   return { kind: o.kind, momentum: o.momentum, beta1: o.betas[0], beta2: o.betas[1], eps: o.eps, weightDecay: o.weight_decay };
 }
@@ -42,15 +45,15 @@ export function optimSlots(kind: OptimKind): string[] {
 }
 
 /**
- * params[lo, hi) take one step. `t` is the 1-based global step (Adam's bias correction), `scale`
- * lr * factor as the norm barrier published it (SGD uses it as it is, so SGD stays bitwise D2L's).
+ * params[lo, hi) take one step on the clipped gradient factor * g. `t` is the 1-based global step
+ * (Adam's bias correction). SGD steps by lr * factor as one scalar (D2L's p -= lr * clip(g)).
  */
 export function applyUpdate(blas: Blas, o: OptimStep, params: number, grad: number, state: number[], lo: number, hi: number,
-  lr: number, factor: number, scale: number, t: number): void {
+  lr: number, factor: number, t: number): void {
   const n = hi - lo;
   switch (o.kind) {
     case 'sgd':
-      blas.axpy(n, -scale, grad + lo, params + lo);
+      blas.axpy(n, -(lr * factor), grad + lo, params + lo);
       return;
     case 'momentum':
       blas.momentumUpdate(n, params + lo, grad + lo, state[0] + lo, lr, o.momentum, factor);
