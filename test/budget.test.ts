@@ -11,7 +11,8 @@ import { loadCheckpoint, saveCheckpoint, type TrainingState } from '../src/check
 import { prepareData, type PreparedData } from '../src/train/data.js';
 import { evalRows } from '../src/train/evaluate.js';
 import { planInputOf } from '../src/engine/plan.js';
-import { AUTO_EVAL_SHARE, isBetter, Trainer, type Report } from '../src/train/trainer.js';
+import { isBetter, Trainer, type Report } from '../src/train/trainer.js';
+import { AUTO_EVAL_SHARE } from '../src/config/units.js';
 import { D2L_BASE } from './train_helpers.js';
 
 const MINIBATCH_S = 0.01;

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { decodeSafetensors, encodeSafetensors, readSafetensors } from '../src/io/safetensors.js';
-import { loadCheckpoint } from '../src/checkpoint/checkpoint.js';
+import { loadCheckpoint, TrainingStateSchema } from '../src/checkpoint/checkpoint.js';
 import { bpttLogits } from './torch_helpers.js';
 import { configHash } from '../src/checkpoint/identity.js';
 import { torchTensors } from '../src/checkpoint/torch.js';
@@ -231,4 +231,12 @@ it('an output path that cannot be a directory is refused before anything is writ
   expect(r.code).toBe(2);
   expect(r.stderr).toMatch(/^bptt: error: output .*plainfile\/run: a part of the path is a file, not a directory\n$/);
   expect(statSync(fileAsDir).isFile()).toBe(true);
+});
+
+it('a training state written under the accumulators\' old names (epochLossSum ...) reads as today\'s (reportLossSum ...)', () => {
+  const old = { epoch: 3, minibatch: 2, epochRng: [1, 2, 3, 4], epochLossSum: 12.5, epochTokens: 640, epochNormSum: 1.5, epochClipped: 1, elapsedS: 4, bestValPpl: null, step: 11 };
+  const s = TrainingStateSchema.parse(old);
+  expect([s.reportLossSum, s.reportTokens, s.reportNormSum, s.reportClipped]).toEqual([12.5, 640, 1.5, 1]);
+  expect('epochLossSum' in s).toBe(false);
+  expect(TrainingStateSchema.safeParse({ ...old, epochLossSum: -1 }).success).toBe(false);
 });

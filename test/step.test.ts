@@ -101,9 +101,9 @@ describe.each([
     expect(pool.perEpoch).toBeLessThan(40); // the run crossed an epoch boundary
     expect(pool.params.equals(ref.params)).toBe(true);
     // the booked metrics are the same numbers, summed in the same order
-    expect(pool.state.epochLossSum).toBe(ref.state.epochLossSum);
-    expect(pool.state.epochNormSum).toBe(ref.state.epochNormSum);
-    expect(pool.state.epochClipped).toBe(ref.state.epochClipped);
+    expect(pool.state.reportLossSum).toBe(ref.state.reportLossSum);
+    expect(pool.state.reportNormSum).toBe(ref.state.reportNormSum);
+    expect(pool.state.reportClipped).toBe(ref.state.reportClipped);
   });
 });
 

@@ -16,83 +16,70 @@ import { paramLayout, readTensor, writeTensor, type ParamLayout } from '../model
 import { describeModel, modelOf } from '../model/desc.js';
 import { stateTableOf, type StateTable } from '../model/state.js';
 import { InputError } from '../util/errors.js';
-import type { RngState } from '../util/rng.js';
 import { configHash, type DataFingerprint } from './identity.js';
 import { optimSlots } from '../optim/optimizers.js';
 
 export const FORMAT = 'bptt-checkpoint-1';
 
-export interface TrainingState {
-  /** completed epochs */
-  epoch: number;
-  /** next minibatch of epoch `epoch` (0 at an epoch boundary) */
-  minibatch: number;
-  /** sampler RNG state at the start of epoch `epoch` (random sampling re-shuffles from it) */
-  epochRng: RngState;
-  /** accumulators since the last report (an epoch end or an evaluation; the names are from when
-   *  reports came only at epoch ends, kept so older checkpoints resume) */
-  epochLossSum: number;
-  epochTokens: number;
-  epochNormSum: number;
-  epochClipped: number;
-  /** run time before this process, seconds */
-  elapsedS: number;
-  bestValPpl: number | null;
-  /** evaluations since bestValPpl improved (early stopping) */
-  evalsSinceBest: number;
-  /** global minibatch counter */
-  step: number;
-  /** the best validation loss (nats per character) and the step it was reached at */
-  bestValLoss: number | null;
-  bestStep: number | null;
-  /** a time budget's latest horizon estimate, minibatches (null: none yet, or not a time budget) */
-  horizon: number | null;
-  /** run time (elapsedS) at the last evaluation, sample and checkpoint: cadences in seconds */
-  lastEvalS: number;
-  lastSampleS: number;
-  lastCheckpointS: number;
-  /** seconds the last evaluation took (reserved at the end of a time budget; auto eval cadence) */
-  evalS: number | null;
-  /**
-   * A report a stop cut short (the stop came during its evaluation): what it needs beyond the
-   * accumulators, so a resume evaluates and writes it before it trains. null: none pending.
-   */
-  reportDue: ReportDue | null;
-}
-
-/** A report cut short by a stop: was it an epoch's end, the interval's last learning rate, tokens and training seconds. */
-export interface ReportDue {
-  epochEnded: boolean;
-  lr: number;
-  intervalTokens: number;
-  intervalS: number;
-}
-
-/** The training state as stored: validated in full before a resume touches anything. */
 const finite = z.number().refine(Number.isFinite, 'must be a finite number');
 const count = z.number().int().min(0);
-export const TrainingStateSchema = z.strictObject({
+
+/** A report cut short by a stop: was it an epoch's end, the interval's last learning rate, tokens and training seconds. */
+const ReportDueSchema = z.strictObject({ epochEnded: z.boolean(), lr: finite, intervalTokens: count, intervalS: finite.min(0) });
+export type ReportDue = z.infer<typeof ReportDueSchema>;
+
+/**
+ * The accumulators' names in checkpoints written when reports came only at epoch ends: read under
+ * today's names (they hold the totals since the last report, an epoch end or an evaluation).
+ */
+const OLD_ACCUMULATOR_NAMES: Record<string, string> = {
+  epochLossSum: 'reportLossSum', epochTokens: 'reportTokens', epochNormSum: 'reportNormSum', epochClipped: 'reportClipped',
+};
+
+function renameOldAccumulators(v: unknown): unknown {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) return v;
+  return Object.fromEntries(Object.entries(v).map(([k, x]) => [OLD_ACCUMULATOR_NAMES[k] ?? k, x]));
+}
+
+/**
+ * The training state: what a resume needs to continue bitwise (the type is this schema's, so the
+ * stored form and the one in memory cannot differ); validated in full before a resume touches anything.
+ */
+export const TrainingStateSchema = z.preprocess(renameOldAccumulators, z.strictObject({
+  /** completed epochs */
   epoch: count,
+  /** next minibatch of epoch `epoch` (0 at an epoch boundary) */
   minibatch: count,
+  /** sampler RNG state at the start of epoch `epoch` (random sampling re-shuffles from it) */
   epochRng: z.tuple([z.number().int(), z.number().int(), z.number().int(), z.number().int()]),
-  epochLossSum: finite.min(0),
-  epochTokens: count,
-  epochNormSum: finite.min(0),
-  epochClipped: count,
+  /** totals since the last report (an epoch end or an evaluation): summed loss, tokens, gradient norms, clipped minibatches */
+  reportLossSum: finite.min(0),
+  reportTokens: count,
+  reportNormSum: finite.min(0),
+  reportClipped: count,
+  /** run time before this process, seconds */
   elapsedS: finite.min(0),
   bestValPpl: finite.positive().nullable(),
+  /** evaluations since the best validation loss improved (early stopping) */
   evalsSinceBest: count.optional().default(0),
+  /** global minibatch counter */
   step: count,
   // fields added with minibatch-granular runs: older checkpoints resume with these defaults
+  /** the best validation loss (nats per character) and the step it was reached at */
   bestValLoss: finite.nullable().optional().default(null),
   bestStep: count.nullable().optional().default(null),
+  /** a time budget's latest horizon estimate, minibatches (null: none yet, or not a time budget) */
   horizon: count.nullable().optional().default(null),
+  /** run time (elapsedS) at the last evaluation, sample and checkpoint: cadences in seconds */
   lastEvalS: finite.min(0).optional().default(0),
   lastSampleS: finite.min(0).optional().default(0),
   lastCheckpointS: finite.min(0).optional().default(0),
+  /** seconds the last evaluation took (reserved at the end of a time budget; auto eval cadence) */
   evalS: finite.min(0).nullable().optional().default(null),
-  reportDue: z.strictObject({ epochEnded: z.boolean(), lr: finite, intervalTokens: count, intervalS: finite.min(0) }).nullable().optional().default(null),
-});
+  /** a report a stop cut short (during its evaluation): a resume evaluates and writes it before it trains */
+  reportDue: ReportDueSchema.nullable().optional().default(null),
+}));
+export type TrainingState = z.output<typeof TrainingStateSchema>;
 
 export interface Checkpoint {
   path: string;

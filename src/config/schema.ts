@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { BUILTIN_CORPORA } from '../data/builtin.js';
 import { CELL_KINDS, cellOf } from '../model/cells/index.js';
 import { OPTIMIZERS } from '../optim/optimizers.js';
-import { parseCadence, parseDuration, type Cadence } from './units.js';
+import { AUTO_EVAL_SHARE, parseCadence, parseDuration, type Cadence } from './units.js';
 
 const positiveInt = z.number().int().positive();
 const nonNegInt = z.number().int().nonnegative();
@@ -69,7 +69,7 @@ export const RunSchema = z.strictObject({
   seed: nonNegInt.max(2 ** 32 - 1).describe('seeds initialization and sampling'),
   workers: z.number().int().min(1).max(256).nullable().describe('worker threads; null = available cores'),
   deterministic: z.boolean().describe('bitwise-identical results for any worker count (fixed row shards)'),
-  eval_every: z.union([cadence, z.literal('auto')]).describe('validation loss: N epochs, "N minibatches", 60s, or auto (as often as keeps it under 5% of the run); 0 = only at the end'),
+  eval_every: z.union([cadence, z.literal('auto')]).describe(`validation loss: N epochs, "N minibatches", 60s, or auto (as often as keeps it under ${AUTO_EVAL_SHARE * 100}% of the run); 0 = only at the end`),
   sample_every: cadence.describe('print samples: N epochs, "N minibatches" or 60s (0 = never)'),
   sample_length: positiveInt.max(100_000).describe('characters generated per sample'),
   sample_prefixes: z.array(z.string().min(1)).describe('prefixes for the periodic samples ([] = the first character of the corpus)'),

@@ -25,6 +25,9 @@ export type Cadence =
   /** evaluation only: as often as keeps it under AUTO_EVAL_SHARE of the run's time */
   | { unit: 'auto' };
 
+/** run.eval_every: auto keeps evaluation at most this share of the run's time (train/trainer.ts). */
+export const AUTO_EVAL_SHARE = 0.05;
+
 const EVERY = /^(\d+)\s*(epochs?|minibatch(?:es)?|mb)$/;
 
 /**

@@ -14,7 +14,7 @@
 
 import type { ModelDesc } from '../model/desc.js';
 import { cadenceOf, learningRate, runLength, type RunLength, type TrainConfig } from '../config/schema.js';
-import type { Cadence } from '../config/units.js';
+import { AUTO_EVAL_SHARE, type Cadence } from '../config/units.js';
 import { makeSampler, type Sampler } from '../data/samplers.js';
 import { generateSteps } from '../model/generate.js';
 import { runSliced, runToEnd, type Steps } from '../util/slices.js';
@@ -103,9 +103,7 @@ function samplerSeed(seed: number): number {
   return (seed ^ 0x5bd1e995) >>> 0;
 }
 
-/** run.eval_every: auto keeps evaluation at most this share of the run's time. */
-export const AUTO_EVAL_SHARE = 0.05;
-/** ... and evaluates no more often than this (seconds), nor later than this for the first time. */
+/** run.eval_every auto (at most AUTO_EVAL_SHARE of the run) evaluates no more often than this (seconds). */
 export const AUTO_EVAL_MIN_S = 60;
 /** A mean training loss above this many times a uniform guess's (ln V) is divergence, not learning. */
 export const DIVERGED_LOSS_FACTOR = 4;
@@ -170,8 +168,8 @@ export class Trainer {
       }
       this.rng = new Rng(samplerSeed(config.run.seed));
       this.state = {
-        epoch: 0, minibatch: 0, epochRng: this.rng.state(), epochLossSum: 0, epochTokens: 0,
-        epochNormSum: 0, epochClipped: 0, elapsedS: 0, bestValPpl: null, evalsSinceBest: 0, step: 0,
+        epoch: 0, minibatch: 0, epochRng: this.rng.state(), reportLossSum: 0, reportTokens: 0,
+        reportNormSum: 0, reportClipped: 0, elapsedS: 0, bestValPpl: null, evalsSinceBest: 0, step: 0,
         bestValLoss: null, bestStep: null, horizon: null, lastEvalS: 0, lastSampleS: 0, lastCheckpointS: 0, evalS: null,
         reportDue: null,
       };
@@ -436,17 +434,17 @@ export class Trainer {
         for (; booked < done; booked++) {
           const row = booked * RESULT_FIELDS;
           const norm = results[row + Result.NORM];
-          state.epochLossSum += results[row + Result.LOSS];
-          state.epochTokens += T * B;
+          state.reportLossSum += results[row + Result.LOSS];
+          state.reportTokens += T * B;
           intervalTokens += T * B;
-          state.epochNormSum += norm;
-          state.epochClipped += results[row + Result.FACTOR] < 1 ? 1 : 0;
+          state.reportNormSum += norm;
+          state.reportClipped += results[row + Result.FACTOR] < 1 ? 1 : 0;
           state.minibatch = first + booked + 1;
           state.step++;
         }
         if (hooks.onProgress) {
           const dt = intervalS + (this.clock() - stretchT0);
-          hooks.onProgress(progressOf(Math.exp(state.epochLossSum / Math.max(1, state.epochTokens)), intervalTokens / Math.max(1e-9, dt)));
+          hooks.onProgress(progressOf(Math.exp(state.reportLossSum / Math.max(1, state.reportTokens)), intervalTokens / Math.max(1e-9, dt)));
         }
         if (hooks.shouldStop?.() || timeUp()) engine.requestStop();
       };
@@ -485,8 +483,8 @@ export class Trainer {
   private report(a: { valLoss: number | null; evalS: number | null; lr: number; flopsPerToken: number; intervalTokens: number; intervalS: number; elapsedS: number }): Report {
     const { state } = this;
     const { valLoss, evalS } = a;
-    const minibatches = state.epochTokens / (this.config.data.steps * this.config.data.batch);
-    const trainLoss = state.epochLossSum / Math.max(1, state.epochTokens);
+    const minibatches = state.reportTokens / (this.config.data.steps * this.config.data.batch);
+    const trainLoss = state.reportLossSum / Math.max(1, state.reportTokens);
     const tokensPerS = a.intervalTokens / Math.max(1e-9, a.intervalS);
     const report: Report = {
       epoch: state.step / this.perEpoch,
@@ -501,12 +499,12 @@ export class Trainer {
       lr: a.lr,
       tokens_per_s: tokensPerS,
       gflops: (tokensPerS * a.flopsPerToken) / 1e9,
-      grad_norm: state.epochNormSum / Math.max(1, minibatches),
-      clipped_fraction: state.epochClipped / Math.max(1, minibatches),
+      grad_norm: state.reportNormSum / Math.max(1, minibatches),
+      clipped_fraction: state.reportClipped / Math.max(1, minibatches),
       interval_s: a.intervalS,
       eval_s: evalS,
     };
-    Object.assign(state, { epochLossSum: 0, epochTokens: 0, epochNormSum: 0, epochClipped: 0 });
+    Object.assign(state, { reportLossSum: 0, reportTokens: 0, reportNormSum: 0, reportClipped: 0 });
     return report;
   }
 
