@@ -14,6 +14,7 @@ import { planInputOf } from '../src/engine/plan.js';
 import { isBetter, Trainer, type Report } from '../src/train/trainer.js';
 import { AUTO_EVAL_SHARE } from '../src/config/units.js';
 import { D2L_BASE } from './train_helpers.js';
+import { placeStart } from '../src/train/start.js';
 
 const MINIBATCH_S = 0.01;
 
@@ -36,7 +37,8 @@ function setup(cfg: TrainConfig, evalCostS = 0, resume?: ReturnType<typeof loadC
   const evals = { n: 0 };
   const base = resume?.training ? resume.training.elapsedS - resume.training.step * MINIBATCH_S : 0;
   // the clock reads the trainer's own step count (called only once the run starts)
-  const trainer: Trainer = new Trainer(cfg, data, engine, resume, undefined, { clock: () => base + trainer.state.step * MINIBATCH_S + evals.n * evalCostS });
+  const start = placeStart(cfg, engine, { resume });
+  const trainer: Trainer = new Trainer(cfg, data, engine, start, { clock: () => base + trainer.state.step * MINIBATCH_S + evals.n * evalCostS });
   const real = trainer.evaluation.bind(trainer);
   trainer.evaluation = function* () { const v = yield* real(); evals.n++; return v; };
   return { trainer, engine, data, reports: [], evals };

@@ -15,7 +15,7 @@ import { InlineEngine } from '../src/engine/engine.js';
 import { loadCheckpoint, loadParamsInto } from '../src/checkpoint/checkpoint.js';
 import { prepareData } from '../src/train/data.js';
 import { readTensor } from '../src/model/params.js';
-import { learningRate } from '../src/config/schema.js';
+import { learningRate } from '../src/train/schedule.js';
 import { planInputOf } from '../src/engine/plan.js';
 import { bptt, D2L_ARGS } from './cli_helpers.js';
 import { failInCiWithout } from './prereq.js';

@@ -13,6 +13,7 @@ import { prepareData } from '../src/train/data.js';
 import { evalRows } from '../src/train/evaluate.js';
 import { planInputOf } from '../src/engine/plan.js';
 import { Trainer } from '../src/train/trainer.js';
+import { placeStart } from '../src/train/start.js';
 
 /**
  * The settings the engine and trainer tests were written against: D2L chapter 6's RNN with SGD, a
@@ -41,7 +42,7 @@ export async function trainSteps(cfg: TrainConfig, steps: number, at: {
   const opts: EngineOptions = { plan, corpus: data.train, maxStretch: at.maxStretch };
   const engine: Engine = at.engine ? at.engine(opts) : at.workers === 0 ? new InlineEngine(opts) : new PoolEngine(opts);
   try {
-    const trainer = new Trainer(cfg, data, engine);
+    const trainer = new Trainer(cfg, data, engine, placeStart(cfg, engine));
     await trainer.run({ stopAtStep: steps });
     expect(trainer.state.step).toBe(steps);
     at.check?.(trainer);

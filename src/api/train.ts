@@ -7,7 +7,10 @@
 import { availableParallelism } from 'node:os';
 import type { KernelPreference } from '../blas/loader.js';
 import { resolveConfig, resolveConfigObject, type ResolvedConfig } from '../config/load.js';
-import { cadenceOf, learningRate, runLength, type RunLength, type TrainConfig } from '../config/schema.js';
+import { cadenceOf, type TrainConfig } from '../config/schema.js';
+import { fixedHorizon, runLength } from '../train/length.js';
+import { learningRate } from '../train/schedule.js';
+import { placeStart } from '../train/start.js';
 import type { Engine } from '../engine/engine.js';
 import { PoolEngine } from '../engine/pool.js';
 import { planInputOf } from '../engine/plan.js';
@@ -111,7 +114,7 @@ export async function trainResolved(resolved: ResolvedConfig, options: TrainOpti
     runDir.lock(warn);
     if (resumeFrom) runDir.truncateMetrics(resumeFrom.training!.step, resumeFrom.training!.epoch);
     else runDir.createFresh(options.force ?? false);
-    const trainer = new Trainer(config, data, engine, resumeFrom, initFrom);
+    const trainer = new Trainer(config, data, engine, placeStart(config, engine, { resume: resumeFrom, init: initFrom }));
     runDir.writeConfig(config); // on resume too: config.yaml always states what this run now is
     announce(config, data, engine, trainer, resumeFrom, info, warn);
     await options.onStart?.(config.run.out);
@@ -206,8 +209,7 @@ function scheduleChange(ck: Checkpoint, trainer: Trainer): string | null {
   const config = trainer.config;
   const before = runLength(ck.config.run);
   const now = trainer.length;
-  const horizonOf = (L: RunLength) => (L.kind === 'epochs' ? L.n * trainer.perEpoch : L.kind === 'minibatches' ? L.n : null);
-  const h0 = horizonOf(before), h1 = horizonOf(now);
+  const h0 = fixedHorizon(before, trainer.perEpoch), h1 = fixedHorizon(now, trainer.perEpoch);
   if (JSON.stringify(before) === JSON.stringify(now) || config.optim.schedule.kind === 'constant') return null;
   const step = trainer.state.step;
   const lrWas = h0 === null ? null : learningRate(config.optim, Math.max(0, step - 1), h0, trainer.perEpoch);

@@ -5,13 +5,12 @@
 import { existsSync } from 'node:fs';
 import type { KernelPreference } from '../blas/loader.js';
 import { getPath, leafKeys, resolveConfig, type Override } from '../config/load.js';
-import { runLength, storedConfigDefaults } from '../config/schema.js';
+import { storedConfigDefaults } from '../config/schema.js';
+import { resumeVerdict, runLength } from '../train/length.js';
 import { loadCheckpoint, loadOptimStateInto, type Checkpoint } from '../checkpoint/checkpoint.js';
 import { configDiff, RESUMABLE_KEYS } from '../checkpoint/identity.js';
 import { RUN_FILES, RunDir } from '../train/rundir.js';
-import { budgetSpent } from '../train/trainer.js';
 import { InputError } from '../util/errors.js';
-import { formatDuration, plural } from '../util/format.js';
 import { trainCommand } from './train.js';
 import { out as stdout } from './stdio.js';
 import type { OutputMode } from './terminal.js';
@@ -35,31 +34,12 @@ export async function resumeRun(dir: string, overrides: Override[], opts: { kern
     resolved = resolveConfigFrom(base, [...fromConfigFile, ...overrides.filter((o) => o.key !== 'run.out'),
       { key: 'data.path', value: ck.data.path, source: 'flag', origin: 'the checkpoint\'s data_path' }]);
   }
-  const t = ck.training!;
-  const length = runLength(resolved.config.run);
-  // a length the run has already passed is refused before anything is touched; one it has reached
-  // exactly is a complete run: say so and how to go on, and leave the directory as it is (unless a
-  // stop cut its last evaluation: that run trains nothing more, it makes the evaluation and completes)
-  const pending = t.reportDue !== null;
-  const further = (now: string, next: string) => `bptt: ${dir} is complete (${now}); to train further: bptt resume ${dir} ${next}\n`;
-  if (length.kind === 'epochs') {
-    const past = t.epoch > length.n || (t.epoch === length.n && t.minibatch > 0);
-    if (past) {
-      throw new InputError(`--epochs ${length.n}: ${dir} is already at epoch ${t.epoch + (t.minibatch > 0 ? 1 : 0)}` +
-        `${t.minibatch > 0 ? ` (minibatch ${t.minibatch})` : ''}; give at least ${t.epoch + (t.minibatch > 0 ? 1 : 0)} (nothing was changed)`);
-    }
-    if (t.epoch === length.n && !pending) {
-      stdout(further(`${plural(t.epoch, 'epoch', 'epochs')}, run.epochs ${length.n}`, `--epochs ${t.epoch + Math.max(1, Math.round(t.epoch / 2))}`));
-      return;
-    }
-  } else if (length.kind === 'minibatches') {
-    if (t.step > length.n) throw new InputError(`run.minibatches ${length.n}: ${dir} has already trained ${t.step} (nothing was changed)`);
-    if (t.step === length.n && !pending) {
-      stdout(further(`${plural(t.step, 'minibatch', 'minibatches')}`, `--minibatches ${t.step + Math.max(1, Math.round(t.step / 2))}`));
-      return;
-    }
-  } else if (budgetSpent(t, length.seconds) && !pending) {
-    stdout(further(`${formatDuration(t.elapsedS)} of its ${formatDuration(length.seconds)} budget`, `--time ${formatDuration(length.seconds * 1.5).replace(/^(\d+m)00s$/, '$1')}`));
+  const verdict = resumeVerdict(ck.training!, runLength(resolved.config.run), dir);
+  // a length the run has already passed is refused before anything is touched; a complete run is
+  // left as it is, with how to go on
+  if (verdict.kind === 'past') throw new InputError(verdict.message);
+  if (verdict.kind === 'complete') {
+    stdout(`bptt: ${dir} is complete (${verdict.now}); to train further: bptt resume ${dir} ${verdict.next}\n`);
     return;
   }
   process.exitCode = await trainCommand(resolved, { force: false, printConfig: false, kernels: opts.kernels, output: opts.output }, ck);

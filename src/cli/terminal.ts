@@ -1,7 +1,7 @@
 // Terminal output: plain lines when stdout is not a terminal (CI, pipes), a live progress line
 // when it is, JSON lines with --log-json, nothing but errors with --quiet.
 
-import type { RunLength } from '../config/schema.js';
+import type { RunLength } from '../train/length.js';
 import type { Progress, Report } from '../train/trainer.js';
 import { out as stdout, err as stderr } from './stdio.js';
 import { fmtEpochNumber, fmtNum, formatDuration, oneLine } from '../util/format.js';

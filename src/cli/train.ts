@@ -4,7 +4,7 @@
 
 import type { KernelPreference } from '../blas/loader.js';
 import { getPath, leafKeys, type ResolvedConfig } from '../config/load.js';
-import { runLength } from '../config/schema.js';
+import { runLength } from '../train/length.js';
 import type { Checkpoint } from '../checkpoint/checkpoint.js';
 import type { Progress } from '../train/trainer.js';
 import { trainResolved } from '../api/train.js';
