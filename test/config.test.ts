@@ -62,7 +62,7 @@ describe('errors name the file, position and key', () => {
     ['YAML syntax error', 'optim:\n  lr: [10\n', /^config .*bad1\.yaml:3:1: YAML syntax error: /],
     ['unknown key with a hint', 'optim:\n  lrr: 10\n', /^config .*bad2\.yaml:2:3: unknown key optim\.lrr \(did you mean optim\.lr\?\)$/],
     ['unknown section', 'modle:\n  hidden: 3\n', /^config .*bad3\.yaml:1:1: unknown key modle \(did you mean model\?\)$/],
-    ['wrong type', 'data:\n  batch: "32"\n', /^config .*bad4\.yaml:2:10: data\.batch: Invalid input: expected number, received string$/],
+    ['wrong type', 'data:\n  batch: "32"\n', /^config .*bad4\.yaml:2:10: data\.batch: must be an integer \(plain digits\), not "32"$/],
     ['lr <= 0', 'optim:\n  lr: 0\n', /^config .*bad5\.yaml:2:7: optim\.lr: Too small: expected number to be >0$/],
     ['batch 0', 'data:\n  batch: 0\n', /^config .*bad6\.yaml:2:10: data\.batch: Too small: expected number to be >0$/],
     ['workers 0', 'run:\n  workers: 0\n', /^config .*bad7\.yaml:2:12: run\.workers: Too small: expected number to be >=1$/],
@@ -79,7 +79,7 @@ describe('errors name the file, position and key', () => {
 
   it('flags and environment name themselves', () => {
     expect(() => resolveConfig(null, [parseSet('optim.lrr=3')])).toThrow(/^--set optim\.lrr=3: unknown key optim\.lrr \(did you mean optim\.lr\?\)$/);
-    expect(() => resolveConfig(null, envOverrides({ BPTT_DATA_BATCH: 'many' }))).toThrow(/^BPTT_DATA_BATCH: data\.batch: Invalid input: expected number, received string$/);
+    expect(() => resolveConfig(null, envOverrides({ BPTT_DATA_BATCH: 'many' }))).toThrow(/^BPTT_DATA_BATCH: data\.batch: must be an integer \(plain digits\), not "many"$/);
   });
 });
 

@@ -111,10 +111,13 @@ export async function trainResolved(resolved: ResolvedConfig, options: TrainOpti
   const unlockOnExit = () => runDir.unlock();
   process.on('exit', unlockOnExit);
   try {
+    // the start in memory and the budget checked before the run directory is touched
+    const trainer = new Trainer(config, data, engine, placeStart(config, engine, { resume: resumeFrom, init: initFrom }));
+    trainer.checkBudget();
+    if (!resumeFrom) runDir.checkNewRunTarget(options.force ?? false);
     runDir.lock(warn);
     if (resumeFrom) runDir.truncateMetrics(resumeFrom.training!.step, resumeFrom.training!.epoch);
     else runDir.createFresh(options.force ?? false);
-    const trainer = new Trainer(config, data, engine, placeStart(config, engine, { resume: resumeFrom, init: initFrom }));
     runDir.writeConfig(config); // on resume too: config.yaml always states what this run now is
     announce(config, data, engine, trainer, resumeFrom, info, warn);
     await options.onStart?.(config.run.out);

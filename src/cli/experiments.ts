@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node
 import { availableParallelism } from 'node:os';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { getPath, leafKeys, parseValue, readYamlBounded, resolveConfig } from '../config/load.js';
+import { getPath, leafKeys, parseFlowList, parseValueFor, readYamlBounded, resolveConfig } from '../config/load.js';
 import { writeFileAtomic } from '../io/safetensors.js';
 import { lineChart } from '../io/svg.js';
 import { RUN_FILES, RunDir, type RunSummary } from '../train/rundir.js';
@@ -37,11 +37,12 @@ export function parseGridArg(arg: string): [string, unknown[]] {
   const text = arg.slice(eq + 1).trim();
   // a YAML list holds values with commas: --grid 'run.sample_prefixes=[["a, b"], ["c"]]'
   if (text.startsWith('[')) {
-    const list = parseValue(text);
+    const list = parseFlowList(`--grid ${key}`, text);
     if (!Array.isArray(list)) throw new InputError(`--grid ${arg}: ${text} is not a YAML list`);
     return [key, list];
   }
-  return [key, text.split(',').map((v) => parseValue(v.trim()))];
+  // each item typed by the key, as --set types a value: a path keeps its "#" and "~"
+  return [key, text.split(',').map((v) => parseValueFor(key, v.trim()))];
 }
 
 /** A sweep file: {config: FILE, grid: {key: [values]}, parallel: K, out: DIR}. */
@@ -141,7 +142,8 @@ export async function runSweep(spec: SweepSpec, log: (s: string) => void, opts: 
       const args = [CLI, 'train', ...(spec.config ? ['--config', spec.config] : []), '--out', dir, '--workers', String(workersEach), '--quiet',
         ...(opts.force ? ['--force'] : []),
         ...(spec.epochs ? ['--epochs', String(spec.epochs)] : []),
-        ...point.flatMap(([k, v]) => ['--set', `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`])];
+        // each value exactly as the grid holds it: JSON, never re-read as text
+        ...point.flatMap(([k, v]) => ['--set-json', `${k}=${JSON.stringify(v)}`])];
       const code = await new Promise<number | null>((resolve) => {
         const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
         children.add(child);

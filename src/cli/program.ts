@@ -4,7 +4,7 @@
 
 import { availableParallelism } from 'node:os';
 import { Command, CommanderError, Option } from 'commander';
-import { envOverrides, parseSet, parseValue, resolveConfig, type Override } from '../config/load.js';
+import { envOverrides, parseSet, parseSetJson, parseValueFor, resolveConfig, type Override } from '../config/load.js';
 import type { KernelPreference } from '../blas/loader.js';
 import { CELL_KINDS } from '../model/cells/index.js';
 import { InputError } from '../util/errors.js';
@@ -53,10 +53,11 @@ function overridesFrom(opts: Record<string, unknown>, skip: string[] = []): Over
   for (const [flag, key] of FLAG_KEYS) {
     if (skip.includes(key)) continue;
     const v = opts[flagName(flag)];
-    if (v !== undefined) out.push({ key, value: key === 'data.path' || key === 'run.out' ? v : parseValue(String(v)), source: 'flag', origin: `${flag.split(' ')[0]} ${String(v)}` });
+    if (v !== undefined) out.push({ key, value: parseValueFor(key, String(v)), source: 'flag', origin: `${flag.split(' ')[0]} ${String(v)}` });
   }
   if (opts.deterministic) out.push({ key: 'run.deterministic', value: true, source: 'flag', origin: '--deterministic' });
   for (const s of (opts.set as string[] | undefined) ?? []) out.push(parseSet(s));
+  for (const s of (opts.setJson as string[] | undefined) ?? []) out.push(parseSetJson(s));
   return out;
 }
 
@@ -71,7 +72,8 @@ function outputMode(opts: Record<string, unknown>) {
 function addTrainFlags(cmd: Command): Command {
   for (const [flag, , help] of FLAG_KEYS) cmd.option(flag, help);
   return cmd
-    .option('--set <key=value>', 'set any config key, e.g. --set optim.lr=50 (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
+    .option('--set <key=value>', 'set any config key, e.g. --set optim.lr=50 (repeatable); a string key takes the text as written', (v: string, prev: string[] = []) => [...prev, v])
+    .option('--set-json <key=json>', 'set a config key to a JSON value, exactly typed, e.g. --set-json \'run.sample_prefixes=["a, b"]\' (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
     .option('--deterministic', 'bitwise-identical results for any worker count')
     .option('--quiet', 'print only errors')
     .option('--log-json', 'one JSON object per line instead of text')

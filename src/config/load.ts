@@ -74,17 +74,84 @@ export function merge(base: unknown, over: unknown): unknown {
   return out;
 }
 
-/** A --set / environment value: parsed as a YAML scalar or flow collection ("50", "true", "null", "[a, b]"). */
-export function parseValue(text: string): unknown {
-  const doc = parseDocument(text);
-  return doc.errors.length > 0 ? text : doc.toJS();
+/** What a key's schema accepts, as a typed value from text needs it. */
+type ValueKind = 'string' | 'number' | 'integer' | 'boolean' | 'null' | 'list';
+
+function kindsOf(schema: unknown, out = new Set<ValueKind>()): Set<ValueKind> {
+  const z4 = (schema as { _zod?: { def?: Record<string, unknown>; bag?: { format?: unknown } } } | null)?._zod;
+  const def = z4?.def;
+  if (!def) return out;
+  switch (def.type) {
+    case 'string': case 'enum': out.add('string'); break;
+    case 'literal': for (const v of def.values as unknown[]) out.add(typeof v === 'number' ? 'number' : typeof v === 'boolean' ? 'boolean' : 'string'); break;
+    // an integer key: z.number().int() leaves its format in the schema's bag
+    case 'number': out.add(typeof z4?.bag?.format === 'string' && /int/.test(z4.bag.format) ? 'integer' : 'number'); break;
+    case 'boolean': out.add('boolean'); break;
+    case 'null': out.add('null'); break;
+    case 'array': case 'tuple': out.add('list'); break;
+    case 'nullable': out.add('null'); kindsOf(def.innerType, out); break;
+    case 'optional': case 'default': case 'prefault': case 'readonly': kindsOf(def.innerType, out); break;
+    case 'pipe': kindsOf(def.in, out); break;
+    case 'union': for (const o of def.options as unknown[]) kindsOf(o, out); break;
+  }
+  return out;
+}
+
+const INTEGER_TEXT = /^[-+]?\d+$/;
+const NUMBER_TEXT = /^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/;
+
+/**
+ * A value given as text (--set, a flag, BPTT_*, a --grid item) typed by what its key accepts: a
+ * string key gets the text exactly as written (a "#" or "~" in a path is part of the path), a
+ * number key a plain decimal number, a boolean key true/false, a nullable key null from "null", a
+ * list key a YAML flow list ([a, b]). Text that fits none reaches the schema as it is, which then
+ * names what the key expects.
+ */
+export function parseValueFor(key: string, text: string): unknown {
+  const kinds = kindsOf(schemaAt(key));
+  const t = text.trim();
+  if (kinds.has('list') && t.startsWith('[')) return parseFlowList(key, t);
+  if (kinds.has('null') && t === 'null') return null;
+  if (kinds.has('boolean') && (t === 'true' || t === 'false')) return t === 'true';
+  if (kinds.has('integer') && INTEGER_TEXT.test(t)) return Number(t);
+  if (kinds.has('number') && NUMBER_TEXT.test(t)) return Number(t);
+  return text;
+}
+
+/** A YAML flow list from the command line, with a config file's bounds (nesting, aliases). */
+export function parseFlowList(key: string, text: string): unknown {
+  if (flowNesting(text, MAX_CONFIG_NESTING) > MAX_CONFIG_NESTING) throw new InputError(`${key}: ${text.slice(0, 40)}...: nested more than ${MAX_CONFIG_NESTING} levels deep`);
+  try {
+    const doc = parseDocument(text, { prettyErrors: false });
+    if (doc.errors.length > 0) throw new Error(doc.errors[0].message);
+    return doc.toJS({ maxAliasCount: MAX_YAML_ALIASES }) as unknown;
+  } catch (err) {
+    throw new InputError(`${key}: ${text.length > 60 ? `${text.slice(0, 60)}...` : text} is not a YAML list: ${(err as Error).message.split('\n')[0]}`);
+  }
 }
 
 export function parseSet(assignment: string): Override {
   const eq = assignment.indexOf('=');
   if (eq <= 0) throw new InputError(`--set ${assignment}: expected KEY=VALUE, e.g. --set optim.lr=50`);
   const key = assignment.slice(0, eq).trim();
-  return { key, value: parseValue(assignment.slice(eq + 1)), source: 'flag', origin: `--set ${assignment}` };
+  return { key, value: parseValueFor(key, assignment.slice(eq + 1)), source: 'flag', origin: `--set ${shorten(assignment)}` };
+}
+
+/** --set-json KEY=JSON: the value exactly as JSON types it (what a sweep passes to its runs). */
+export function parseSetJson(assignment: string): Override {
+  const eq = assignment.indexOf('=');
+  if (eq <= 0) throw new InputError(`--set-json ${shorten(assignment)}: expected KEY=JSON, e.g. --set-json 'data.path="a #1.txt"'`);
+  const key = assignment.slice(0, eq).trim();
+  let value: unknown;
+  try { value = JSON.parse(assignment.slice(eq + 1)); } catch (err) {
+    throw new InputError(`--set-json ${shorten(assignment)}: the value is not JSON: ${(err as Error).message}`);
+  }
+  return { key, value, source: 'flag', origin: `--set-json ${shorten(assignment)}` };
+}
+
+/** An argument quoted in a message: long ones cut (a 120 KB value is not echoed back whole). */
+function shorten(text: string, max = 120): string {
+  return text.length > max ? `${text.slice(0, max)}... (${text.length.toLocaleString('en-US')} characters)` : text;
 }
 
 /** BPTT_* variables that are not config keys: BPTT_DEBUG (stack traces of internal errors), and the
@@ -107,7 +174,7 @@ export function envOverrides(env: Record<string, string | undefined>): Override[
       throw new InputError(`environment variable ${name}: names no config key${guess && guess[1] <= 3 ? ` (did you mean ${guess[0]}?)` : ''}; ` +
         'bptt keys lists them (BPTT_SECTION_KEY)');
     }
-    out.push({ key, value: parseValue(v), source: 'env', origin: name });
+    out.push({ key, value: parseValueFor(key, v), source: 'env', origin: name });
   }
   // in key order, as before: the order of the environment is not the user's
   return out.sort((a, b) => leafKeys().indexOf(a.key) - leafKeys().indexOf(b.key));
@@ -218,7 +285,7 @@ function schemaAt(keyPath: string): unknown {
   return s;
 }
 
-function describeIssue(issue: z.core.$ZodIssue, keyPath: string): string {
+function describeIssue(issue: z.core.$ZodIssue, keyPath: string, value?: unknown): string {
   if (issue.code === 'unrecognized_keys') {
     const keys = issue.keys.map((k) => (keyPath ? `${keyPath}.${k}` : k));
     return `unknown key ${keys.join(', ')}${didYouMean(keys[0])}`;
@@ -227,6 +294,11 @@ function describeIssue(issue: z.core.$ZodIssue, keyPath: string): string {
   if (issue.code === 'too_big' && issue.maximum === Number.MAX_SAFE_INTEGER) {
     const max = (schemaAt(keyPath) as { maxValue?: number } | null)?.maxValue;
     if (typeof max === 'number' && max < Number.MAX_SAFE_INTEGER) return `${keyPath}: Too big: expected number to be <=${max}`;
+  }
+  // text where a number belongs (from --set, a flag or BPTT_*: 0x2, 2e0 for an integer, 5m for a rate)
+  if (issue.code === 'invalid_type' && issue.expected === 'number' && typeof value === 'string') {
+    const integer = kindsOf(schemaAt(keyPath)).has('integer');
+    return `${keyPath}: must be ${integer ? 'an integer (plain digits)' : 'a number'}, not ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}...` : value)}`;
   }
   // zod calls Infinity (1e400 in YAML) a number of the wrong type: say what is wrong with it
   if (/expected number, received number/.test(issue.message)) return `${keyPath || 'config'}: must be a finite number (1e400 and .inf are not)`;
@@ -263,10 +335,10 @@ export function resolveConfig(file: string | null, overrides: Override[], defaul
     // the override that set this key, or the list or section it is in (run.sample_prefixes.1)
     const parts = fullKey.split('.');
     const origin = parts.map((_, n) => originOf.get(parts.slice(0, parts.length - n).join('.'))).find((o) => o !== undefined);
-    if (origin) throw new InputError(`${origin}: ${describeIssue(issue, keyPath)}`);
+    if (origin) throw new InputError(`${origin}: ${describeIssue(issue, keyPath, getPath(merged, keyPath))}`);
     const unknownKey = issue.code === 'unrecognized_keys';
     const where = file ? `config ${file}${locate(parsed, unknownKey ? [...issue.path.map(String), issue.keys[0]] : issue.path.map(String), unknownKey)}: ` : 'config: ';
-    throw new InputError(where + describeIssue(issue, keyPath));
+    throw new InputError(where + describeIssue(issue, keyPath, getPath(merged, keyPath)));
   }
   const cfg = result.data;
   if (cfg.model.dropout > 0 && cfg.model.layers === 1) {

@@ -3,7 +3,7 @@
 // last.safetensors (latest checkpoint) and best.safetensors (best validation perplexity).
 // An existing run is never overwritten without --force, and --force removes only these files.
 
-import { accessSync, closeSync, constants, existsSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync } from 'node:fs';
+import { accessSync, closeSync, constants, existsSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, unlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { stringify } from 'yaml';
@@ -195,6 +195,28 @@ export class RunDir {
         : describeFsError(err);
       throw new InputError(`output ${this.dir}: ${why}`);
     }
+  }
+
+  /**
+   * Before a new run touches anything: the directory must be new, empty, or a bptt run (replaced
+   * only with --force). A directory holding anything else (the user's own files, a project, /) is
+   * not written into without --force, and the refusal names what would be replaced.
+   */
+  checkNewRunTarget(force: boolean): void {
+    if (resolve(this.dir) === resolve('/')) throw new InputError(`output ${this.dir}: the root directory is never a run directory; choose another --out`);
+    let entries: string[];
+    try {
+      if (!statSync(this.dir).isDirectory()) return; // ensureDir says what is wrong with it
+      entries = readdirSync(this.dir).filter((e) => e !== LOCK_FILE);
+    } catch { return; } // absent: created by lock()
+    if (entries.length === 0 || force) return;
+    if (this.exists()) throw new InputError(`output ${this.dir}: a run already exists there; pass --force to overwrite it, or resume it with "bptt resume ${this.dir}"`);
+    const runNames: string[] = Object.values(RUN_FILES);
+    const replaced = entries.filter((e) => runNames.includes(e));
+    const shown = entries.slice(0, 5).join(', ') + (entries.length > 5 ? `, ... (${entries.length} entries)` : '');
+    throw new InputError(`output ${this.dir}: is not empty and is not a bptt run (it holds ${shown}); ` +
+      `${replaced.length > 0 ? `a run would replace ${replaced.join(', ')}` : 'a run would add its files among them'}: ` +
+      'choose a new or empty directory, or pass --force to write there');
   }
 
   /** Clears (with force) the directory for a new run; call after lock(). */

@@ -28,7 +28,8 @@ import { optimStepOf, type OptimStep } from '../optim/optimizers.js';
 import type { PreparedData } from './data.js';
 import { evalChunks, evaluateLoss, evaluateSteps } from './evaluate.js';
 import { Cadences } from './cadences.js';
-import { runLength, type RunLength } from './length.js';
+import { budgetReserveS, runLength, type RunLength } from './length.js';
+import { formatDuration } from '../util/format.js';
 import { horizonOf, Pace } from './pace.js';
 import { learningRate } from './schedule.js';
 
@@ -137,6 +138,8 @@ export class Trainer {
   /** the sampler RNG; its state at each epoch start goes into the checkpoint */
   private rng: Rng;
   private readonly clock: () => number;
+  /** probed cost of the first evaluation (firstEvalEstimateS) */
+  private probedEvalS: number | null = null;
   /** the current epoch's sampler order is drawn (per process: a resumed run draws it again from epochRng) */
   private epochStarted = false;
 
@@ -196,6 +199,29 @@ export class Trainer {
     return (this.clock() - t0) * evalChunks(this.data.val.length, evalWs.shape.T, evalWs.shape.B);
   }
 
+  /** the first evaluation's cost, probed once, where a budget or eval_every auto needs it before one is timed (else 0) */
+  private firstEvalEstimateS(): number {
+    const needed = this.state.evalS === null && (this.length.kind === 'time' || cadenceOf(this.config.run.eval_every).unit === 'auto');
+    this.probedEvalS ??= needed ? this.probeEvalS() : 0;
+    return this.probedEvalS;
+  }
+
+  /**
+   * A new time-budgeted run must have time to train: the reserve for its last evaluation (probed on
+   * one chunk of it) must leave some of the budget. Throws InputError otherwise: call it before
+   * anything is written.
+   */
+  checkBudget(): void {
+    if (this.length.kind !== 'time' || this.state.step > 0) return;
+    const evalS = this.firstEvalEstimateS();
+    const reserveS = budgetReserveS(this.state, evalS);
+    if (this.length.seconds > reserveS) return;
+    const val = this.data.val?.length ?? 0;
+    throw new InputError(`run.time_budget ${this.config.run.time_budget} leaves no time to train: the last evaluation ` +
+      `(about ${evalS.toFixed(1)} s on ${val.toLocaleString('en-US')} validation characters) is reserved at the end of the budget, ` +
+      `${reserveS.toFixed(1)} s with its margin; give at least ${formatDuration(Math.ceil(2 * reserveS + 5))}, or hold out less (data.val_fraction)`);
+  }
+
   /** exp(validation loss) */
   validationPerplexity(): number | null {
     const loss = this.validationLoss();
@@ -239,8 +265,7 @@ export class Trainer {
     const { config, state } = this;
     this.epochStarted = false;
     // before the first evaluation, its cost is estimated from one chunk of it (reserve, eval_every auto)
-    const probedEvalS = state.evalS === null && (this.length.kind === 'time' || cadenceOf(config.run.eval_every).unit === 'auto') ? this.probeEvalS() : 0;
-    const pace = new Pace(this.length, this.perEpoch, state, this.clock, probedEvalS);
+    const pace = new Pace(this.length, this.perEpoch, state, this.clock, this.firstEvalEstimateS());
     const ctx: RunContext = {
       hooks, pace, cadences: new Cadences(config.run, pace, state), interval: { tokens: 0, seconds: 0 },
       flopsPerToken: trainFlopsPerToken(this.model), optim: optimStepOf(config.optim),

@@ -1,0 +1,123 @@
+// Trust, round three (issue 25): values reach the config as the user wrote them, a directory that
+// is not a run is not written into without --force, a budget that cannot train says so, and the
+// best model already on disk is never replaced by a worse one after a crash.
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadCheckpoint } from '../src/checkpoint/checkpoint.js';
+import { bptt, CLI } from './cli_helpers.js';
+
+const tmp = () => mkdtempSync(join(tmpdir(), 'bptt-trust3-'));
+const sha = (f: string) => createHash('sha256').update(readFileSync(f)).digest('hex');
+/** a tiny model on a tiny text: each run takes a fraction of a second */
+const TINY = ['--cell', 'rnn', '--hidden', '8', '--steps', '8', '--batch', '4', '--workers', '1', '--quiet', '--set', 'run.sample_every=0'];
+
+/** a corpus directory c/ holding "notes #2.txt" and the decoy "notes" a YAML comment would leave */
+function corpora(): { dir: string; real: string; decoy: string } {
+  const dir = tmp();
+  mkdirSync(join(dir, 'c'));
+  writeFileSync(join(dir, 'c', 'notes #2.txt'), 'the quick brown fox jumps over the lazy dog. '.repeat(40));
+  writeFileSync(join(dir, 'c', 'notes'), 'abcdefgh '.repeat(200));
+  return { dir, real: join(dir, 'c', 'notes #2.txt'), decoy: join(dir, 'c', 'notes') };
+}
+
+/** the data file a finished run trained on, from its checkpoint */
+const trainedOn = (run: string) => loadCheckpoint(join(run, 'last.safetensors')).data?.path;
+
+describe('a value reaches the config as the user wrote it (issue 25, high 2)', () => {
+  it('--set, a plain flag and BPTT_* keep " #" and "~" in a path; --set data.path=~ is a missing file, not the built-in corpus', () => {
+    const { dir, real } = corpora();
+    const r1 = bptt(['train', ...TINY, '--minibatches', '3', '--set', `data.path=${join(dir, 'c', 'notes #2.txt')}`, '--out', join(dir, 'a')]);
+    expect(r1.stderr).toBe('');
+    expect(trainedOn(join(dir, 'a'))).toBe(real);
+    const r2 = bptt(['train', ...TINY, '--minibatches', '3', '--out', join(dir, 'b')], { BPTT_DATA_PATH: real });
+    expect(r2.code, r2.stderr).toBe(0);
+    expect(trainedOn(join(dir, 'b'))).toBe(real);
+    const r3 = spawnSync(process.execPath, [CLI, 'train', ...TINY, '--minibatches', '3', '--data', 'c/notes #2.txt', '--out', 'd'], { cwd: dir, encoding: 'utf8' });
+    expect(r3.status, r3.stderr).toBe(0);
+    expect(trainedOn(join(dir, 'd'))).toBe(real);
+    const r4 = bptt(['train', ...TINY, '--minibatches', '3', '--set', 'data.path=~', '--out', join(dir, 'e')]);
+    expect(r4.code).toBe(2);
+    expect(r4.stderr).toBe('bptt: error: data file ~: no such file\n');
+    expect(existsSync(join(dir, 'e'))).toBe(false);
+  });
+
+  it('--set run.out="r/exp #4" --force writes that directory and leaves the run r/exp as it was', () => {
+    const { dir, real } = corpora();
+    expect(bptt(['train', ...TINY, '--data', real, '--minibatches', '3', '--out', join(dir, 'r', 'exp')]).code).toBe(0);
+    const before = sha(join(dir, 'r', 'exp', 'last.safetensors'));
+    const r = bptt(['train', ...TINY, '--data', real, '--minibatches', '3', '--set', `run.out=${join(dir, 'r', 'exp #4')}`, '--force']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(sha(join(dir, 'r', 'exp', 'last.safetensors'))).toBe(before);
+    expect(existsSync(join(dir, 'r', 'exp #4', 'last.safetensors'))).toBe(true);
+  });
+
+  it('a sweep passes its grid values exactly: a path with " #" trains that file, and the summary names it', () => {
+    const { dir, real } = corpora();
+    const r = bptt(['sweep', join(import.meta.dirname, 'fixtures/d2l-base.yaml'), '--grid', `data.path=${real}`, '--grid', 'model.hidden=8',
+      '--out', join(dir, 'sw'), '--epochs', '1']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(readFileSync(join(dir, 'sw', 'summary.csv'), 'utf8')).toContain('notes #2.txt');
+    const [name] = readdirSync(join(dir, 'sw')).filter((f) => existsSync(join(dir, 'sw', f, 'last.safetensors')));
+    const runDir = join(dir, 'sw', name);
+    expect(trainedOn(runDir)).toBe(real);
+  });
+
+  it('numbers are plain numbers: --epochs 0x2 and 2e0 are refused, naming what the key takes; a deep --set list is one line, exit 2', () => {
+    for (const v of ['0x2', '2e0']) {
+      const r = bptt(['train', ...TINY, '--builtin', 'counting', '--epochs', v, '--out', join(tmp(), 'x')]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toBe(`bptt: error: --epochs ${v}: run.epochs: must be an integer (plain digits), not "${v}"\n`);
+    }
+    const deep = `${'['.repeat(200)}a${']'.repeat(200)}`;
+    for (const env of [{}, { BPTT_RUN_SAMPLE_PREFIXES: deep }] as Array<Record<string, string>>) {
+      const args = Object.keys(env).length ? [] : ['--set', `run.sample_prefixes=${deep}`];
+      const r = bptt(['train', ...TINY, '--builtin', 'counting', ...args, '--out', join(tmp(), 'x')], env);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/^bptt: error: run\.sample_prefixes: \[+\.\.\.: nested more than 64 levels deep\n$/);
+    }
+  });
+});
+
+describe('a directory that is not a run is not written into without --force (issue 25, high 3)', () => {
+  it('the user\'s own summary.json, curves.svg, samples.txt: refused, named, untouched; --force writes', () => {
+    const dir = tmp();
+    const files = { 'summary.json': '{"mine": true}\n', 'curves.svg': '<svg/>\n', 'samples.txt': 'my notes\n' };
+    for (const [f, text] of Object.entries(files)) writeFileSync(join(dir, f), text);
+    const r = bptt(['train', ...TINY, '--builtin', 'counting', '--minibatches', '3', '--out', dir]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/is not empty and is not a bptt run \(it holds curves\.svg, samples\.txt, summary\.json\); a run would replace curves\.svg, samples\.txt, summary\.json/);
+    for (const [f, text] of Object.entries(files)) expect(readFileSync(join(dir, f), 'utf8')).toBe(text);
+    expect(existsSync(join(dir, '.lock'))).toBe(false);
+    expect(bptt(['train', ...TINY, '--builtin', 'counting', '--minibatches', '3', '--out', dir, '--force']).code).toBe(0);
+    expect(existsSync(join(dir, 'last.safetensors'))).toBe(true);
+  });
+
+  it('a directory holding only the user\'s config.yaml, --out / and --out . in a non-empty directory are refused', () => {
+    const dir = tmp();
+    writeFileSync(join(dir, 'config.yaml'), 'model:\n  hidden: 8\n');
+    const r = bptt(['train', ...TINY, '--builtin', 'counting', '--minibatches', '3', '--out', dir]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/a run would replace config\.yaml/);
+    expect(readFileSync(join(dir, 'config.yaml'), 'utf8')).toBe('model:\n  hidden: 8\n');
+    const root = bptt(['train', ...TINY, '--builtin', 'counting', '--minibatches', '3', '--out', '/', '--force']);
+    expect(root.code).toBe(2);
+    expect(root.stderr).toBe('bptt: error: output /: the root directory is never a run directory; choose another --out\n');
+    const dot = spawnSync(process.execPath, [CLI, 'train', ...TINY, '--builtin', 'counting', '--minibatches', '3', '--out', '.'], { cwd: dir, encoding: 'utf8' });
+    expect(dot.status).toBe(2);
+    expect(dot.stderr).toMatch(/output \.: is not empty and is not a bptt run/);
+  });
+});
+
+describe('a budget that cannot train says so (issue 25, high 4)', () => {
+  it('--time 0.5s: the reserve for the last evaluation takes it all; exit 2, one line, nothing written', () => {
+    const dir = tmp();
+    const r = bptt(['train', '--data', join(import.meta.dirname, '../data/tinyshakespeare.txt'), '--hidden', '32', '--time', '0.5s', '--out', join(dir, 'run')]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^bptt: error: run\.time_budget 0\.5s leaves no time to train: the last evaluation \(about [\d.]+ s on 111,540 validation characters\) is reserved at the end of the budget, [\d.]+ s with its margin; give at least \d+s, or hold out less \(data\.val_fraction\)\n$/);
+    expect(existsSync(join(dir, 'run'))).toBe(false);
+  });
+});
