@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadCheckpoint } from '../src/checkpoint/checkpoint.js';
-import { bptt, CLI } from './cli_helpers.js';
+import { bptt, CLI, runAndSignalAt } from './cli_helpers.js';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'bptt-trust3-'));
 const sha = (f: string) => createHash('sha256').update(readFileSync(f)).digest('hex');
@@ -119,5 +119,45 @@ describe('a budget that cannot train says so (issue 25, high 4)', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/^bptt: error: run\.time_budget 0\.5s leaves no time to train: the last evaluation \(about [\d.]+ s on 111,540 validation characters\) is reserved at the end of the budget, [\d.]+ s with its margin; give at least \d+s, or hold out less \(data\.val_fraction\)\n$/);
     expect(existsSync(join(dir, 'run'))).toBe(false);
+  });
+});
+
+describe('the best model on disk survives a crash and a resume (issue 25, high 1)', () => {
+  it('kill -9 after a better evaluation than the last checkpoint knows: resume keeps best.safetensors, summary.json names it, the cut rows are kept', async () => {
+    const dir = join(tmp(), 'run');
+    // validation loss by epoch (deterministic; a constant rate, so a shorter resume continues the same
+    // trajectory): 0.680 0.613 0.551 0.636 | 0.545 0.595 0.512 0.500; checkpoints at epochs 4 and 8
+    const args = ['train', '--builtin', 'counting', '--cell', 'gru', '--hidden', '32', '--steps', '16', '--batch', '8', '--workers', '1', '--lr', '0.01',
+      '--set', 'optim.schedule.kind=constant',
+      '--epochs', '8', '--set', 'run.eval_every=1', '--set', 'run.checkpoint_every=4', '--set', 'run.sample_every=0', '--out', dir, '--quiet'];
+    const killed = await runAndSignalAt(args, 'SIGKILL', '8:1');
+    expect(killed.code).toBe(null);
+    const last = loadCheckpoint(join(dir, 'last.safetensors')).training!;
+    const best = loadCheckpoint(join(dir, 'best.safetensors')).training!;
+    expect(last.epoch).toBe(4);
+    expect(best.bestStep).toBeGreaterThan(last.step);
+    expect(best.bestValLoss!).toBeLessThan(last.bestValLoss!);
+    const bestSha = sha(join(dir, 'best.safetensors'));
+    const rowsBefore = readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const r = bptt(['resume', dir, '--epochs', '5', '--quiet']);
+    expect(r.code, r.stderr).toBe(0);
+    // epoch 5 (0.545) beats what the checkpoint knew (0.551) but not the best on disk (0.512)
+    const rows = readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const epoch5 = rows.find((m) => m.epoch === 5)!;
+    expect(epoch5.val_loss).toBeLessThan(last.bestValLoss!);
+    expect(epoch5.val_loss).toBeGreaterThan(best.bestValLoss!);
+    expect(sha(join(dir, 'best.safetensors'))).toBe(bestSha);
+    const summary = JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8'));
+    expect([summary.best_val_loss, summary.best_val_step]).toEqual([best.bestValLoss, best.bestStep]);
+    // the rows past the checkpoint are kept, the best's among them, exactly as written
+    const superseded = readFileSync(join(dir, 'metrics.superseded.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const cut = rowsBefore.filter((m) => m.step > last.step);
+    expect(superseded.map(({ superseded_at: _, ...m }) => m)).toEqual(cut);
+    expect(superseded.some((m) => m.step === best.bestStep && m.val_loss === best.bestValLoss)).toBe(true);
+    // the next evaluation that is really better replaces it
+    expect(bptt(['resume', dir, '--epochs', '8', '--quiet']).code).toBe(0);
+    const after = JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8'));
+    expect(after.best_val_loss).toBeLessThan(best.bestValLoss!);
+    expect(loadCheckpoint(join(dir, 'best.safetensors')).training!.bestValLoss).toBe(after.best_val_loss);
   });
 });

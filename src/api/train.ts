@@ -10,7 +10,7 @@ import { resolveConfig, resolveConfigObject, type ResolvedConfig } from '../conf
 import { cadenceOf, type TrainConfig } from '../config/schema.js';
 import { fixedHorizon, runLength } from '../train/length.js';
 import { learningRate } from '../train/schedule.js';
-import { placeStart } from '../train/start.js';
+import { honourBestOnDisk, placeStart } from '../train/start.js';
 import type { Engine } from '../engine/engine.js';
 import { PoolEngine } from '../engine/pool.js';
 import { planInputOf } from '../engine/plan.js';
@@ -112,7 +112,9 @@ export async function trainResolved(resolved: ResolvedConfig, options: TrainOpti
   process.on('exit', unlockOnExit);
   try {
     // the start in memory and the budget checked before the run directory is touched
-    const trainer = new Trainer(config, data, engine, placeStart(config, engine, { resume: resumeFrom, init: initFrom }));
+    const start = placeStart(config, engine, { resume: resumeFrom, init: initFrom });
+    if (start && resumeFrom) honourBestOnDisk(start, runDir.path('best'), resumeFrom, warn);
+    const trainer = new Trainer(config, data, engine, start);
     trainer.checkBudget();
     if (!resumeFrom) runDir.checkNewRunTarget(options.force ?? false);
     runDir.lock(warn);
@@ -142,11 +144,12 @@ export async function trainResolved(resolved: ResolvedConfig, options: TrainOpti
       onCheckpoint: (state) => save(state, 'last'),
     });
     const outcome = !done ? 'interrupted' : trainer.stoppedEarly ? 'early_stop' : 'completed';
-    const summary = runDir.writeSummary(outcome, { kernels: engine.blas.name, workers: engine.workers });
+    const s = trainer.state;
+    const kept = s.bestValLoss !== null && s.bestStep !== null ? { loss: s.bestValLoss, step: s.bestStep, epoch: s.bestStep / trainer.perEpoch } : null;
+    const summary = runDir.writeSummary(outcome, { kernels: engine.blas.name, workers: engine.workers }, kept);
     if (!done) {
       info(`bptt: interrupted; checkpoint written to ${runDir.path('last')}; continue with "bptt resume ${config.run.out}"`);
     } else {
-      const s = trainer.state;
       info(`bptt: ${outcome === 'early_stop' ? `stopped early (no better validation loss in ${config.run.early_stop} evaluations)` : 'done'} ` +
         `after ${plural(s.step, 'minibatch', 'minibatches')} (${fmtEpochs(s.step / trainer.perEpoch)}) in ${formatDuration(s.elapsedS)}: ` +
         `train loss ${fmtLoss(summary.final_train_loss)}` +

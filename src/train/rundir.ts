@@ -36,6 +36,8 @@ export const RUN_FILES = {
   best: 'best.safetensors',
   curves: 'curves.svg',
   summary: 'summary.json',
+  /** rows a resume cut from metrics.jsonl (written after the checkpoint it continues, before a crash) */
+  superseded: 'metrics.superseded.jsonl',
 } as const;
 
 export interface RunSummary {
@@ -246,15 +248,21 @@ export class RunDir {
     return readJsonLines(this.path('metrics'), warn) as Record<string, number | null>[];
   }
 
-  /** summary.json and curves.svg from metrics.jsonl; returns the summary. */
-  writeSummary(outcome: 'completed' | 'early_stop' | 'interrupted', extra: Record<string, unknown>): RunSummary {
+  /**
+   * summary.json and curves.svg from metrics.jsonl; returns the summary. `kept`: the best the run
+   * holds in best.safetensors, when it is not a row of metrics.jsonl (reached after the checkpoint a
+   * resume continued: its row is in metrics.superseded.jsonl): the summary names it, as the file holds it.
+   */
+  writeSummary(outcome: 'completed' | 'early_stop' | 'interrupted', extra: Record<string, unknown>,
+    kept: { loss: number; step: number; epoch: number } | null = null): RunSummary {
     const m = this.readMetrics();
     const last = m[m.length - 1];
     // rows written before validation losses were recorded carry only val_ppl
     const valLoss = (x: Record<string, number | null>) => (typeof x.val_loss === 'number' ? x.val_loss : typeof x.val_ppl === 'number' ? Math.log(x.val_ppl) : null);
     const withVal = m.filter((x) => valLoss(x) !== null);
     // the trainer's rule for best (finite, strictly lower: the first of equals wins)
-    const best = withVal.reduce<Record<string, number | null> | null>((b, x) => (isBetter(valLoss(x), b === null ? null : valLoss(b)) ? x : b), null);
+    const fromRows = withVal.reduce<Record<string, number | null> | null>((b, x) => (isBetter(valLoss(x), b === null ? null : valLoss(b)) ? x : b), null);
+    const best = kept && isBetter(kept.loss, fromRows === null ? null : valLoss(fromRows)) ? { val_loss: kept.loss, step: kept.step, epoch: kept.epoch } : fromRows;
     const lastVal = withVal[withVal.length - 1];
     const tps = m.map((x) => x.tokens_per_s as number).sort((a, b) => a - b);
     const finite = (x: number | null | undefined) => (typeof x === 'number' && Number.isFinite(x) ? x : null);
@@ -284,10 +292,18 @@ export class RunDir {
     return summary;
   }
 
-  /** On resume: drop metric lines past the checkpoint (written after it, before a crash). */
+  /**
+   * On resume: the metric rows past the checkpoint (written after it, before a crash) leave
+   * metrics.jsonl, which the resumed run writes again from there; they are kept, appended to
+   * metrics.superseded.jsonl, so what the lost stretch recorded (a best among it) is not lost.
+   */
   truncateMetrics(step: number, epoch: number): void {
     // rows from before reports carried their step are per epoch
-    const kept = this.readMetrics().filter((m) => (typeof m.step === 'number' ? m.step <= step : (m.epoch as number) <= epoch));
-    writeFileAtomic(this.path('metrics'), kept.map((m) => JSON.stringify(m) + '\n').join(''));
+    const past = (m: Record<string, number | null>) => (typeof m.step === 'number' ? m.step > step : (m.epoch as number) > epoch);
+    const rows = this.readMetrics();
+    const cut = rows.filter(past);
+    if (cut.length === 0) return;
+    appendWhole(this.path('superseded'), cut.map((m) => JSON.stringify({ ...m, superseded_at: new Date().toISOString() }) + '\n').join(''));
+    writeFileAtomic(this.path('metrics'), rows.filter((m) => !past(m)).map((m) => JSON.stringify(m) + '\n').join(''));
   }
 }

@@ -3,7 +3,9 @@
 // another checkpoint (`init`) or drawn from the seed.
 
 import type { TrainConfig } from '../config/schema.js';
-import { loadOptimStateInto, loadParamsInto, type Checkpoint, type TrainingState } from '../checkpoint/checkpoint.js';
+import { existsSync } from 'node:fs';
+import { loadCheckpoint, loadOptimStateInto, loadParamsInto, type Checkpoint, type TrainingState } from '../checkpoint/checkpoint.js';
+import { isBetter } from './trainer.js';
 import type { Engine } from '../engine/engine.js';
 import { initParams } from '../model/params.js';
 import { InputError } from '../util/errors.js';
@@ -31,4 +33,36 @@ export function placeStart(config: TrainConfig, engine: Engine, from: { resume?:
     initParams(plan.layout, heap, plan.params, () => rng.normal(), config.model.init_scale);
   }
   return null;
+}
+
+/**
+ * A resumed run's best model may be newer than the checkpoint it continues (a crash after a better
+ * evaluation, before the next checkpoint): best.safetensors then holds a lower validation loss than
+ * the checkpoint's state knows. That best is honoured: its loss and step become the state's, so no
+ * worse model replaces it. A best file that is unreadable or of another run is left out, with a warning.
+ */
+export function honourBestOnDisk(state: TrainingState, bestPath: string, resume: Checkpoint, warn: (msg: string) => void): void {
+  if (!existsSync(bestPath)) return;
+  let best: Checkpoint;
+  try {
+    best = loadCheckpoint(bestPath);
+  } catch (err) {
+    warn(`${bestPath}: unreadable (${(err as Error).message}); the best validation loss is the checkpoint's, and a better model will replace this file`);
+    return;
+  }
+  const b = best.training;
+  if (!b || best.configSha256 === null || !sameRun(best, resume)) {
+    warn(`${bestPath}: not a best model of this run (another config or data); a better model of this run will replace it`);
+    return;
+  }
+  if (b.bestValLoss === null || b.bestStep === null || !isBetter(b.bestValLoss, state.bestValLoss)) return;
+  state.bestValLoss = b.bestValLoss;
+  state.bestValPpl = Math.exp(b.bestValLoss);
+  state.bestStep = b.bestStep;
+}
+
+/** Two checkpoints of one run: the same model, optimizer and data (the length and cadences may differ). */
+function sameRun(a: Checkpoint, b: Checkpoint): boolean {
+  return JSON.stringify(a.config.model) === JSON.stringify(b.config.model) && JSON.stringify(a.config.optim) === JSON.stringify(b.config.optim) &&
+    a.data?.sha256 === b.data?.sha256;
 }
