@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadCheckpoint } from '../src/checkpoint/checkpoint.js';
+import { decodeSafetensors } from '../src/io/safetensors.js';
 import { bptt, CLI, runAndSignalAt } from './cli_helpers.js';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'bptt-trust3-'));
@@ -159,5 +160,31 @@ describe('the best model on disk survives a crash and a resume (issue 25, high 1
     const after = JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8'));
     expect(after.best_val_loss).toBeLessThan(best.bestValLoss!);
     expect(loadCheckpoint(join(dir, 'best.safetensors')).training!.bestValLoss).toBe(after.best_val_loss);
+  });
+});
+
+describe('hostile checkpoints (issue 25, medium)', () => {
+  it('overlapping data_offsets are refused before any tensor is allocated (an 8 MB file once claimed 2.5 GB)', () => {
+    const n = 1 << 20; // floats per claimed tensor: 4 MiB each, all over the same bytes
+    const header: Record<string, unknown> = { __metadata__: { format: 'x' } };
+    for (let k = 0; k < 200; k++) header[`t${k}`] = { dtype: 'F32', shape: [n], data_offsets: [0, 4 * n] };
+    const json = Buffer.from(JSON.stringify(header));
+    const buf = Buffer.alloc(8 + json.length + 4 * n);
+    buf.writeBigUInt64LE(BigInt(json.length), 0);
+    json.copy(buf, 8);
+    const Real = globalThis.Float32Array;
+    let allocated = 0;
+    globalThis.Float32Array = class extends Real {
+      constructor(...args: unknown[]) {
+        super(...(args as [number]));
+        if (typeof args[0] === 'number') allocated += args[0];
+      }
+    } as unknown as Float32ArrayConstructor;
+    try {
+      expect(() => decodeSafetensors(buf, 'hostile.safetensors')).toThrow(/checkpoint hostile\.safetensors: tensors t\d+ and t\d+ overlap in the file/);
+    } finally {
+      globalThis.Float32Array = Real;
+    }
+    expect(allocated).toBe(0);
   });
 });

@@ -71,7 +71,9 @@ export function decodeSafetensors(buf: Buffer, path: string): SafeTensorsFile {
   const dataBytes = buf.length - dataStart;
   const tensors = new Map<string, Tensor>();
   let metadata: Record<string, string> = {};
-  const spans: Array<[number, number, string]> = [];
+  // the header in full first (every entry, then the spans against each other), the tensors after:
+  // a header whose entries overlap must not allocate what it claims before it is refused
+  const entries: Array<{ name: string; shape: number[]; start: number; end: number }> = [];
   for (const [name, entry] of Object.entries(header as Record<string, unknown>)) {
     if (name === '__metadata__') {
       if (entry === null || typeof entry !== 'object' || Array.isArray(entry) || Object.values(entry).some((v) => typeof v !== 'string')) {
@@ -93,14 +95,16 @@ export function decodeSafetensors(buf: Buffer, path: string): SafeTensorsFile {
     if (start > end) throw bad(`tensor ${name}: data_offsets [${start}, ${end}] end before they start`);
     if (end - start !== count * 4) throw bad(`tensor ${name}: ${end - start} bytes for shape [${shape}]`);
     if (end > dataBytes) throw bad(`file is truncated (tensor ${name} ends past the end of the file)`);
-    spans.push([start, end, name]);
-    const data = new Float32Array(count);
+    entries.push({ name, shape, start, end });
+  }
+  const spans = [...entries].sort((x, y) => x.start - y.start);
+  for (let k = 1; k < spans.length; k++) {
+    if (spans[k].start < spans[k - 1].end) throw bad(`tensors ${spans[k - 1].name} and ${spans[k].name} overlap in the file`);
+  }
+  for (const { name, shape, start, end } of entries) {
+    const data = new Float32Array((end - start) / 4);
     Buffer.from(data.buffer).set(buf.subarray(dataStart + start, dataStart + end));
     tensors.set(name, { shape, data });
-  }
-  spans.sort((x, y) => x[0] - y[0]);
-  for (let k = 1; k < spans.length; k++) {
-    if (spans[k][0] < spans[k - 1][1]) throw bad(`tensors ${spans[k - 1][2]} and ${spans[k][2]} overlap in the file`);
   }
   return { tensors, metadata };
 }

@@ -302,8 +302,9 @@ export class RunDir {
     const past = (m: Record<string, number | null>) => (typeof m.step === 'number' ? m.step > step : (m.epoch as number) > epoch);
     const rows = this.readMetrics();
     const cut = rows.filter(past);
-    if (cut.length === 0) return;
-    appendWhole(this.path('superseded'), cut.map((m) => JSON.stringify({ ...m, superseded_at: new Date().toISOString() }) + '\n').join(''));
+    if (cut.length > 0) appendWhole(this.path('superseded'), cut.map((m) => JSON.stringify({ ...m, superseded_at: new Date().toISOString() }) + '\n').join(''));
+    // rewritten even when nothing was cut: a torn last line (dropped by readMetrics) must not stay
+    // for the resumed run's rows to be appended to
     writeFileAtomic(this.path('metrics'), rows.filter((m) => !past(m)).map((m) => JSON.stringify(m) + '\n').join(''));
   }
 }
