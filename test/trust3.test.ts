@@ -188,3 +188,90 @@ describe('hostile checkpoints (issue 25, medium)', () => {
     expect(allocated).toBe(0);
   });
 });
+
+describe('lengths, resumes and causes said once and right (issue 25, medium)', () => {
+  it('--epochs with --time or --minibatches as flags (or in the environment) is refused, as --time with --minibatches is', () => {
+    const out = join(tmp(), 'x');
+    const r = bptt(['train', ...TINY, '--builtin', 'counting', '--epochs', '5', '--time', '2m', '--out', out]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe('bptt: error: --epochs 5 and --time 2m: both say how long to train; give one of run.epochs, run.time_budget, run.minibatches\n');
+    const e = bptt(['train', ...TINY, '--builtin', 'counting', '--out', out], { BPTT_RUN_EPOCHS: '3', BPTT_RUN_MINIBATCHES: '5' });
+    expect(e.code).toBe(2);
+    expect(e.stderr).toMatch(/BPTT_RUN_EPOCHS and BPTT_RUN_MINIBATCHES: both say how long to train/);
+    // a file's epochs beside a flag's budget: the flag wins, as documented
+    const fileThenFlag = bptt(['train', '--config', join(import.meta.dirname, '../examples/d2l-random.yaml'), '--time', '1m', '--print-config']);
+    expect(fileThenFlag.stdout).toMatch(/run\.time_budget += "1m" +# flag/);
+  });
+
+  it('resume --time below the time already trained is refused; a complete budget run (ended at its horizon too) says so, its hint asking for more than it used', async () => {
+    const dir = join(tmp(), 'run');
+    expect(bptt(['train', ...TINY, '--builtin', 'counting', '--time', '4s', '--set', 'data.val_fraction=0.01', '--out', dir]).code).toBe(0);
+    const used = loadCheckpoint(join(dir, 'last.safetensors')).training!.elapsedS;
+    expect(used).toBeGreaterThan(2);
+    const below = bptt(['resume', dir, '--time', '1s']);
+    expect(below.code).toBe(2);
+    expect(below.stderr).toMatch(/^bptt: error: --time 1s: .* has already trained for \d+s; give more, e\.g\. --time \d+m \(nothing was changed\)\n$/);
+    const complete = bptt(['resume', dir]);
+    expect(complete.code, complete.stdout + complete.stderr).toBe(0);
+    const hint = /to train further: bptt resume \S+ (--time \S+)/.exec(complete.stdout)![1].split(' ');
+    const min = Number(/(\d+)m/.exec(hint[1])![1]);
+    expect(min * 60).toBeGreaterThan(used + 1);
+  });
+
+  it('a run stopped before its first checkpoint: the hint bptt gives starts it over, and works', async () => {
+    const dir = join(tmp(), 'run');
+    const killed = await runAndSignalAt(['train', ...TINY, '--builtin', 'counting', '--minibatches', '100000', '--set', 'run.checkpoint_every=0', '--out', dir], 'SIGKILL', 5);
+    expect(killed.code).toBe(null);
+    expect(existsSync(join(dir, 'last.safetensors'))).toBe(false);
+    const r = bptt(['resume', dir]);
+    expect(r.code).toBe(2);
+    const hint = /start it over with: bptt (.*)$/m.exec(r.stderr)![1].split(' ');
+    const again = bptt([...hint, '--set', 'run.minibatches=3', '--quiet']);
+    expect(again.code, again.stderr).toBe(0);
+    expect(existsSync(join(dir, 'last.safetensors'))).toBe(true);
+  });
+
+  it('resume from another directory reads the recorded corpus when the relative path there names another file', () => {
+    const root = tmp();
+    mkdirSync(join(root, 'proj'));
+    mkdirSync(join(root, 'other'));
+    writeFileSync(join(root, 'proj', 'corpus.txt'), 'the quick brown fox jumps over the lazy dog. '.repeat(40));
+    writeFileSync(join(root, 'other', 'corpus.txt'), 'something else entirely\n');
+    const opts = { encoding: 'utf8' as const };
+    expect(spawnSync(process.execPath, [CLI, 'train', ...TINY, '--data', 'corpus.txt', '--minibatches', '3', '--out', 'run'], { ...opts, cwd: join(root, 'proj') }).status).toBe(0);
+    const r = spawnSync(process.execPath, [CLI, 'resume', '../proj/run', '--minibatches', '6'], { ...opts, cwd: join(root, 'other') });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toContain(`reading the run's data from ${join(root, 'proj', 'corpus.txt')}`);
+  });
+
+  it('finite but huge weights: sample and inspect say the model overflows (exit 2) instead of printing garbage or NaN', () => {
+    const dir = join(tmp(), 'run');
+    expect(bptt(['train', ...TINY, '--builtin', 'counting', '--minibatches', '3', '--out', dir]).code).toBe(0);
+    const path = join(dir, 'last.safetensors');
+    const buf = readFileSync(path);
+    const n = Number(buf.readBigUInt64LE(0));
+    const header = JSON.parse(buf.subarray(8, 8 + n).toString('utf8'));
+    const [s, e] = header.W_hq.data_offsets as [number, number];
+    for (let k = 8 + n + s; k < 8 + n + e; k += 4) buf.writeFloatLE(3e38, k);
+    const huge = join(dir, 'huge.safetensors');
+    writeFileSync(huge, buf);
+    for (const args of [['sample', '--checkpoint', huge, '--prefix', 'one', '--length', '5'], ['inspect', '--checkpoint', huge, '--text', 'one two'],
+      ['export', '--checkpoint', huge, '--out', join(dir, 'x.safetensors')]]) {
+      const r = bptt(args);
+      expect(r.code, args[0]).toBe(2);
+      expect(r.stderr).toMatch(/^bptt: error: checkpoint .*huge\.safetensors: tensor W_hq holds 3\.00e\+38 at index 0, beyond \+-1e\+15: no training run makes such weights/);
+      expect(r.stdout).toBe('');
+    }
+  });
+
+  it('a divergence from weight decay names weight decay; an alias bomb in --set is one line, exit 2', () => {
+    const r = bptt(['train', ...TINY, '--builtin', 'counting', '--minibatches', '50', '--set', 'optim.weight_decay=1e10', '--out', join(tmp(), 'x')]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/optim\.weight_decay 10000000000 at learning rate .* scales every weight by 1 - lr x wd = .*: lower optim\.weight_decay/);
+    expect(r.stderr).not.toMatch(/lower optim\.lr/);
+    const bomb = '[&a [x, x, x, x, x, x, x, x, x], &b [*a, *a, *a, *a, *a, *a, *a, *a, *a], &c [*b, *b, *b, *b, *b, *b, *b, *b, *b], [*c, *c, *c, *c, *c, *c, *c, *c, *c]]';
+    const b = bptt(['train', ...TINY, '--builtin', 'counting', '--set', `run.sample_prefixes=${bomb}`, '--out', join(tmp(), 'x')]);
+    expect(b.code).toBe(2);
+    expect(b.stderr).toMatch(/^bptt: error: run\.sample_prefixes: .* is not a YAML list: .*\n$/);
+  });
+});

@@ -112,6 +112,7 @@ export class Model {
     loadParamsInto(this.ck, blas.f, pBase);
     blas.i.set(ids, corpus);
     const loss = evaluateLoss(blas, model, offsetsAt(this.ck.layout, pBase), ws, blas.i.subarray(corpus, corpus + ids.length));
+    if (!Number.isFinite(loss)) throw new InputError(`checkpoint ${this.ck.path}: the loss on this text is not finite (${loss}): the model's weights are too large for float32 arithmetic`);
     const rowLen = Math.floor(ids.length / B);
     const characters = Math.floor((rowLen - 1) / T) * T * B;
     return { loss, perplexity: Math.exp(loss), bitsPerChar: loss / Math.LN2, characters };

@@ -22,6 +22,7 @@ import { Trainer, type Progress, type Report } from '../train/trainer.js';
 import { trainFlopsPerToken } from '../model/params.js';
 import { describeModel } from '../model/desc.js';
 import { InputError } from '../util/errors.js';
+import { canonicalPath } from '../io/files.js';
 import { fmtEpochs, fmtLoss, fmtNum, formatDuration, plural } from '../util/format.js';
 
 /** A config as plain data in the config file's shape; every key optional (the defaults fill in). */
@@ -97,7 +98,8 @@ export async function trainResolved(resolved: ResolvedConfig, options: TrainOpti
   // every path this run will touch, before anything is written or removed: no run file may be a
   // directory or device, nor a file the run reads (--force would destroy it)
   runDir.checkFiles([
-    ...(resolved.file ? [{ flag: '--config', path: resolved.file }] : []),
+    // the run's own config.yaml as --config is read whole already (bptt train --config DIR/config.yaml --force starts DIR over)
+    ...(resolved.file && canonicalPath(resolved.file) !== canonicalPath(runDir.path('config')) ? [{ flag: '--config', path: resolved.file }] : []),
     ...(config.data.path ? [{ flag: '--data', path: config.data.path }] : []),
     ...(options.init ? [{ flag: '--init', path: options.init }] : []),
   ]);

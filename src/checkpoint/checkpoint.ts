@@ -191,6 +191,11 @@ export function loadCheckpoint(path: string): Checkpoint {
     }
     const nf = firstNonFinite(t.data);
     if (nf >= 0) throw bad(`tensor ${name} holds a non-finite value (${t.data[nf]} at index ${nf}); the model is unusable`);
+    const big = t.data.findIndex((x) => Math.abs(x) > MAX_ABS_WEIGHT);
+    if (big >= 0) {
+      throw bad(`tensor ${name} holds ${t.data[big].toPrecision(3)} at index ${big}, beyond +-${MAX_ABS_WEIGHT.toExponential(0)}: no training run makes ` +
+        'such weights (it would diverge first), and their products overflow float32; the model is unusable');
+    }
   }
   if (meta.config_sha256 !== undefined && meta.config_sha256 !== configHash(meta.config)) {
     throw bad('metadata.config does not match its recorded sha256: the checkpoint was edited');
@@ -239,6 +244,13 @@ function stateShape(table: StateTable, config: TrainConfig): number[] {
   const { hidden: H, layers: L } = config.model;
   return L > 1 ? [L, table.rows, H] : [table.rows, H];
 }
+
+/**
+ * The largest weight magnitude a checkpoint may hold. Trained weights are O(1) to O(100); products
+ * of two values near float32's 3.4e38 overflow, and a model with 1e30-scale weights computes
+ * nothing but overflowed logits (a run diverges long before: training loss above 4 ln V stops it).
+ */
+export const MAX_ABS_WEIGHT = 1e15;
 
 /** Index of the first NaN or infinity, or -1. */
 export function firstNonFinite(x: Float32Array): number {

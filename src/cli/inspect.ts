@@ -60,6 +60,9 @@ export function inspectCheckpoint(checkpoint: string, text: string, gradsOut?: s
   modelForward(model, blas, P, ws);
   const lastLoss = blas.xentLoss(1, V, ws.logits + (T - 1) * V, V, ws.y + T - 1);
   let loss = xentForwardBackward(blas, ws, 1 / T) / T;
+  if (!Number.isFinite(loss) || !Number.isFinite(lastLoss)) {
+    throw new InputError(`checkpoint ${checkpoint}: the loss on this text is not finite (${loss}): the model's weights are too large for float32 arithmetic; nothing to inspect`);
+  }
   if (lastOnly) {
     // keep only the last step's dL/do, as the gradient of that one loss (not of the mean)
     blas.fill((T - 1) * V, 0, ws.logits);

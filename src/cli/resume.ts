@@ -3,6 +3,7 @@
 // passed, say so when it is complete, and otherwise continue it through trainCommand.
 
 import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import type { KernelPreference } from '../blas/loader.js';
 import { getPath, leafKeys, resolveConfig, type Override } from '../config/load.js';
 import { storedConfigDefaults } from '../config/schema.js';
@@ -26,15 +27,16 @@ export async function resumeRun(dir: string, overrides: Override[], opts: { kern
   // resumable keys, then flags, may extend run.epochs etc.
   const base = { ...ck.config, run: { ...ck.config.run, out: dir } };
   let resolved = resolveConfigFrom(base, [...fromConfigFile, ...overrides.filter((o) => o.key !== 'run.out')]);
-  // a relative data.path read from another working directory: the file the run was trained on is
-  // recorded with its absolute path (its size and sha256 are checked before training either way)
+  // a relative data.path read from another working directory names another file (or none): the
+  // file the run was trained on is recorded with its absolute path, and that is the one read (its
+  // size and sha256 are checked before training either way); --data chooses otherwise
   const dataPath = resolved.config.data.path;
-  if (dataPath !== null && !existsSync(dataPath) && ck.data?.path && existsSync(ck.data.path) && !overrides.some((o) => o.key === 'data.path')) {
-    stdout(`bptt: ${dataPath} is not there from this directory; reading the run's data from ${ck.data.path}, where it was trained\n`);
+  if (dataPath !== null && ck.data?.path && resolve(dataPath) !== ck.data.path && existsSync(ck.data.path) && !overrides.some((o) => o.key === 'data.path')) {
+    stdout(`bptt: ${dataPath} from this directory is ${existsSync(dataPath) ? `${resolve(dataPath)}, not the run's file` : 'not there'}; reading the run's data from ${ck.data.path}, where it was trained\n`);
     resolved = resolveConfigFrom(base, [...fromConfigFile, ...overrides.filter((o) => o.key !== 'run.out'),
       { key: 'data.path', value: ck.data.path, source: 'flag', origin: 'the checkpoint\'s data_path' }]);
   }
-  const verdict = resumeVerdict(ck.training!, runLength(resolved.config.run), dir);
+  const verdict = resumeVerdict(ck.training!, runLength(resolved.config.run), dir, runLength(ck.config.run));
   // a length the run has already passed is refused before anything is touched; a complete run is
   // left as it is, with how to go on
   if (verdict.kind === 'past') throw new InputError(verdict.message);

@@ -390,6 +390,12 @@ function chooseRunLength(cfg: TrainConfig, sources: Record<string, Source>, wher
   if (set.length === 2 && rank(set[0]) === rank(set[1])) {
     throw new InputError(`${where(set[1])}: run.time_budget and run.minibatches both say how long to train; set one, the other to null`);
   }
+  // run.epochs always has a value (a file may state it beside a budget: the budget wins), but two
+  // lengths given together as flags or in the environment are two answers to one question
+  const explicit = set.find((k) => rank(k) === rank('run.epochs') && rank(k) >= SOURCE_RANK.env);
+  if (explicit) {
+    throw new InputError(`${where('run.epochs')} and ${where(explicit)}: both say how long to train; give one of run.epochs, run.time_budget, run.minibatches`);
+  }
   const winner: string = set.sort((a, b) => rank(b) - rank(a))[0] ?? 'run.epochs';
   const chosen = winner !== 'run.epochs' && rank('run.epochs') > rank(winner) ? 'run.epochs' : winner;
   if (chosen !== 'run.time_budget') run.time_budget = null;

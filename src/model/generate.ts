@@ -43,10 +43,22 @@ export function* generateSteps(blas: Blas, model: ModelDesc, P: TensorOffsets, w
     blas.i[ws.x] = out[k];
     modelForward(model, blas, P, ws, 1);
     carryOver(model, blas, ws, 1);
-    if (k >= ids.length - 1) out.push(pick(blas.f, ws.logits, V, opts, probs)); // past the prefix
+    if (k >= ids.length - 1) {
+      checkFiniteLogits(blas.f, ws.logits, V);
+      out.push(pick(blas.f, ws.logits, V, opts, probs)); // past the prefix
+    }
     yield;
   }
   return vocab.decode(out);
+}
+
+/** Logits that overflowed (finite weights too large for float32 arithmetic) pick nothing meaningful: say so. */
+export function checkFiniteLogits(f: Float32Array | Float64Array, logits: number, V: number): void {
+  for (let j = 0; j < V; j++) {
+    if (!Number.isFinite(f[logits + j])) {
+      throw new InputError(`the model's outputs are not finite (logit ${j} is ${f[logits + j]}): its weights are too large for float32 arithmetic; this checkpoint cannot generate`);
+    }
+  }
 }
 
 /** The next id from one row of logits: argmax, or a draw from softmax(logits / temperature) over the top k. */

@@ -32,12 +32,12 @@ export function budgetSpent(state: TrainingState, budgetS: number): boolean {
 }
 
 /**
- * What a resume with `length` means for a run at `state`: a length it has passed is refused
+ * What a resume with `length` means for a run at `state` (trained so far for `trainedFor`): a length it has passed is refused
  * (`past`: the message), one it has reached exactly is a complete run (`complete`: where it stands
  * and the flag that would train further), unless a stop cut its last evaluation (that run trains
  * nothing more: it makes the evaluation and completes).
  */
-export function resumeVerdict(state: TrainingState, length: RunLength, dir: string):
+export function resumeVerdict(state: TrainingState, length: RunLength, dir: string, trainedFor: RunLength):
   { kind: 'past'; message: string } | { kind: 'complete'; now: string; next: string } | { kind: 'continue' } {
   const t = state;
   const pending = t.reportDue !== null;
@@ -54,11 +54,18 @@ export function resumeVerdict(state: TrainingState, length: RunLength, dir: stri
     if (t.step === length.n && !pending) {
       return { kind: 'complete', now: plural(t.step, 'minibatch', 'minibatches'), next: `--minibatches ${t.step + Math.max(1, Math.round(t.step / 2))}` };
     }
-  } else if (budgetSpent(t, length.seconds) && !pending) {
-    return {
-      kind: 'complete', now: `${formatDuration(t.elapsedS)} of its ${formatDuration(length.seconds)} budget`,
-      next: `--time ${formatDuration(length.seconds * 1.5).replace(/^(\d+m)00s$/, '$1')}`,
-    };
+  } else {
+    // a budget that would train again: past what is used by the reserve and a minute, in whole minutes
+    const further = Math.ceil(Math.max(length.seconds * 1.5, t.elapsedS + budgetReserveS(t) + 60) / 60) * 60;
+    const next = `--time ${formatDuration(further).replace(/^(\d+m)00s$/, '$1')}`;
+    if (length.seconds < t.elapsedS) {
+      return { kind: 'past', message: `--time ${formatDuration(length.seconds)}: ${dir} has already trained for ${formatDuration(t.elapsedS)}; give more, e.g. ${next} (nothing was changed)` };
+    }
+    // spent, or ended at its horizon (the rate's estimate reached a hair before the clock) under the same budget
+    const sameBudget = trainedFor.kind === 'time' && trainedFor.seconds === length.seconds;
+    if ((budgetSpent(t, length.seconds) || (sameBudget && t.horizon !== null && t.step >= t.horizon)) && !pending) {
+      return { kind: 'complete', now: `${formatDuration(t.elapsedS)} of its ${formatDuration(length.seconds)} budget`, next };
+    }
   }
   return { kind: 'continue' };
 }

@@ -492,9 +492,13 @@ export class Trainer {
   /** Divergence named with its cause: before any update only the initialization, after it the step size. */
   private divergence(where: string, lr: number, beforeAnyUpdate: boolean): DivergenceError {
     const { config } = this;
+    const wd = config.optim.weight_decay;
     const cause = beforeAnyUpdate
       ? `the initial parameters already overflow: lower model.init_scale (now ${config.model.init_scale})`
-      : config.optim.kind === 'sgd'
+      // weight decay scales every weight by 1 - lr x wd a step (decoupled or as L2 in SGD): at 1 or more it flips and grows them
+      : wd > 0 && lr * wd >= 1 && config.optim.kind !== 'adam'
+        ? `optim.weight_decay ${wd} at learning rate ${lr} scales every weight by 1 - lr x wd = ${(1 - lr * wd).toPrecision(3)} each step: lower optim.weight_decay (lr x wd must stay well below 1)`
+        : config.optim.kind === 'sgd'
         ? `an update of size lr x clip = ${lr * config.optim.clip} pushed the parameters out of range: lower optim.lr (now ${lr}) or optim.clip (now ${config.optim.clip})`
         : `${config.optim.kind} at learning rate ${lr} moved the parameters too far: lower optim.lr (${config.optim.kind} usually wants 1e-4 to 1e-2)`;
     return new DivergenceError(`training diverged ${where}; ${cause}; no checkpoint is written for this point (an earlier one, if any, stays as it was)`, 1);
