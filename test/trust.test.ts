@@ -88,11 +88,13 @@ describe('--force never replaces what is not a regular file, nor what the comman
     expect([sha(join(run, 'metrics.jsonl')), sha(join(run, 'config.yaml')), sha(ck), sha(corpus), sha(cfg)]).toEqual(before);
   });
 
-  it('train --force never destroys its own --config or --init, nor a run file that is a directory', () => {
+  it('train --force never destroys its --init, nor a run file that is a directory; its own config.yaml as --config starts it over', () => {
     const dir = tmp();
-    const r1 = bptt(['train', '--config', join(run, 'config.yaml'), '--out', run, '--force']);
-    expect(r1.code).toBe(2);
-    expect(r1.stderr).toMatch(/--config .*config\.yaml: is this run directory's config\.yaml, which the run writes/);
+    // the run's own config.yaml is read whole before anything is written: --force starts the run over from it
+    const configBefore = readFileSync(join(run, 'config.yaml'), 'utf8');
+    const r1 = bptt(['train', '--config', join(run, 'config.yaml'), '--out', run, '--force', '--quiet']);
+    expect(r1.code, r1.stderr).toBe(0);
+    expect(readFileSync(join(run, 'config.yaml'), 'utf8')).toBe(configBefore);
     const r2 = bptt(['train', ...SMALL, '--init', ck, '--out', run, '--force']);
     expect(r2.code).toBe(2);
     expect(r2.stderr).toMatch(/--init .*last\.safetensors: is this run directory's last\.safetensors/);

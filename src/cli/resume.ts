@@ -2,7 +2,7 @@
 // directory's config.yaml, apply only the changes a resume may make, refuse a length the run has
 // passed, say so when it is complete, and otherwise continue it through trainCommand.
 
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { KernelPreference } from '../blas/loader.js';
 import { getPath, leafKeys, resolveConfig, type Override } from '../config/load.js';
@@ -36,7 +36,7 @@ export async function resumeRun(dir: string, overrides: Override[], opts: { kern
     resolved = resolveConfigFrom(base, [...fromConfigFile, ...overrides.filter((o) => o.key !== 'run.out'),
       { key: 'data.path', value: ck.data.path, source: 'flag', origin: 'the checkpoint\'s data_path' }]);
   }
-  const verdict = resumeVerdict(ck.training!, runLength(resolved.config.run), dir, runLength(ck.config.run));
+  const verdict = resumeVerdict(ck.training!, runLength(resolved.config.run), dir, { length: runLength(ck.config.run), completed: completedAt(dir, ck.training!.step) });
   // a length the run has already passed is refused before anything is touched; a complete run is
   // left as it is, with how to go on
   if (verdict.kind === 'past') throw new InputError(verdict.message);
@@ -45,6 +45,16 @@ export async function resumeRun(dir: string, overrides: Override[], opts: { kern
     return;
   }
   process.exitCode = await trainCommand(resolved, { force: false, printConfig: false, kernels: opts.kernels, output: opts.output }, ck);
+}
+
+/** The run's summary.json says it completed at minibatch `step` (unreadable or absent: no). */
+function completedAt(dir: string, step: number): boolean {
+  try {
+    const summary = JSON.parse(readFileSync(new RunDir(dir).path('summary'), 'utf8')) as { outcome?: unknown; steps?: unknown };
+    return summary.outcome === 'completed' && summary.steps === step;
+  } catch {
+    return false;
+  }
 }
 
 function resolveConfigFrom(base: object, overrides: Override[]) {

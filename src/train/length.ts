@@ -32,12 +32,13 @@ export function budgetSpent(state: TrainingState, budgetS: number): boolean {
 }
 
 /**
- * What a resume with `length` means for a run at `state` (trained so far for `trainedFor`): a length it has passed is refused
+ * What a resume with `length` means for a run at `state` (trained so far for `trainedFor.length`,
+ * `completed` when its summary says it completed at this state): a length it has passed is refused
  * (`past`: the message), one it has reached exactly is a complete run (`complete`: where it stands
  * and the flag that would train further), unless a stop cut its last evaluation (that run trains
  * nothing more: it makes the evaluation and completes).
  */
-export function resumeVerdict(state: TrainingState, length: RunLength, dir: string, trainedFor: RunLength):
+export function resumeVerdict(state: TrainingState, length: RunLength, dir: string, trainedFor: { length: RunLength; completed: boolean }):
   { kind: 'past'; message: string } | { kind: 'complete'; now: string; next: string } | { kind: 'continue' } {
   const t = state;
   const pending = t.reportDue !== null;
@@ -61,9 +62,10 @@ export function resumeVerdict(state: TrainingState, length: RunLength, dir: stri
     if (length.seconds < t.elapsedS) {
       return { kind: 'past', message: `--time ${formatDuration(length.seconds)}: ${dir} has already trained for ${formatDuration(t.elapsedS)}; give more, e.g. ${next} (nothing was changed)` };
     }
-    // spent, or ended at its horizon (the rate's estimate reached a hair before the clock) under the same budget
-    const sameBudget = trainedFor.kind === 'time' && trainedFor.seconds === length.seconds;
-    if ((budgetSpent(t, length.seconds) || (sameBudget && t.horizon !== null && t.step >= t.horizon)) && !pending) {
+    // spent by the clock, or the run completed under this same budget (it may end at its horizon, the
+    // rate's estimate, a hair before the clock says it is spent)
+    const sameBudget = trainedFor.length.kind === 'time' && trainedFor.length.seconds === length.seconds;
+    if ((budgetSpent(t, length.seconds) || (sameBudget && trainedFor.completed)) && !pending) {
       return { kind: 'complete', now: `${formatDuration(t.elapsedS)} of its ${formatDuration(length.seconds)} budget`, next };
     }
   }
