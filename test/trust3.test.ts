@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadCheckpoint } from '../src/checkpoint/checkpoint.js';
-import { decodeSafetensors } from '../src/io/safetensors.js';
+import { decodeSafetensors, encodeSafetensors, readSafetensors } from '../src/io/safetensors.js';
 import { bptt, CLI, runAndSignalAt } from './cli_helpers.js';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'bptt-trust3-'));
@@ -273,5 +273,101 @@ describe('lengths, resumes and causes said once and right (issue 25, medium)', (
     const b = bptt(['train', ...TINY, '--builtin', 'counting', '--set', `run.sample_prefixes=${bomb}`, '--out', join(tmp(), 'x')]);
     expect(b.code).toBe(2);
     expect(b.stderr).toMatch(/^bptt: error: run\.sample_prefixes: .* is not a YAML list: .*\n$/);
+  });
+});
+
+describe('the small things (issue 25, low)', () => {
+  const cfgDir = tmp();
+  const runDir = join(cfgDir, 'run');
+  const trainedRun = () => {
+    if (!existsSync(join(runDir, 'last.safetensors'))) {
+      expect(bptt(['train', ...TINY, '--builtin', 'counting', '--minibatches', '20', '--set', 'run.sample_every=5 minibatches', '--set', 'run.checkpoint_every=10 minibatches', '--out', runDir]).code).toBe(0);
+    }
+    return runDir;
+  };
+
+  it('config files: __proto__ keys are unknown keys; JSON with comments and UTF-16 say what they are', () => {
+    const cases: Array<[string, string | Buffer, RegExp]> = [
+      ['proto.yaml', 'model:\n  __proto__:\n    hidden: 3\n', /unknown key model\.__proto__/],
+      ['proto.json', '{"__proto__": {"polluted": 1}}', /unknown key __proto__/],
+      ['comments.json', '{\n  // my config\n  "model": {"hidden": 8}\n}\n', /JSON does not allow comments/],
+      ['utf16.yaml', Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('model:\n  hidden: 8\n', 'utf16le')]), /is UTF-16 \(or binary\), not UTF-8 text; save it as UTF-8/],
+    ];
+    for (const [name, text, msg] of cases) {
+      writeFileSync(join(cfgDir, name), text);
+      const r = bptt(['train', '--config', join(cfgDir, name), '--print-config']);
+      expect(r.code, name).toBe(2);
+      expect(r.stderr, name).toMatch(msg);
+      expect(r.stderr.split('\n').length, name).toBe(2);
+    }
+  });
+
+  it('sample: --temperature Infinity is refused; a 120 KB prefix is not echoed whole', () => {
+    const run = trainedRun();
+    const ck = join(run, 'last.safetensors');
+    const inf = bptt(['sample', '--checkpoint', ck, '--prefix', 'one', '--temperature', 'Infinity']);
+    expect(inf.code).toBe(2);
+    expect(inf.stderr).toMatch(/--temperature Infinity: must be a finite number >= 0/);
+    const long = bptt(['sample', '--checkpoint', ck, '--prefix', 'Æ'.repeat(60_000)]); // 120 KB (one argument holds at most 128 KiB)
+    expect(long.code).toBe(2);
+    expect(long.stderr.length).toBeLessThan(400);
+    expect(long.stderr).toMatch(/\(60,000 characters\): "Æ" not in the model's vocabulary/);
+  });
+
+  it('a damaged .lock is taken over as unreadable (not "pid undefined"); a tampered minibatch past the epoch is refused', () => {
+    const run = trainedRun();
+    writeFileSync(join(run, '.lock'), '{"started": "yesterday"}\n');
+    const r = bptt(['resume', run, '--minibatches', '21']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/taking over a stale lock \(unreadable lock file\)/);
+    expect(r.stderr).not.toMatch(/undefined/);
+    const copy = join(tmp(), 'copy');
+    mkdirSync(copy);
+    for (const f of ['config.yaml', 'metrics.jsonl']) writeFileSync(join(copy, f), readFileSync(join(run, f)));
+    const f = readSafetensors(join(run, 'last.safetensors'));
+    const state = JSON.parse(f.metadata.training_state);
+    writeFileSync(join(copy, 'last.safetensors'), encodeSafetensors(f.tensors, { ...f.metadata, training_state: JSON.stringify({ ...state, minibatch: 999_999 }) }));
+    const t = bptt(['resume', copy, '--minibatches', '30']);
+    expect(t.code).toBe(2);
+    expect(t.stderr).toMatch(/training state is at minibatch 999999 of an epoch that has \d+; it is not this run's/);
+  });
+
+  it('resume accepts a non-resumable key given with the run\'s own value, and refuses another value naming the run\'s', () => {
+    const run = trainedRun();
+    const same = bptt(['resume', run, '--minibatches', '22', '--set', 'model.hidden=8', '--quiet']);
+    expect(same.code, same.stderr).toBe(0);
+    const other = bptt(['resume', run, '--minibatches', '23', '--set', 'model.hidden=9']);
+    expect(other.code).toBe(2);
+    expect(other.stderr).toMatch(/--set model\.hidden=9: model\.hidden cannot change when resuming \(it would not continue the same run; the run's is 8\)/);
+  });
+
+  it('after a crash and a resume samples.txt holds each sample once; import refuses a vocab_size that lies', async () => {
+    const dir = join(tmp(), 'run');
+    const args = ['train', ...TINY, '--builtin', 'counting', '--minibatches', '40', '--set', 'run.sample_every=5 minibatches', '--set', 'run.checkpoint_every=10 minibatches', '--out', dir];
+    expect((await runAndSignalAt(args, 'SIGKILL', 27)).code).toBe(null);
+    expect(bptt(['resume', dir, '--quiet']).code).toBe(0);
+    const steps = readFileSync(join(dir, 'samples.txt'), 'utf8').trim().split('\n').map((l) => Number(/^minibatch (\d+)/.exec(l)![1]));
+    expect(steps).toEqual([5, 10, 15, 20, 25, 30, 35, 40]);
+    const exported = join(dir, 'x.torch.safetensors');
+    expect(bptt(['export', '--checkpoint', join(dir, 'last.safetensors'), '--out', exported]).code).toBe(0);
+    const buf = readFileSync(exported);
+    const n = Number(buf.readBigUInt64LE(0));
+    const header = JSON.parse(buf.subarray(8, 8 + n).toString('utf8'));
+    header.__metadata__.vocab_size = String(Number(header.__metadata__.vocab_size) + 1);
+    const h = Buffer.from(JSON.stringify(header).padEnd(n));
+    const lying = join(dir, 'lying.torch.safetensors');
+    writeFileSync(lying, Buffer.concat([buf.subarray(0, 8), h, buf.subarray(8 + n)]));
+    const r = bptt(['import', '--checkpoint', lying, '--out', join(dir, 'back.safetensors')]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/metadata\.vocab_size "\d+" does not match the vocabulary's \d+ characters/);
+  });
+
+  it('a kernel file as data says why it is not read; --time under 10 s is announced as given', () => {
+    const r = bptt(['train', '--data', '/proc/cpuinfo', '--out', join(tmp(), 'x')]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/a kernel file \(\/proc, \/sys\) reports no size/);
+    const t = bptt(['train', ...TINY.filter((a) => a !== '--quiet'), '--builtin', 'counting', '--set', 'data.val_fraction=0.01', '--time', '2.5s', '--out', join(tmp(), 'y')]);
+    expect(t.code, t.stderr).toBe(0);
+    expect(t.stdout).toMatch(/training for 2\.5s of wall-clock time/);
   });
 });

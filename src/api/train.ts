@@ -197,7 +197,7 @@ function announce(config: TrainConfig, data: PreparedData, engine: Engine, train
 /** "10m of training (time budget)", "40 epochs (1,200 minibatches)" */
 function describeLength(trainer: Trainer): string {
   const L = trainer.length;
-  if (L.kind === 'time') return `training for ${formatDuration(L.seconds)} of wall-clock time (run.time_budget; minibatches estimated from the measured rate as it goes)`;
+  if (L.kind === 'time') return `training for ${L.seconds < 10 ? `${L.seconds}s` : formatDuration(L.seconds)} of wall-clock time (run.time_budget; minibatches estimated from the measured rate as it goes)`;
   if (L.kind === 'minibatches') return `training ${plural(L.n, 'minibatch', 'minibatches')} (run.minibatches, ${fmtEpochs(L.n / trainer.perEpoch)})`;
   return `training ${fmtEpochs(L.n)} (${plural(L.n * trainer.perEpoch, 'minibatch', 'minibatches')})`;
 }

@@ -96,6 +96,7 @@ export function importTorch(path: string): { tensors: Map<string, Tensor>; vocab
   if (!Array.isArray(chars) || chars.some((c) => typeof c !== 'string')) throw bad('metadata.vocab is not an array of characters');
   const vocab = vocabOf(chars as string[], bad);
   const V = vocab.size;
+  if (meta.vocab_size !== undefined && Number(meta.vocab_size) !== V) throw bad(`metadata.vocab_size ${JSON.stringify(meta.vocab_size)} does not match the vocabulary's ${V} characters`);
   const H = Number(meta.hidden_size);
   if (!Number.isInteger(H) || H <= 0) throw bad('metadata.hidden_size is not a positive integer');
   const L = meta.num_layers === undefined ? 1 : Number(meta.num_layers);

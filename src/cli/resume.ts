@@ -19,10 +19,13 @@ import type { OutputMode } from './terminal.js';
 /** `overrides`: the environment's and the flags' (only RESUMABLE_KEYS may change); `opts`: --kernels and the output mode. */
 export async function resumeRun(dir: string, overrides: Override[], opts: { kernels: KernelPreference; output: OutputMode }): Promise<void> {
   const allowed = new Set<string>(RESUMABLE_KEYS);
-  for (const o of overrides) {
-    if (!allowed.has(o.key)) throw new InputError(`${o.origin}: ${o.key} cannot change when resuming (it would not continue the same run); allowed: ${[...allowed].join(', ')}`);
-  }
   const { ck, fromConfigFile } = loadRunForResume(dir);
+  // a key a resume may not change may still be given with the value the run already has
+  for (const o of overrides) {
+    if (!allowed.has(o.key) && JSON.stringify(getPath(ck.config, o.key)) !== JSON.stringify(o.value)) {
+      throw new InputError(`${o.origin}: ${o.key} cannot change when resuming (it would not continue the same run; the run's is ${JSON.stringify(getPath(ck.config, o.key))}); allowed: ${[...allowed].join(', ')}`);
+    }
+  }
   // The checkpoint's config, with run.out pinned to this directory; config.yaml edits of the
   // resumable keys, then flags, may extend run.epochs etc.
   const base = { ...ck.config, run: { ...ck.config.run, out: dir } };

@@ -11,7 +11,7 @@ export function sampleCommand(opts: Record<string, string>): void {
   const seed = nonNegInt(opts.seed, '--seed');
   if (seed > 0xffffffff) throw new InputError(`--seed ${opts.seed}: must be an integer in 0..4294967295`);
   const temperature = Number(opts.temperature);
-  if (!(temperature >= 0)) throw new InputError(`--temperature ${opts.temperature}: must be a number >= 0`);
+  if (!(temperature >= 0) || !Number.isFinite(temperature)) throw new InputError(`--temperature ${opts.temperature}: must be a finite number >= 0`);
   const topK = nonNegInt(opts.topK, '--top-k');
   stdout(load(opts.checkpoint).sample(opts.prefix, { length, temperature, topK, seed }) + '\n');
 }

@@ -225,10 +225,20 @@ export function readYamlBounded(path: string, what: string): unknown {
 
 function parseConfigFile(path: string): ParsedFile {
   const { bytes } = readRegularFile(path, 'config', MAX_CONFIG_BYTES, true);
+  // UTF-16 (a BOM, or NULs between ASCII letters: what some editors on Windows save) reads as noise in UTF-8: say what it is
+  if ((bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff) || (bytes.length >= 4 && bytes.subarray(0, 64).includes(0))) {
+    throw new InputError(`config ${path}: is UTF-16 (or binary), not UTF-8 text; save it as UTF-8`);
+  }
   const text = bytes.toString('utf8');
   const kind = path.endsWith('.json') ? 'JSON' : 'YAML';
   if (flowNesting(text, MAX_CONFIG_NESTING) > MAX_CONFIG_NESTING) {
     throw new InputError(`config ${path}: nested more than ${MAX_CONFIG_NESTING} levels deep; a bptt config has 2`);
+  }
+  // JSON has no comments, and the YAML parser that reads .json files would take a // line for a key
+  const comment = kind === 'JSON' ? /^\s*(\/\/|\/\*)/m.exec(text) : null;
+  if (comment) {
+    const line = text.slice(0, comment.index + comment[0].length).split('\n').length;
+    throw new InputError(`config ${path}:${line}: JSON does not allow comments (// or /* */); remove them, or write the config as YAML (.yaml), which has # comments`);
   }
   const lines = new LineCounter();
   let doc: Document.Parsed;
@@ -248,7 +258,21 @@ function parseConfigFile(path: string): ParsedFile {
   }
   if (data === null || data === undefined) return { data: {}, doc, lines };
   if (typeof data !== 'object' || Array.isArray(data)) throw new InputError(`config ${path}: the top level must be a mapping with sections model, data, optim, run`);
+  const proto = protoKeyPath(data);
+  if (proto) throw new InputError(`config ${path}: unknown key ${proto} (a config has no __proto__ keys)`);
   return { data, doc, lines };
+}
+
+/** The path of a "__proto__" key anywhere in parsed data (merging would set a prototype, not a key), or null. */
+function protoKeyPath(v: unknown, at = ''): string | null {
+  if (v === null || typeof v !== 'object') return null;
+  for (const k of Object.keys(v)) {
+    const path = at ? `${at}.${k}` : k;
+    if (k === '__proto__') return path;
+    const inner = protoKeyPath((v as Record<string, unknown>)[k], path);
+    if (inner) return inner;
+  }
+  return null;
 }
 
 /** line:col of a key path in the parsed file: the key itself for unknown keys, else its value. */

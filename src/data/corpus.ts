@@ -2,6 +2,7 @@
 // splits a string by code point), so CJK text and emoji work and surrogate pairs are never split.
 // D2L's preprocessing is an option: newlines and carriage returns to spaces, first N characters.
 
+import { resolve } from 'node:path';
 import { MiB, readRegularFile } from '../io/files.js';
 import { InputError } from '../util/errors.js';
 
@@ -24,7 +25,11 @@ export function readTextFile(path: string, maxChars = 0): string {
   const what = 'data file';
   const limit = maxChars > 0 ? Math.min(MAX_DATA_BYTES, maxChars * 4 + 3) : MAX_DATA_BYTES;
   const { bytes: read, size } = readRegularFile(path, what, limit, maxChars === 0);
-  if (size === 0) throw new InputError(`${what} ${path}: the file is empty`);
+  if (size === 0) {
+    // kernel files report a size of 0 whatever they hold
+    if (/^\/(proc|sys)\//.test(resolve(path))) throw new InputError(`${what} ${path}: a kernel file (/proc, /sys) reports no size and is not read; copy it to a regular file first`);
+    throw new InputError(`${what} ${path}: the file is empty`);
+  }
   // a cut prefix may end inside a multi-byte character: drop that partial character
   const bytes = read.length < size ? read.subarray(0, completeUtf8Length(read)) : read;
   let text: string;

@@ -32,7 +32,8 @@ export function* generateSteps(blas: Blas, model: ModelDesc, P: TensorOffsets, w
   const { V } = ws.shape;
   const missing = vocab.missing(prefix);
   if (missing.length > 0) {
-    throw new InputError(`prefix ${JSON.stringify(prefix)}: ${missing.map((c) => JSON.stringify(c)).join(', ')} not in the model's vocabulary`);
+    const shown = prefix.length > 60 ? `${JSON.stringify(prefix.slice(0, 60))}... (${prefix.length.toLocaleString('en-US')} characters)` : JSON.stringify(prefix);
+    throw new InputError(`prefix ${shown}: ${missing.slice(0, 10).map((c) => JSON.stringify(c)).join(', ')}${missing.length > 10 ? ` and ${missing.length - 10} more` : ''} not in the model's vocabulary`);
   }
   const ids = Array.from(prefix).map((c) => vocab.id(c));
   if (ids.length === 0) throw new InputError('prefix is empty: give at least one character');

@@ -153,6 +153,8 @@ export class RunDir {
       let holder: LockInfo | null = null;
       try {
         holder = JSON.parse(readFileSync(path, 'utf8')) as LockInfo;
+        // a lock without a pid and host is as unreadable as a torn one (damaged, or not bptt's)
+        if (holder === null || typeof holder !== 'object' || !Number.isInteger(holder.pid) || typeof holder.host !== 'string') holder = null;
       } catch { /* unreadable or torn: its writer died while writing it */ }
       if (holder && holder.host !== mine.host) {
         throw new InputError(`output ${this.dir}: in use by pid ${holder.pid} on host ${holder.host} since ${holder.started}; ` +
@@ -292,12 +294,21 @@ export class RunDir {
     return summary;
   }
 
+  /** On resume: samples taken after the checkpoint are taken again by the resumed run (the same text): drop the first copies. */
+  private truncateSamples(step: number): void {
+    if (!existsSync(this.path('samples'))) return;
+    const lines = readFileSync(this.path('samples'), 'utf8').split('\n').filter((l) => l !== '');
+    const kept = lines.filter((l) => { const m = /^minibatch (\d+) /.exec(l); return m === null || Number(m[1]) <= step; });
+    if (kept.length !== lines.length) writeFileAtomic(this.path('samples'), kept.map((l) => l + '\n').join(''));
+  }
+
   /**
    * On resume: the metric rows past the checkpoint (written after it, before a crash) leave
    * metrics.jsonl, which the resumed run writes again from there; they are kept, appended to
    * metrics.superseded.jsonl, so what the lost stretch recorded (a best among it) is not lost.
    */
   truncateMetrics(step: number, epoch: number): void {
+    this.truncateSamples(step);
     // rows from before reports carried their step are per epoch
     const past = (m: Record<string, number | null>) => (typeof m.step === 'number' ? m.step > step : (m.epoch as number) > epoch);
     const rows = this.readMetrics();

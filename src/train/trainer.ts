@@ -155,6 +155,10 @@ export class Trainer {
     this.sampler = makeSampler(config.data.sampler, data.train, config.data.batch, config.data.steps, config.data.epoch_offset === 'random');
     if (this.sampler.batchesPerEpoch === 0) throw new InputError('the training text is too short for one minibatch');
     if (resumeState) {
+      // a state past the end of an epoch would never reach the epoch's end (a tampered or foreign checkpoint)
+      if (resumeState.minibatch >= this.sampler.batchesPerEpoch) {
+        throw new InputError(`the checkpoint's training state is at minibatch ${resumeState.minibatch} of an epoch that has ${this.sampler.batchesPerEpoch}; it is not this run's`);
+      }
       this.state = { ...resumeState };
       this.rng = new Rng(this.state.epochRng);
     } else {
