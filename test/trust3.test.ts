@@ -371,3 +371,15 @@ describe('the small things (issue 25, low)', () => {
     expect(t.stdout).toMatch(/training for 2\.5s of wall-clock time/);
   });
 });
+
+describe('process limits (issue 25, medium)', () => {
+  it('too few open files or too little address space: one line naming the limit and the fix, exit 2 (was a stack trace or a crash)', () => {
+    const run = (limit: string) => spawnSync('bash', ['-c', `${limit}; exec "${process.execPath}" "${CLI}" train --builtin counting --hidden 8 --minibatches 3 --out "${join(tmp(), 'x')}"`], { encoding: 'utf8' });
+    const files = run('ulimit -n 64');
+    expect(files.status).toBe(2);
+    expect(files.stderr).toBe('bptt: error: the open-file limit is 64 (ulimit -n); bptt needs at least 128 (Node\'s module loader, the worker threads, the run\'s files): raise it, e.g. ulimit -n 1024\n');
+    const space = run('ulimit -v 8000000');
+    expect(space.status).toBe(2);
+    expect(space.stderr).toMatch(/^bptt: error: the address-space limit is 7\.6 GiB \(ulimit -v\); bptt needs at least 16 GiB .*ulimit -v unlimited\n$/);
+  });
+});
