@@ -1,7 +1,7 @@
 // Trust, round three (issue 25): values reach the config as the user wrote them, a directory that
 // is not a run is not written into without --force, a budget that cannot train says so, and the
 // best model already on disk is never replaced by a worse one after a crash.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -381,5 +381,38 @@ describe('process limits (issue 25, medium)', () => {
     const space = run('ulimit -v 8000000');
     expect(space.status).toBe(2);
     expect(space.stderr).toMatch(/^bptt: error: the address-space limit is 7\.6 GiB \(ulimit -v\); bptt needs at least 16 GiB .*ulimit -v unlimited\n$/);
+  });
+});
+
+describe('sample streams (issue 25, low; issue 26: one default temperature)', () => {
+  it('a million characters stream out as they come; Ctrl-C keeps what was generated and exits 130', async () => {
+    const dir = join(tmp(), 'run');
+    expect(bptt(['train', ...TINY, '--builtin', 'counting', '--minibatches', '3', '--out', dir]).code).toBe(0);
+    const child = spawn(process.execPath, [CLI, 'sample', '--checkpoint', join(dir, 'last.safetensors'), '--prefix', 'one', '--length', '1000000'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '', err = '';
+    child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
+    await new Promise<void>((resolve) => child.stdout.on('data', (d: Buffer) => { out += d.toString(); if (out.length >= 8192) resolve(); }));
+    child.kill('SIGINT');
+    const code = await new Promise((resolve) => child.on('close', resolve));
+    expect(code).toBe(130);
+    expect(out.startsWith('one')).toBe(true);
+    expect(out.endsWith('\n')).toBe(true);
+    const n = Number(/stopped after ([\d,]+) characters/.exec(err)![1].replace(/,/g, ''));
+    expect([...out.slice(0, -1)].length).toBe(n);
+    expect(n).toBeLessThan(1_000_003);
+  });
+
+  it('the default temperature is the run\'s run.sample_temperature: 0.8 samples (seeds differ), a greedy preset\'s 0 is greedy', () => {
+    const warm = join(tmp(), 'warm');
+    expect(bptt(['train', ...TINY, '--builtin', 'counting', '--minibatches', '30', '--out', warm]).code).toBe(0);
+    const ck = join(warm, 'last.safetensors');
+    const s = (extra: string[]) => bptt(['sample', '--checkpoint', ck, '--prefix', 'one', '--length', '200', ...extra]).stdout;
+    expect(s(['--seed', '1'])).not.toBe(s(['--seed', '2']));
+    expect(s(['--seed', '1'])).toBe(s(['--seed', '1', '--temperature', '0.8']));
+    const greedy = join(tmp(), 'greedy');
+    expect(bptt(['train', ...TINY, '--builtin', 'counting', '--minibatches', '30', '--set', 'run.sample_temperature=0', '--out', greedy]).code).toBe(0);
+    const g = (extra: string[]) => bptt(['sample', '--checkpoint', join(greedy, 'last.safetensors'), '--prefix', 'one', '--length', '200', ...extra]).stdout;
+    expect(g(['--seed', '1'])).toBe(g(['--seed', '2']));
+    expect(g([])).toBe(g(['--temperature', '0']));
   });
 });

@@ -8,7 +8,8 @@ import { loadCheckpoint, loadParamsInto, type Checkpoint } from '../checkpoint/c
 import type { TrainConfig } from '../config/schema.js';
 import { toCodePoints } from '../data/corpus.js';
 import { describeModel, type ModelDesc } from '../model/desc.js';
-import { generate } from '../model/generate.js';
+import { generateSteps } from '../model/generate.js';
+import { runToEnd, type Steps } from '../util/slices.js';
 import { allocModelWorkspace } from '../model/model.js';
 import { offsetsAt } from '../model/params.js';
 import { evalRows, evaluateLoss } from '../train/evaluate.js';
@@ -18,7 +19,7 @@ import { Rng } from '../util/rng.js';
 export interface SampleOptions {
   /** characters generated after the prefix (default 100) */
   length?: number;
-  /** 0 = greedy (D2L, the default); otherwise sample from softmax(logits / temperature) */
+  /** 0 = greedy (D2L, the default here; bptt sample's is the run's run.sample_temperature); otherwise sample from softmax(logits / temperature) */
   temperature?: number;
   /** sample only among the k most likely characters (0 = all) */
   topK?: number;
@@ -72,6 +73,14 @@ export class Model {
 
   /** The prefix followed by `length` generated characters (as `bptt sample`). */
   sample(prefix: string, opts: SampleOptions = {}): string {
+    return runToEnd(this.sampleSteps(prefix, opts));
+  }
+
+  /**
+   * sample() as steps, one per character (util/slices.ts runs them in slices, so a signal can stop
+   * a long one); `onText` receives the prefix, then each character as it is generated.
+   */
+  sampleSteps(prefix: string, opts: SampleOptions = {}, onText?: (text: string) => void): Steps<string> {
     const length = opts.length ?? 100;
     const temperature = opts.temperature ?? 0;
     const topK = opts.topK ?? 0;
@@ -87,7 +96,7 @@ export class Model {
     const { blas, at: { pBase, ws } } = placeOnFreshBlas((arena) =>
       ({ pBase: arena.alloc(this.ck.layout.numParams), ws: allocModelWorkspace(arena, model, shape, false) }), this.kernels);
     loadParamsInto(this.ck, blas.f, pBase);
-    return generate(blas, model, offsetsAt(this.ck.layout, pBase), ws, this.ck.vocab, prefix, { length, temperature, topK, rng: new Rng(seed) });
+    return generateSteps(blas, model, offsetsAt(this.ck.layout, pBase), ws, this.ck.vocab, prefix, { length, temperature, topK, rng: new Rng(seed), onText });
   }
 
   /**

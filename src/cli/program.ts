@@ -156,11 +156,11 @@ function addModelCommands(program: Command): void {
     .requiredOption('--checkpoint <file>', 'a .safetensors checkpoint')
     .requiredOption('--prefix <text>', 'text to start from')
     .option('--length <n>', 'characters to generate', '100')
-    .option('--temperature <t>', '0 = greedy (D2L); otherwise sample from softmax(logits / t)', '0')
+    .option('--temperature <t>', '0 = greedy (D2L); otherwise sample from softmax(logits / t) (default: the run\'s run.sample_temperature, 0.8 unless its config says otherwise)')
     .option('--top-k <k>', 'sample only among the k most likely characters (0 = all)', '0')
     .option('--seed <n>', 'seed for sampling', '0')
     .addHelpText('after', '\nExample:\n  bptt sample --checkpoint runs/d2l-random/last.safetensors --prefix 分开 --length 50')
-    .action((opts: Record<string, string>) => sampleCommand(opts));
+    .action(async (opts: Record<string, string>) => { process.exitCode = await sampleCommand(opts); });
 
   program.command('inspect')
     .description('gradients of one sequence through a trained model: loss, per-tensor norms, ||dL/dh_t|| per step')

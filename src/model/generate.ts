@@ -18,6 +18,8 @@ export interface GenerateOptions {
   /** 0 = all characters */
   topK: number;
   rng: Rng;
+  /** called with the prefix, then with each character as it is generated (streaming output) */
+  onText?: (text: string) => void;
 }
 
 /** `ws` must have T = 1, B = 1. Returns the prefix followed by `length` generated characters. */
@@ -39,6 +41,7 @@ export function* generateSteps(blas: Blas, model: ModelDesc, P: TensorOffsets, w
   if (ids.length === 0) throw new InputError('prefix is empty: give at least one character');
   zeroState(model, blas, ws, 1);
   const out = [...ids];
+  opts.onText?.(prefix);
   const probs = new Float64Array(V);
   for (let k = 0; k < ids.length - 1 + opts.length; k++) {
     blas.i[ws.x] = out[k];
@@ -46,7 +49,9 @@ export function* generateSteps(blas: Blas, model: ModelDesc, P: TensorOffsets, w
     carryOver(model, blas, ws, 1);
     if (k >= ids.length - 1) {
       checkFiniteLogits(blas.f, ws.logits, V);
-      out.push(pick(blas.f, ws.logits, V, opts, probs)); // past the prefix
+      const next = pick(blas.f, ws.logits, V, opts, probs); // past the prefix
+      out.push(next);
+      opts.onText?.(vocab.chars[next]);
     }
     yield;
   }
