@@ -416,3 +416,21 @@ describe('sample streams (issue 25, low; issue 26: one default temperature)', ()
     expect(g([])).toBe(g(['--temperature', '0']));
   });
 });
+
+describe('compare (issue 25, low; issue 26, item 5)', () => {
+  it('a non-numeric metric is flagged with its line and left out; one run is "one run"; the chart\'s x axis starts at 0 with short ticks', () => {
+    const dir = join(tmp(), 'run');
+    expect(bptt(['train', ...TINY, '--builtin', 'counting', '--minibatches', '7', '--set', 'run.eval_every=3 minibatches', '--out', dir]).code).toBe(0);
+    const lines = readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n');
+    lines[1] = JSON.stringify({ ...JSON.parse(lines[1]), tokens_per_s: 'fast' });
+    writeFileSync(join(dir, 'metrics.jsonl'), lines.join('\n') + '\n');
+    const svg = join(tmp(), 'c.svg');
+    const r = bptt(['compare', dir, '--svg', svg]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toBe(`bptt: warning: ${join(dir, 'metrics.jsonl')}:2: tokens_per_s is "fast", not a number; left out of the comparison\n`);
+    expect(r.stdout.split('\n')[0]).toBe(`one run: ${dir}`);
+    const labels = [...readFileSync(svg, 'utf8').matchAll(/text-anchor="middle">([^<]*)</g)].map((m) => m[1]).filter((t) => /^[\d.]+$/.test(t));
+    expect(labels[0]).toBe('0');
+    for (const l of labels) expect(l.length, l).toBeLessThanOrEqual(7);
+  });
+});

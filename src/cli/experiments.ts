@@ -18,7 +18,7 @@ import { extent } from '../util/extent.js';
 import { exitCodeOf, STOP_SIGNALS } from './train.js';
 import { positiveInt } from './args.js';
 import { checkOutputFile } from './output_files.js';
-import { out as stdout } from './stdio.js';
+import { err as stderr, out as stdout } from './stdio.js';
 
 export interface SweepSpec {
   config: string | null;
@@ -232,13 +232,35 @@ function cell(v: string, max = 24): string {
   return displayWidth(v) <= max ? v : `${Array.from(v).slice(0, max - 1).join('')}…`;
 }
 
+/** The fields of a metrics row compare reads as numbers. */
+const NUMERIC_FIELDS = ['epoch', 'step', 'tokens', 'elapsed_s', 'train_loss', 'train_ppl', 'val_loss', 'val_ppl', 'lr', 'tokens_per_s'];
+
+/**
+ * metrics.jsonl rows with every numeric field a number or null: a value of another type (an edited
+ * or foreign file) is left out of the table and the curves, and said once per field, with its line.
+ */
+function numericRows(rows: Record<string, unknown>[], path: string): Record<string, number | null>[] {
+  const said = new Set<string>();
+  return rows.map((row, k) => {
+    const out: Record<string, number | null> = {};
+    for (const [key, v] of Object.entries(row)) {
+      if (!NUMERIC_FIELDS.includes(key) || v === null || (typeof v === 'number' && Number.isFinite(v))) { out[key] = v as number | null; continue; }
+      if (!said.has(key)) {
+        said.add(key);
+        stderr(`bptt: warning: ${path}:${k + 1}: ${key} is ${JSON.stringify(v)}, not a number; left out of the comparison\n`);
+      }
+    }
+    return out;
+  });
+}
+
 export function compareRuns(args: string[], svgPath: string, axes: CompareAxes = { x: 'epoch', y: 'ppl' }): string {
   if (args.length < 1) throw new InputError('compare: name at least one run directory');
   const runs = expandRunDirs(args).map((dir) => {
     const rd = new RunDir(dir);
     const config = readYamlBounded(rd.path('config'), `run directory ${dir}:`) as Record<string, unknown>;
     if (config === null || typeof config !== 'object') throw new InputError(`run directory ${dir}: config.yaml is not a mapping`);
-    const metrics = rd.readMetrics();
+    const metrics = numericRows(rd.readMetrics(), rd.path('metrics'));
     return { dir, config, metrics };
   });
   // a key a run's config does not state (a run another tool wrote states only its preset's keys)
@@ -277,7 +299,8 @@ export function compareRuns(args: string[], svgPath: string, axes: CompareAxes =
   }));
   const widths = header.map((h, i) => Math.max(displayWidth(h), ...rows.map((r) => displayWidth(r[i]))));
   const line = (cells: string[]) => cells.map((c, i) => c + ' '.repeat(widths[i] - displayWidth(c))).join('  ').trimEnd();
-  return [differing.length ? `config keys that differ: ${differing.join(', ')}` : 'the runs have the same config', '',
+  const configLine = runs.length === 1 ? `one run: ${runs[0].dir}` : differing.length ? `config keys that differ: ${differing.join(', ')}` : 'the runs have the same config';
+  return [configLine, '',
     line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line), '', `curves: ${svgPath}`].join('\n');
 }
 

@@ -63,7 +63,9 @@ export function lineChart(series: Series[], o: ChartOptions): string {
   const m = { l: 64, r: Math.min(360, 52 + 7 * longest), t: 40, b: 52 };
   const pts = series.flatMap((s) => s.points).filter(([, y]) => Number.isFinite(y) && (!o.logY || y > 0));
   const xs = pts.map((p) => p[0]), ys = pts.map((p) => p[1]);
-  const [xMin, xMax] = extent(xs);
+  // x from 0 (epochs, seconds, tokens, workers are counted from there): a run's curve starts where the run did
+  const [xLo, xMax] = extent(xs);
+  const xMin = Math.min(0, xLo);
   const ty = (y: number) => (o.logY ? Math.log10(y) : y);
   let [yMin, yMax] = extent(ys.map(ty));
   if (!o.logY) yMin = Math.min(0, yMin);
@@ -79,11 +81,13 @@ export function lineChart(series: Series[], o: ChartOptions): string {
   const yTicks = o.logY ? logTicks(yMin, yMax) : niceTicks(yMin, yMax);
   for (const v of yTicks) {
     out.push(`<line x1="${m.l}" x2="${W - m.r}" y1="${Y(v)}" y2="${Y(v)}" stroke="#ddd"/>`);
-    out.push(`<text x="${m.l - 6}" y="${Y(v) + 4}" text-anchor="end">${v}</text>`);
+    out.push(`<text x="${m.l - 6}" y="${Y(v) + 4}" text-anchor="end">${Number(v.toPrecision(6))}</text>`);
   }
-  for (const v of niceTicks(xMin, xMax, Math.min(10, xMax - xMin || 1))) {
+  // integer steps when the range is small and whole (workers 1..16, a few epochs), else about 8 nice ones
+  const xCount = xMax - xMin >= 1 && xMax - xMin <= 10 && Number.isInteger(xMax) && Number.isInteger(xMin) ? xMax - xMin : 8;
+  for (const v of niceTicks(xMin, xMax, xCount)) {
     out.push(`<line x1="${X(v)}" x2="${X(v)}" y1="${m.t}" y2="${H - m.b}" stroke="#eee"/>`);
-    out.push(`<text x="${X(v)}" y="${H - m.b + 16}" text-anchor="middle">${v}</text>`);
+    out.push(`<text x="${X(v)}" y="${H - m.b + 16}" text-anchor="middle">${Number(v.toPrecision(6))}</text>`);
   }
   out.push(`<rect x="${m.l}" y="${m.t}" width="${W - m.l - m.r}" height="${H - m.t - m.b}" fill="none" stroke="#333"/>`);
   out.push(`<text x="${(m.l + W - m.r) / 2}" y="${H - 12}" text-anchor="middle">${esc(o.xLabel)}</text>`);
