@@ -3,7 +3,7 @@
 // best model already on disk is never replaced by a worse one after a crash.
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -432,5 +432,17 @@ describe('compare (issue 25, low; issue 26, item 5)', () => {
     const labels = [...readFileSync(svg, 'utf8').matchAll(/text-anchor="middle">([^<]*)</g)].map((m) => m[1]).filter((t) => /^[\d.]+$/.test(t));
     expect(labels[0]).toBe('0');
     for (const l of labels) expect(l.length, l).toBeLessThanOrEqual(7);
+  });
+});
+
+describe('a large corpus is announced (issue 25, low)', () => {
+  it('over 64 MB, the wait is said before it starts (a sparse 70 MB file: announced, then refused as binary)', () => {
+    const f = join(tmp(), 'big.txt');
+    writeFileSync(f, '');
+    truncateSync(f, 70_000_000);
+    const r = bptt(['train', '--data', f, '--out', join(tmp(), 'x')]);
+    expect(r.stdout).toMatch(/^bptt: reading 67 MB of text from .*big\.txt: a large corpus takes a while/);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/contains NUL bytes/);
   });
 });

@@ -4,6 +4,7 @@
 // reaches the caller through hooks; a stop is asked for with an AbortSignal and takes effect at the
 // next minibatch boundary, after which the run is resumable as if a Ctrl-C had stopped it.
 
+import { statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import type { KernelPreference } from '../blas/loader.js';
 import { resolveConfig, resolveConfigObject, type ResolvedConfig } from '../config/load.js';
@@ -91,6 +92,7 @@ export async function trainResolved(resolved: ResolvedConfig, options: TrainOpti
   const warn = (line: string) => options.onLog?.(line, 'warn');
   const config = resolved.config;
   const initFrom = options.init ? loadInit(options.init, config) : undefined;
+  announceLargeCorpus(config, info);
   const data = prepareData(config, resumeFrom?.vocab ?? initFrom?.vocab);
   checkSamplePrefixes(config, data);
   if (resumeFrom) checkSameData(resumeFrom, data, warn);
@@ -166,6 +168,19 @@ export async function trainResolved(resolved: ResolvedConfig, options: TrainOpti
     runDir.unlock();
     await engine.close();
   }
+}
+
+/** A corpus this large takes a while to read and encode: said before the wait (README, "Input is bounded"). */
+const LARGE_CORPUS_BYTES = 64 * 2 ** 20;
+
+function announceLargeCorpus(config: TrainConfig, info: (line: string) => void): void {
+  const path = config.data.path;
+  if (path === null || config.data.max_chars > 0) return;
+  let bytes: number;
+  try { bytes = statSync(path).size; } catch { return; } // prepareData says what is wrong with it
+  if (bytes < LARGE_CORPUS_BYTES) return;
+  info(`bptt: reading ${(bytes / 2 ** 20).toFixed(0)} MB of text from ${path}: a large corpus takes a while to decode and encode, ` +
+    'and about 6 bytes of memory per byte of text while it does (data.max_chars reads only a head)');
 }
 
 /** The run's first lines: the data, the model and its cost, the length and the schedule. */
