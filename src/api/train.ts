@@ -16,7 +16,7 @@ import type { Engine } from '../engine/engine.js';
 import { PoolEngine } from '../engine/pool.js';
 import { planInputOf } from '../engine/plan.js';
 import { loadCheckpoint, saveCheckpoint, type Checkpoint, type TrainingState } from '../checkpoint/checkpoint.js';
-import { checkSamplePrefixes, prepareData, type PreparedData } from '../train/data.js';
+import { checkSamplePrefixes, prepareData, unigramBaseline, type PreparedData } from '../train/data.js';
 import { evalRows } from '../train/evaluate.js';
 import { RunDir, type RunSummary } from '../train/rundir.js';
 import { Trainer, type Progress, type Report } from '../train/trainer.js';
@@ -150,7 +150,8 @@ export async function trainResolved(resolved: ResolvedConfig, options: TrainOpti
     const outcome = !done ? 'interrupted' : trainer.stoppedEarly ? 'early_stop' : 'completed';
     const s = trainer.state;
     const kept = s.bestValLoss !== null && s.bestStep !== null ? { loss: s.bestValLoss, step: s.bestStep, epoch: s.bestStep / trainer.perEpoch } : null;
-    const summary = runDir.writeSummary(outcome, { kernels: engine.blas.name, workers: engine.workers }, kept);
+    const baseline = unigramBaseline(data);
+    const summary = runDir.writeSummary(outcome, { kernels: engine.blas.name, workers: engine.workers, unigram_val_loss: baseline?.loss ?? null }, kept);
     if (!done) {
       info(`bptt: interrupted; checkpoint written to ${runDir.path('last')}; continue with "bptt resume ${config.run.out}"`);
     } else {
@@ -159,6 +160,10 @@ export async function trainResolved(resolved: ResolvedConfig, options: TrainOpti
         `train loss ${fmtLoss(summary.final_train_loss)}` +
         `${summary.best_val_loss !== null ? `, best validation loss ${fmtLoss(summary.best_val_loss)} (minibatch ${summary.best_val_step ?? '?'})` : ''}, ` +
         `${fmtNum(summary.median_tokens_per_s)} tokens/s median`);
+      if (baseline && summary.best_val_loss !== null && summary.best_val_loss >= baseline.loss) {
+        warn(`the best validation loss ${summary.best_val_loss.toFixed(3)} is no better than the unigram baseline ${baseline.loss.toFixed(3)} ` +
+          '(characters by their frequency alone): this model learned nothing it can use on new text; try a smaller model or a longer run');
+      }
       info(`bptt: run directory ${config.run.out}: last.safetensors${summary.best_val_ppl !== null ? ', best.safetensors' : ''}, metrics.jsonl, curves.svg, summary.json`);
     }
     return { outcome, dir: config.run.out, summary, config };
@@ -195,6 +200,14 @@ function announce(config: TrainConfig, data: PreparedData, engine: Engine, train
     `${trainer.sampler.batchesPerEpoch} minibatches/epoch, ${(flops / 1e6).toFixed(2)} MFLOP/token; ` +
     `kernels ${engine.blas.name}, ${engine.workers} worker${engine.workers > 1 ? 's' : ''}${config.run.deterministic ? ' (deterministic)' : ''}`);
   info(`bptt: ${describeLength(trainer)}; learning rate ${describeSchedule(config)}`);
+  const baseline = unigramBaseline(data);
+  if (baseline) {
+    info(`bptt: the validation tail costs ${baseline.loss.toFixed(3)} nats/char to a model that knows only character frequencies (the unigram baseline to beat)`);
+    if (baseline.unseen > 0.001) {
+      warn(`${(100 * baseline.unseen).toFixed(2)}% of the validation characters never occur in the training text: no model trained on this split predicts them; ` +
+        'the end of this text differs from the rest (data.val_fraction holds out the end)');
+    }
+  }
   if (config.run.early_stop > 0 && (!data.val || cadenceOf(config.run.eval_every).unit === 'never')) {
     warn(`run.early_stop ${config.run.early_stop} never triggers: ${!data.val ? 'there is no validation split (data.val_fraction is 0)' : 'run.eval_every is 0 (evaluation only at the end)'}`);
   }

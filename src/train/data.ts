@@ -58,3 +58,24 @@ export function prepareData(config: TrainConfig, vocab?: Vocab): PreparedData {
   }
   return { source, vocab: v, train, val, chars: ids.length, fingerprint };
 }
+
+/**
+ * What the validation tail costs a model that knows only how often each character occurs in the
+ * training text (add-one smoothed, so a character training never saw costs a finite amount): the
+ * loss any trained model must beat, in nats per character. `unseen`: the share of validation
+ * characters that never occur in training (no model trained on this split can predict them well).
+ */
+export function unigramBaseline(data: PreparedData): { loss: number; unseen: number } | null {
+  if (!data.val) return null;
+  const V = data.vocab.size;
+  const counts = new Float64Array(V);
+  for (let k = 0; k < data.train.length; k++) counts[data.train[k]]++;
+  const denom = data.train.length + V;
+  let loss = 0, unseen = 0;
+  for (let k = 0; k < data.val.length; k++) {
+    const c = counts[data.val[k]];
+    if (c === 0) unseen++;
+    loss -= Math.log((c + 1) / denom);
+  }
+  return { loss: loss / data.val.length, unseen: unseen / data.val.length };
+}

@@ -1,0 +1,52 @@
+// Your own text, round two (issue 26): every run says what its validation tail costs a model that
+// knows only character frequencies (the unigram baseline), warns when the end of the text holds
+// characters training never sees, and when training ends no better than that baseline.
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { bptt } from './cli_helpers.js';
+
+const tmp = () => mkdtempSync(join(tmpdir(), 'bptt-own2-'));
+const TINY = ['--cell', 'rnn', '--hidden', '16', '--steps', '8', '--batch', '4', '--workers', '1', '--set', 'run.sample_every=0'];
+
+/** The baseline computed here, independently: add-one smoothed training frequencies over the last 10%. */
+function unigram(text: string): number {
+  const chars = Array.from(text);
+  const cut = Math.floor(chars.length * 0.9);
+  const train = chars.slice(0, cut), val = chars.slice(cut);
+  const vocab = new Set(chars);
+  const counts = new Map<string, number>();
+  for (const c of train) counts.set(c, (counts.get(c) ?? 0) + 1);
+  let loss = 0;
+  for (const c of val) loss -= Math.log(((counts.get(c) ?? 0) + 1) / (train.length + vocab.size));
+  return loss / val.length;
+}
+
+describe('the unigram baseline (issue 26, item 1)', () => {
+  it('is said in the first lines and kept in summary.json, as computed independently', () => {
+    const path = join(import.meta.dirname, '../data/tinyshakespeare.txt');
+    const out = join(tmp(), 'run');
+    const r = bptt(['train', ...TINY, '--data', path, '--minibatches', '5', '--out', out]);
+    expect(r.code, r.stderr).toBe(0);
+    const want = unigram(readFileSync(path, 'utf8'));
+    const said = Number(/the validation tail costs ([\d.]+) nats\/char to a model that knows only character frequencies/.exec(r.stdout)![1]);
+    expect(said).toBeCloseTo(want, 3);
+    expect(JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')).unigram_val_loss).toBeCloseTo(want, 10);
+    expect(r.stderr).not.toMatch(/never occur/);
+  });
+
+  it('warns when validation characters never occur in training, and when training ends no better than the baseline', () => {
+    const dir = tmp();
+    const text = 'abcd efgh '.repeat(300) + 'xyz';
+    writeFileSync(join(dir, 'c.txt'), text);
+    const r = bptt(['train', ...TINY, '--data', join(dir, 'c.txt'), '--minibatches', '3', '--out', join(dir, 'run')]);
+    expect(r.code, r.stderr).toBe(0);
+    const val = Array.from(text).slice(Math.floor(text.length * 0.9));
+    expect(r.stderr).toContain(`warning: ${(100 * 3 / val.length).toFixed(2)}% of the validation characters never occur in the training text`);
+    // a model that learns nothing (a rate of 1e-9): the uniform guess costs ln V, more than the frequencies
+    const flat = bptt(['train', ...TINY, '--builtin', 'counting', '--minibatches', '3', '--lr', '1e-9', '--set', 'optim.schedule.kind=constant', '--out', join(dir, 'flat')]);
+    expect(flat.code, flat.stderr).toBe(0);
+    expect(flat.stderr).toMatch(/warning: the best validation loss [\d.]+ is no better than the unigram baseline [\d.]+ \(characters by their frequency alone\)/);
+  });
+});
