@@ -160,11 +160,11 @@ describe('compare', () => {
 
 const hasScript = spawnSync('script', ['--version']).status === 0;
 describe.skipIf(!hasScript)('on a terminal', () => {
-  it('shows a live progress line (ETA first, running perplexity, tokens/s, minibatch k/n)', () => {
+  it('shows a live progress line (ETA first, running training loss in nats as the report lines, tokens/s, minibatch k/n)', () => {
     const cmd = `${process.execPath} ${CLI} train --config ${base} --epochs 2 --out ${join(dir, 'tty')}`;
     const r = spawnSync('script', ['-qec', cmd, '/dev/null'], { encoding: 'utf8' });
     expect(r.status).toBe(0);
-    expect(r.stdout).toMatch(/\rETA \d+s {2}ppl [\d.]+ {2}[\d,]+ tok\/s {2}epoch 1 minibatch \d+\/\d+ {2}\(\d+\/\d+ of the run\)/);
+    expect(r.stdout).toMatch(/\rETA \d+s {2}train [\d.]+ nats {2}[\d,]+ tok\/s {2}epoch 1 minibatch \d+\/\d+ {2}\(\d+\/\d+ of the run\)/);
   });
 });
 if (!hasScript) console.warn('SKIPPED: the terminal progress test needs util-linux script(1)');

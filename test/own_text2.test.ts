@@ -50,3 +50,19 @@ describe('the unigram baseline (issue 26, item 1)', () => {
     expect(flat.stderr).toMatch(/warning: the best validation loss [\d.]+ is no better than the unigram baseline [\d.]+ \(characters by their frequency alone\)/);
   });
 });
+
+describe('a preset on another text (issue 26, item 5)', () => {
+  it('--data over a preset drops the preset\'s sample prefixes ("ROMEO:"): samples start from the new text\'s own start', () => {
+    const preset = join(import.meta.dirname, '../examples/shakespeare-2m.yaml');
+    const lyrics = join(import.meta.dirname, '../data/jaychou_lyrics.txt');
+    expect(bptt(['train', '--config', preset, '--print-config']).stdout).toMatch(/run\.sample_prefixes += \["ROMEO:"\] +# file/);
+    expect(bptt(['train', '--config', preset, '--data', lyrics, '--print-config']).stdout).toMatch(/run\.sample_prefixes += \[\] +# default/);
+    const out = join(tmp(), 'run');
+    const r = bptt(['train', '--config', preset, '--data', lyrics, '--hidden', '16', '--minibatches', '2', '--set', 'run.sample_every=1 minibatches', '--set', 'run.sample_length=5', '--workers', '1', '--out', out]);
+    expect(r.code, r.stderr).toBe(0);
+    const first = Array.from(readFileSync(lyrics, 'utf8'))[0];
+    for (const line of readFileSync(join(out, 'samples.txt'), 'utf8').trim().split('\n')) expect(line).toMatch(new RegExp(`^minibatch \\d+ \\(epoch [\\d.]+\\): ${first}`));
+    // the same prefixes given on the command line are kept
+    expect(bptt(['train', '--config', preset, '--data', lyrics, '--set', 'run.sample_prefixes=[想]', '--print-config']).stdout).toMatch(/run\.sample_prefixes += \["想"\] +# flag/);
+  });
+});

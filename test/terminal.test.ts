@@ -5,7 +5,7 @@ import { formatDuration, Output, PLAIN_PROGRESS_EVERY_MS } from '../src/cli/term
 import { lineChart, logTicks } from '../src/io/svg.js';
 
 const progress = (minibatch: number, runningPpl: number, tokensPerS: number, etaS: number) =>
-  ({ epoch: 1, minibatch, perEpoch: 1000, step: minibatch, horizon: 3000, runningPpl, tokensPerS, etaS });
+  ({ epoch: 1, minibatch, perEpoch: 1000, step: minibatch, horizon: 3000, runningLoss: Math.log(runningPpl), runningPpl, tokensPerS, etaS });
 
 describe('plain progress when stdout is not a terminal', () => {
   afterEach(() => vi.restoreAllMocks());
@@ -19,7 +19,7 @@ describe('plain progress when stdout is not a terminal', () => {
     expect(lines).toEqual([]);
     t = PLAIN_PROGRESS_EVERY_MS + 1;
     out.progress(progress(20, 40.5, 1234, 99));
-    expect(lines).toEqual(['ETA 1m39s  ppl 40.50  1,234 tok/s  epoch 1 minibatch 20/1000  (20/3000 of the run)\n']);
+    expect(lines).toEqual(['ETA 1m39s  train 3.701 nats  1,234 tok/s  epoch 1 minibatch 20/1000  (20/3000 of the run)\n']);
     t += 1000;
     out.progress(progress(30, 30, 1000, 98));
     expect(lines).toHaveLength(1);

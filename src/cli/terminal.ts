@@ -70,7 +70,7 @@ export class Output {
   progress(p: Progress): void {
     if (this.mode.quiet || this.mode.json) return;
     // the parts that matter most come first: a narrow terminal cuts the tail, never the ETA
-    const line = `ETA ${formatDuration(p.etaS)}  ppl ${fmtNum(p.runningPpl, 4)}  ${fmtNum(p.tokensPerS)} tok/s  ` +
+    const line = `ETA ${formatDuration(p.etaS)}  train ${p.runningLoss.toFixed(3)} nats  ${fmtNum(p.tokensPerS)} tok/s  ` +
       `epoch ${p.epoch} minibatch ${p.minibatch}/${p.perEpoch}` +
       `${Number.isFinite(p.horizon) ? `  (${p.step}/${p.horizon} of the run)` : ''}`;
     if (!this.mode.tty) {

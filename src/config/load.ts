@@ -382,6 +382,12 @@ export function resolveConfig(file: string | null, overrides: Override[], defaul
   // without a weight_decay of its own gets none (for Adam it would be L2, added to the gradient,
   // and even 0.01 of it swamps Adam's normalized step: a 2-minute run stuck at 3.2 nats)
   if (sources['optim.weight_decay'] === 'default' && cfg.optim.kind !== DEFAULTS.optim.kind) (cfg.optim as { weight_decay: number }).weight_decay = 0;
+  // a config file's sample prefixes belong to its corpus ("ROMEO:" to tiny Shakespeare's): when the
+  // data is replaced above the file (--data, BPTT_DATA_PATH), samples start from the new text's own start
+  if (file && sources['run.sample_prefixes'] === 'file' && SOURCE_RANK[sources['data.path']] > SOURCE_RANK.file) {
+    (cfg.run as { sample_prefixes: string[] }).sample_prefixes = [];
+    sources['run.sample_prefixes'] = 'default';
+  }
   return { config: Object.freeze(result.data) as TrainConfig, sources, file };
 }
 

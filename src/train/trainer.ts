@@ -72,6 +72,8 @@ export interface Progress {
   step: number;
   /** the schedule's horizon in minibatches (estimated for a time budget) */
   horizon: number;
+  /** mean training loss since the last report, nats per character (the unit of the report lines), and exp of it */
+  runningLoss: number;
   runningPpl: number;
   tokensPerS: number;
   /** seconds until the run ends (estimated) */
@@ -360,7 +362,7 @@ export class Trainer {
       }
       if (hooks.onProgress) {
         const dt = interval.seconds + (this.clock() - stretchT0);
-        hooks.onProgress(this.progress(pace, Math.exp(state.reportLossSum / Math.max(1, state.reportTokens)), interval.tokens / Math.max(1e-9, dt)));
+        hooks.onProgress(this.progress(pace, state.reportLossSum / Math.max(1, state.reportTokens), interval.tokens / Math.max(1e-9, dt)));
       }
       if (hooks.shouldStop?.() || pace.timeUp()) engine.requestStop();
     };
@@ -382,9 +384,12 @@ export class Trainer {
     return outcome;
   }
 
-  private progress(pace: Pace, runningPpl: number, tokensPerS: number): Progress {
+  private progress(pace: Pace, runningLoss: number, tokensPerS: number): Progress {
     const s = this.state;
-    return { epoch: s.epoch + 1, minibatch: s.minibatch, perEpoch: this.perEpoch, step: s.step, horizon: this.horizon(), runningPpl, tokensPerS, etaS: pace.etaS() };
+    return {
+      epoch: s.epoch + 1, minibatch: s.minibatch, perEpoch: this.perEpoch, step: s.step, horizon: this.horizon(),
+      runningLoss, runningPpl: Math.exp(runningLoss), tokensPerS, etaS: pace.etaS(),
+    };
   }
 
   /**
