@@ -66,3 +66,18 @@ describe('a preset on another text (issue 26, item 5)', () => {
     expect(bptt(['train', '--config', preset, '--data', lyrics, '--set', 'run.sample_prefixes=[想]', '--print-config']).stdout).toMatch(/run\.sample_prefixes += \["想"\] +# flag/);
   });
 });
+
+describe('the README\'s Quick start is what the program prints (issue 26, item 5)', () => {
+  it('npm start\'s first lines, report lines, samples and last line, the speeds masked', () => {
+    const readme = readFileSync(join(import.meta.dirname, '../README.md'), 'utf8');
+    const start = readme.indexOf('```\n', readme.indexOf('`npm start` trains'));
+    const block = readme.slice(start + 4, readme.indexOf('```', start + 4)).trim().split('\n');
+    const r = bptt(['train', '--config', join(import.meta.dirname, '../examples/quickstart.yaml'), '--workers', '2', '--out', join(tmp(), 'qs')]);
+    expect(r.code, r.stderr).toBe(0);
+    // speeds and wall time differ by machine; everything else is the same on any
+    const mask = (l: string) => l.replace(/[\d,]+ tok\/s/, 'N tok/s').replace(/[\d.]+ GFLOP\/s/, 'N GFLOP/s').replace(/ [\d.]+ s$/, ' N s')
+      .replace(/in \d+s:/, 'in Ns:').replace(/[\d,]+ tokens\/s median/, 'N tokens/s median').replace(/ +/g, ' ');
+    const printed = r.stdout.trim().split('\n').map(mask);
+    for (const line of block.filter((l) => l !== '...')) expect(printed, line).toContain(mask(line));
+  });
+});
