@@ -125,7 +125,8 @@ export async function trainResolved(resolved: ResolvedConfig, options: TrainOpti
     if (resumeFrom) runDir.truncateMetrics(resumeFrom.training!.step, resumeFrom.training!.epoch);
     else runDir.createFresh(options.force ?? false);
     runDir.writeConfig(config); // on resume too: config.yaml always states what this run now is
-    announce(config, data, engine, trainer, resumeFrom, info, warn);
+    const baseline = unigramBaseline(data);
+    announce(config, data, baseline, engine, trainer, resumeFrom, info, warn);
     await options.onStart?.(config.run.out);
     const save = (state: TrainingState, file: 'last' | 'best') => saveCheckpoint(runDir.path(file), {
       vocab: data.vocab, config, layout: engine.plan.layout, heap: engine.blas.f, params: engine.plan.params,
@@ -150,7 +151,6 @@ export async function trainResolved(resolved: ResolvedConfig, options: TrainOpti
     const outcome = !done ? 'interrupted' : trainer.stoppedEarly ? 'early_stop' : 'completed';
     const s = trainer.state;
     const kept = s.bestValLoss !== null && s.bestStep !== null ? { loss: s.bestValLoss, step: s.bestStep, epoch: s.bestStep / trainer.perEpoch } : null;
-    const baseline = unigramBaseline(data);
     const summary = runDir.writeSummary(outcome, { kernels: engine.blas.name, workers: engine.workers, unigram_val_loss: baseline?.loss ?? null }, kept);
     if (!done) {
       info(`bptt: interrupted; checkpoint written to ${runDir.path('last')}; continue with "bptt resume ${config.run.out}"`);
@@ -189,7 +189,7 @@ function announceLargeCorpus(config: TrainConfig, info: (line: string) => void):
 }
 
 /** The run's first lines: the data, the model and its cost, the length and the schedule. */
-function announce(config: TrainConfig, data: PreparedData, engine: Engine, trainer: Trainer, resumeFrom: Checkpoint | undefined,
+function announce(config: TrainConfig, data: PreparedData, baseline: ReturnType<typeof unigramBaseline>, engine: Engine, trainer: Trainer, resumeFrom: Checkpoint | undefined,
   info: (line: string) => void, warn: (line: string) => void): void {
   const model = engine.plan.input.model;
   const flops = trainFlopsPerToken(model);
@@ -200,7 +200,6 @@ function announce(config: TrainConfig, data: PreparedData, engine: Engine, train
     `${trainer.sampler.batchesPerEpoch} minibatches/epoch, ${(flops / 1e6).toFixed(2)} MFLOP/token; ` +
     `kernels ${engine.blas.name}, ${engine.workers} worker${engine.workers > 1 ? 's' : ''}${config.run.deterministic ? ' (deterministic)' : ''}`);
   info(`bptt: ${describeLength(trainer)}; learning rate ${describeSchedule(config)}`);
-  const baseline = unigramBaseline(data);
   if (baseline) {
     info(`bptt: the validation tail costs ${baseline.loss.toFixed(3)} nats/char to a model that knows only character frequencies (the unigram baseline to beat)`);
     if (baseline.unseen > 0.001) {
