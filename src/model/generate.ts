@@ -9,7 +9,7 @@ import type { Rng } from '../util/rng.js';
 import type { Workspace } from './model.js';
 import { carryOver, modelForward, zeroState, type ModelDesc } from './model.js';
 import type { TensorOffsets } from './params.js';
-import { runToEnd, type Steps } from '../util/slices.js';
+import type { Steps } from '../util/slices.js';
 
 export interface GenerateOptions {
   length: number;
@@ -22,13 +22,10 @@ export interface GenerateOptions {
   onText?: (text: string) => void;
 }
 
-/** `ws` must have T = 1, B = 1. Returns the prefix followed by `length` generated characters. */
-export function generate(blas: Blas, model: ModelDesc, P: TensorOffsets, ws: Workspace, vocab: Vocab,
-  prefix: string, opts: GenerateOptions): string {
-  return runToEnd(generateSteps(blas, model, P, ws, vocab, prefix, opts));
-}
-
-/** generate as steps: one per character read or written (util/slices.ts runs them in slices). */
+/**
+ * The prefix followed by `opts.length` generated characters, as steps: one per character read or
+ * written (util/slices.ts runs them in slices; runToEnd to completion). `ws` must have T = 1, B = 1.
+ */
 export function* generateSteps(blas: Blas, model: ModelDesc, P: TensorOffsets, ws: Workspace, vocab: Vocab,
   prefix: string, opts: GenerateOptions): Steps<string> {
   const { V } = ws.shape;
