@@ -78,6 +78,11 @@ export const TrainingStateSchema = z.preprocess(renameOldAccumulators, z.strictO
   evalS: finite.min(0).nullable().optional().default(null),
   /** a report a stop cut short (during its evaluation): a resume evaluates and writes it before it trains */
   reportDue: ReportDueSchema.nullable().optional().default(null),
+  /** the largest gradient norm since the last report */
+  reportNormMax: finite.min(0).optional().default(0),
+  /** T-step chunks of each row of the validation tail an evaluation reads: all of them, or the subset
+   *  eval_every auto chose once for the run (null: not chosen yet; a run evaluated before reads all) */
+  evalChunks: count.nullable().optional().default(null),
 }));
 export type TrainingState = z.output<typeof TrainingStateSchema>;
 

@@ -17,6 +17,12 @@ export interface OutputMode {
 /** Without a terminal, a plain progress line at most this often (a long epoch is not silence). */
 export const PLAIN_PROGRESS_EVERY_MS = 30_000;
 
+/** ", 45,056 validation chars" when eval_every auto reads a subset of the validation tail */
+function subsetNote(m: Report): string {
+  if (m.val_mode !== 'carried-subset' || m.val_chars === null) return '';
+  return `, ${m.val_chars.toLocaleString('en-US')} validation chars`;
+}
+
 export class Output {
   private live = false;
   /** when the last line went out (plain mode) */
@@ -54,9 +60,9 @@ export class Output {
         : `minibatch ${m.step}/${length.n}`;
     stdout(
       `${at}  train ${m.train_loss.toFixed(3)} nats (ppl ${fmtNum(m.train_ppl, 4)})` +
-      `${m.val_loss !== null ? `  val ${m.val_loss.toFixed(3)} nats (ppl ${fmtNum(m.val_ppl, 4)})` : ''}` +
+      `${m.val_loss !== null ? `  val ${m.val_loss.toFixed(3)} nats (ppl ${fmtNum(m.val_ppl, 4)}${subsetNote(m)})` : ''}` +
       `  ${fmtNum(m.tokens_per_s).padStart(7)} tok/s  ${m.gflops.toFixed(1).padStart(5)} GFLOP/s` +
-      `  |g| ${fmtNum(m.grad_norm)} (clipped ${(100 * m.clipped_fraction).toFixed(0)}%)  lr ${fmtNum(m.lr)}  ${m.interval_s.toFixed(2)} s` +
+      `  |g| ${fmtNum(m.grad_norm_median)} median, ${fmtNum(m.grad_norm_max)} max (clipped ${(100 * m.clipped_fraction).toFixed(0)}%)  lr ${fmtNum(m.lr)}  ${m.interval_s.toFixed(2)} s` +
       `${m.eval_s !== null && m.eval_s >= 0.05 ? ` + eval ${m.eval_s.toFixed(1)} s` : ''}\n`);
   }
 
@@ -65,6 +71,14 @@ export class Output {
     this.clearLive();
     if (this.mode.json) { stdout(JSON.stringify({ event: 'samples', samples }) + '\n'); return; }
     for (const s of samples) stdout(` - ${oneLine(s)}\n`);
+  }
+
+  /** The live line during an evaluation or a round of samples (a terminal only): the run is not frozen. */
+  phase(phase: 'evaluation' | 'sampling'): void {
+    if (this.mode.quiet || this.mode.json || !this.mode.tty) return;
+    const line = phase === 'evaluation' ? 'evaluating: validation loss...' : 'sampling...';
+    stdout(`\r${line}\x1b[K`);
+    this.live = true;
   }
 
   progress(p: Progress): void {

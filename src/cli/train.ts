@@ -73,7 +73,10 @@ export async function trainCommand(resolved: ResolvedConfig, opts: TrainOptions,
         out.progress(p);
         runObservers.onProgress?.(p);
       },
-      onPhase: (phase) => runObservers.onPhase?.(phase),
+      onPhase: (phase) => {
+        out.phase(phase);
+        runObservers.onPhase?.(phase);
+      },
       onReport: (m) => out.report(m, length),
       onSamples: (samples) => out.samples(samples),
     }, resumeFrom);

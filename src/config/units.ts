@@ -25,8 +25,12 @@ export type Cadence =
   /** evaluation only: as often as keeps it under AUTO_EVAL_SHARE of the run's time */
   | { unit: 'auto' };
 
-/** run.eval_every: auto keeps evaluation at most this share of the run's time (train/trainer.ts). */
+/** run.eval_every: auto keeps evaluation at most this share of the run's time (train/cadences.ts). */
 export const AUTO_EVAL_SHARE = 0.05;
+/** eval_every auto gives a run at least this many evaluations (the last one included): a curve, not a
+ *  dot. When the whole validation tail costs too much for that, each evaluation reads the same
+ *  subset of it (train/cadences.ts autoEvalPlan). */
+export const AUTO_EVAL_MIN_EVALS = 5;
 
 const EVERY = /^(\d+)\s*(epochs?|minibatch(?:es)?|mb)$/;
 

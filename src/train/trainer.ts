@@ -27,7 +27,7 @@ import type { TrainingState } from '../checkpoint/checkpoint.js';
 import { optimStepOf, type OptimStep } from '../optim/optimizers.js';
 import type { PreparedData } from './data.js';
 import { evalChunks, evaluateLoss, evaluateSteps } from './evaluate.js';
-import { Cadences } from './cadences.js';
+import { autoEvalPlan, Cadences } from './cadences.js';
 import { budgetReserveS, runLength, type RunLength } from './length.js';
 import { formatDuration } from '../util/format.js';
 import { horizonOf, Pace } from './pace.js';
@@ -45,18 +45,23 @@ export interface Report {
   /** mean training loss, nats per character, over the minibatches since the last report */
   train_loss: number;
   train_ppl: number;
-  /** validation loss, nats per character, over the whole validation tail; null: not evaluated here */
+  /** validation loss, nats per character, over the validation tail (or the subset val_mode says); null: not evaluated here */
   val_loss: number | null;
   /** exp(val_loss); null when not evaluated, or when it overflows (val_loss is then the number) */
   val_ppl: number | null;
-  /** how the validation tail is read: consecutively in T-step chunks with the state carried */
-  val_mode: 'carried' | null;
+  /** how the validation tail is read: consecutively in T-step chunks with the state carried; the
+   *  whole tail, or (carried-subset) the same first chunks of each row every time (eval_every auto) */
+  val_mode: 'carried' | 'carried-subset' | null;
+  /** validation characters the evaluation read (null: not evaluated here) */
+  val_chars: number | null;
   /** the learning rate of the last minibatch */
   lr: number;
   tokens_per_s: number;
   gflops: number;
-  /** mean gradient norm before clipping, and the fraction of minibatches clipped */
+  /** gradient norm before clipping over the interval's minibatches: mean, median, largest; and the fraction clipped */
   grad_norm: number;
+  grad_norm_median: number;
+  grad_norm_max: number;
   clipped_fraction: number;
   /** training wall time of the interval, seconds (evaluation and checkpoints excluded) */
   interval_s: number;
@@ -113,6 +118,14 @@ export const DIVERGED_LOSS_FACTOR = 4;
 /** Stretches of a time-budgeted run last about this long, so the horizon is re-estimated often. */
 const BUDGET_STRETCH_S = 2;
 
+/** The middle value (the mean of the two middle ones), null for none. */
+function median(xs: number[]): number | null {
+  if (xs.length === 0) return null;
+  const s = Float64Array.from(xs).sort();
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
 /** The one rule for "best": finite and strictly below the best so far. */
 export function isBetter(valLoss: number | null, best: number | null): boolean {
   return valLoss !== null && Number.isFinite(valLoss) && (best === null || valLoss < best);
@@ -144,6 +157,8 @@ export class Trainer {
   private probedEvalS: number | null = null;
   /** the current epoch's sampler order is drawn (per process: a resumed run draws it again from epochRng) */
   private epochStarted = false;
+  /** gradient norms of the minibatches of the report interval trained by this process (their median) */
+  private intervalNorms: number[] = [];
 
   /**
    * The engine's memory already holds the start (train/start.ts placeStart); `resumeState` is the
@@ -169,7 +184,7 @@ export class Trainer {
         epoch: 0, minibatch: 0, epochRng: this.rng.state(), reportLossSum: 0, reportTokens: 0,
         reportNormSum: 0, reportClipped: 0, elapsedS: 0, bestValPpl: null, evalsSinceBest: 0, step: 0,
         bestValLoss: null, bestStep: null, horizon: null, lastEvalS: 0, lastSampleS: 0, lastCheckpointS: 0, evalS: null,
-        reportDue: null,
+        reportDue: null, reportNormMax: 0, evalChunks: null,
       };
     }
   }
@@ -190,7 +205,50 @@ export class Trainer {
   *evaluation(): Steps<number | null> {
     const { evalWs, P } = this.engine.plan;
     if (!this.data.val || !evalWs) return null;
-    return yield* evaluateSteps(this.engine.blas, this.model, P, evalWs, this.data.val);
+    return yield* evaluateSteps(this.engine.blas, this.model, P, evalWs, this.data.val, this.state.evalChunks ?? Infinity);
+  }
+
+  /** T-step chunks of each row in a whole evaluation of the validation tail (0 without one). */
+  get totalEvalChunks(): number {
+    const { evalWs } = this.engine.plan;
+    return this.data.val && evalWs ? evalChunks(this.data.val.length, evalWs.shape.T, evalWs.shape.B) : 0;
+  }
+
+  /** What an evaluation reads when it reads a subset: its rows, T and chunks (null: the whole tail, or no choice yet). */
+  evalSubset(): { rows: number; T: number; chunks: number } | null {
+    const { evalWs } = this.engine.plan;
+    const chunks = this.state.evalChunks;
+    if (!evalWs || chunks === null || chunks >= this.totalEvalChunks) return null;
+    return { rows: evalWs.shape.B, T: evalWs.shape.T, chunks };
+  }
+
+  /** Validation characters an evaluation reads: all of the tail's chunks, or the subset chosen. */
+  evalChars(): number {
+    const { evalWs } = this.engine.plan;
+    if (!this.data.val || !evalWs) return 0;
+    const chunks = Math.min(this.state.evalChunks ?? Infinity, this.totalEvalChunks);
+    return chunks === this.totalEvalChunks ? this.data.val.length : chunks * evalWs.shape.T * evalWs.shape.B;
+  }
+
+  /**
+   * eval_every auto: chooses, once per run, how much of the validation tail every evaluation reads
+   * (autoEvalPlan), as soon as the run's length in seconds is known (a budget's at once, a run by
+   * epochs' from its rate). A run that evaluated before this existed, or with a cadence of its own,
+   * reads the whole tail.
+   */
+  chooseEvalSubset(runS: number): void {
+    const total = this.totalEvalChunks;
+    if (this.state.evalChunks !== null || total === 0) return;
+    if (cadenceOf(this.config.run.eval_every).unit !== 'auto' || this.state.evalS !== null) { this.state.evalChunks = total; return; }
+    if (!Number.isFinite(runS)) return;
+    this.state.evalChunks = autoEvalPlan(this.firstEvalEstimateS(), runS, total).chunks;
+  }
+
+  /** What the next evaluation should take: the last one's time, or the probe's estimate for the chunks it reads. */
+  expectedEvalS(): number {
+    if (this.state.evalS !== null) return this.state.evalS;
+    const total = this.totalEvalChunks;
+    return total === 0 ? 0 : (this.firstEvalEstimateS() * Math.min(this.state.evalChunks ?? total, total)) / total;
   }
 
   /**
@@ -219,7 +277,8 @@ export class Trainer {
    */
   checkBudget(): void {
     if (this.length.kind !== 'time' || this.state.step > 0) return;
-    const evalS = this.firstEvalEstimateS();
+    this.chooseEvalSubset(this.length.seconds);
+    const evalS = this.expectedEvalS();
     const reserveS = budgetReserveS(this.state, evalS);
     if (this.length.seconds > reserveS) return;
     const val = this.data.val?.length ?? 0;
@@ -271,9 +330,10 @@ export class Trainer {
     const { config, state } = this;
     this.epochStarted = false;
     // before the first evaluation, its cost is estimated from one chunk of it (reserve, eval_every auto)
-    const pace = new Pace(this.length, this.perEpoch, state, this.clock, this.firstEvalEstimateS());
+    if (this.length.kind === 'time') this.chooseEvalSubset(this.length.seconds);
+    const pace = new Pace(this.length, this.perEpoch, state, this.clock, this.expectedEvalS());
     const ctx: RunContext = {
-      hooks, pace, cadences: new Cadences(config.run, pace, state), interval: { tokens: 0, seconds: 0 },
+      hooks, pace, cadences: new Cadences(config.run, pace, state, () => this.expectedEvalS()), interval: { tokens: 0, seconds: 0 },
       flopsPerToken: trainFlopsPerToken(this.model), optim: optimStepOf(config.optim),
     };
     // a report cut short by the stop that ended the last process comes first (its evaluation was cut)
@@ -355,7 +415,10 @@ export class Trainer {
         state.reportLossSum += results[row + Result.LOSS];
         state.reportTokens += T * B;
         interval.tokens += T * B;
-        state.reportNormSum += results[row + Result.NORM];
+        const norm = results[row + Result.NORM];
+        state.reportNormSum += norm;
+        state.reportNormMax = Math.max(state.reportNormMax, norm);
+        this.intervalNorms.push(norm);
         state.reportClipped += results[row + Result.FACTOR] < 1 ? 1 : 0;
         state.minibatch = first + booked + 1;
         state.step++;
@@ -401,6 +464,7 @@ export class Trainer {
     const { state } = this;
     const { hooks, pace, cadences } = ctx;
     const final = pace.ended();
+    this.chooseEvalSubset(pace.runS());
     const evalNow = final || evalCut || cadences.due('eval', epochEnded);
     if ((evalNow || epochEnded) && !(await this.reportInterval(ctx, epochEnded, lr, evalNow))) return this.interrupted(ctx);
     if (cadences.due('sample', epochEnded)) {
@@ -485,16 +549,20 @@ export class Trainer {
       train_ppl: Math.exp(trainLoss),
       val_loss: valLoss,
       val_ppl: valLoss === null || !Number.isFinite(Math.exp(valLoss)) ? null : Math.exp(valLoss),
-      val_mode: valLoss === null ? null : 'carried',
+      val_mode: valLoss === null ? null : this.evalChars() < (this.data.val?.length ?? 0) ? 'carried-subset' : 'carried',
+      val_chars: valLoss === null ? null : this.evalChars(),
       lr: a.lr,
       tokens_per_s: tokensPerS,
       gflops: (tokensPerS * a.flopsPerToken) / 1e9,
       grad_norm: state.reportNormSum / Math.max(1, minibatches),
+      grad_norm_median: median(this.intervalNorms) ?? state.reportNormSum / Math.max(1, minibatches),
+      grad_norm_max: state.reportNormMax,
       clipped_fraction: state.reportClipped / Math.max(1, minibatches),
       interval_s: a.intervalS,
       eval_s: evalS,
     };
-    Object.assign(state, { reportLossSum: 0, reportTokens: 0, reportNormSum: 0, reportClipped: 0 });
+    Object.assign(state, { reportLossSum: 0, reportTokens: 0, reportNormSum: 0, reportClipped: 0, reportNormMax: 0 });
+    this.intervalNorms = [];
     return report;
   }
 
