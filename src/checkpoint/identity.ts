@@ -9,8 +9,8 @@ import type { TrainConfig } from '../config/schema.js';
 
 /** Keys that `resume` may change: they extend or observe the run, never alter its trajectory. */
 export const RESUMABLE_KEYS = [
-  // data.path: a resume may read the same text from another place; its size and sha256 must match
-  'data.path', 'run.epochs', 'run.time_budget', 'run.minibatches', 'run.workers', 'run.eval_every', 'run.sample_every', 'run.checkpoint_every', 'run.out', 'run.sample_length', 'run.sample_prefixes',
+  // data.path, data.val_path: a resume may read the same text from another place; its size and sha256 must match
+  'data.path', 'data.val_path', 'run.epochs', 'run.time_budget', 'run.minibatches', 'run.workers', 'run.eval_every', 'run.sample_every', 'run.checkpoint_every', 'run.out', 'run.sample_length', 'run.sample_prefixes',
 ] as const;
 
 /**

@@ -39,7 +39,11 @@ export const DataSchema = z.strictObject({
   epoch_offset: z.enum(['none', 'random']).describe('consecutive: "random" rotates every row by a random offset each epoch, so the carried state never replays the same stream (none: D2L)'),
   steps: positiveInt.max(4096).describe('time steps T per sequence'),
   batch: positiveInt.max(65536).describe('sequences B per minibatch'),
-  val_fraction: z.number().min(0).max(0.5).describe('held-out tail of the corpus for validation perplexity'),
+  val_fraction: z.number().min(0).max(0.5).describe('share of the corpus held out for validation (see val_split); unused with val_path'),
+  val_split: z.enum(['tail', 'blocks']).describe('tail: the last val_fraction of the text validates (nanoGPT, char-rnn); blocks: every round(1/val_fraction)-th block of val_block characters does, spread over the whole text (for a text whose end differs from the rest)'),
+  val_block: positiveInt.max(1e9).describe('val_split blocks: characters per block'),
+  val_path: z.string().min(1).nullable().describe('a separate UTF-8 file to validate on (the whole of data.path then trains); null: split data.path'),
+  max_vocab: nonNegInt.max(1_000_000).describe('keep at most N distinct characters: the N-1 most frequent, and U+FFFD for all the others (a text with thousands of rare characters); 0 = all'),
 });
 
 export const ScheduleSchema = z.strictObject({
@@ -105,6 +109,10 @@ export const DEFAULTS: TrainConfig = {
     steps: 64,
     batch: 32,
     val_fraction: 0.1,
+    val_split: 'tail',
+    val_block: 10_000,
+    val_path: null,
+    max_vocab: 0,
   },
   optim: {
     kind: 'adamw', lr: 0.02, clip: 1, momentum: 0.9, betas: [0.9, 0.999], eps: 1e-8, weight_decay: 0.05,

@@ -21,8 +21,7 @@ export const MAX_DATA_BYTES = 512 * MiB;
  * only the bytes that can hold that many characters are read (4 per code point at most), so a
  * huge file with a small max_chars costs what the small prefix costs.
  */
-export function readTextFile(path: string, maxChars = 0): string {
-  const what = 'data file';
+export function readTextFile(path: string, maxChars = 0, what = 'data file'): string {
   const limit = maxChars > 0 ? Math.min(MAX_DATA_BYTES, maxChars * 4 + 3) : MAX_DATA_BYTES;
   const { bytes: read, size } = readRegularFile(path, what, limit, maxChars === 0);
   if (size === 0) {
@@ -97,6 +96,9 @@ export function toChars(text: string, pre: Preprocess): string[] {
   return pre.maxChars > 0 ? chars.slice(0, pre.maxChars) : chars;
 }
 
+/** U+FFFD, the replacement character: data.max_vocab's one symbol for every character it leaves out. */
+export const RARE_CHAR = '\uFFFD';
+
 export class Vocab {
   private readonly index: Map<string, number>;
 
@@ -120,11 +122,34 @@ export class Vocab {
   }
 
   /**
-   * Replaces code points by their ids, in place; returns the code points missing from the
-   * vocabulary (the array is then unchanged).
+   * At most `max` entries for the text `cps`: its max - 1 most frequent characters (ties: the lower
+   * code point) and RARE_CHAR standing for all the others; the whole vocabulary when it fits.
+   * `covered`: the share of the text's characters that keep their own entry.
    */
-  encodeCodePointsInPlace(cps: Int32Array): number[] {
+  static capped(cps: Int32Array, max: number): { vocab: Vocab; covered: number; dropped: number } {
+    const counts = new Map<number, number>();
+    for (let k = 0; k < cps.length; k++) counts.set(cps[k], (counts.get(cps[k]) ?? 0) + 1);
+    if (max === 0 || counts.size <= max) return { vocab: Vocab.fromCodePoints(cps), covered: 1, dropped: 0 };
+    const rare = RARE_CHAR.codePointAt(0)!;
+    const byCount = [...counts].filter(([c]) => c !== rare).sort((a, b) => b[1] - a[1] || a[0] - b[0]);
+    const kept = byCount.slice(0, max - 1);
+    const keptChars = kept.reduce((a, [, n]) => a + n, 0);
+    const vocab = new Vocab([...kept.map(([c]) => c), rare].sort((a, b) => a - b).map((c) => String.fromCodePoint(c)));
+    return { vocab, covered: cps.length === 0 ? 1 : keptChars / cps.length, dropped: counts.size - kept.length };
+  }
+
+  /**
+   * Replaces code points by their ids, in place; returns the code points missing from the
+   * vocabulary (the array is then unchanged). `mapRare`: a vocabulary with RARE_CHAR (data.max_vocab)
+   * gives it to every character it lacks, and nothing is missing.
+   */
+  encodeCodePointsInPlace(cps: Int32Array, mapRare = false): number[] {
     const idOf = new Map(this.chars.map((ch, k) => [ch.codePointAt(0)!, k]));
+    const rareId = mapRare ? this.index.get(RARE_CHAR) : undefined;
+    if (rareId !== undefined) {
+      for (let k = 0; k < cps.length; k++) cps[k] = idOf.get(cps[k]) ?? rareId;
+      return [];
+    }
     const missing = new Set<number>();
     for (let k = 0; k < cps.length; k++) if (!idOf.has(cps[k])) missing.add(cps[k]);
     if (missing.size > 0) return [...missing];
@@ -140,8 +165,9 @@ export class Vocab {
     return this.index.has(ch);
   }
 
+  /** A character's id; one the vocabulary lacks is RARE_CHAR's where it has one (a prefix with a rare character). */
   id(ch: string): number {
-    const k = this.index.get(ch);
+    const k = this.index.get(ch) ?? this.index.get(RARE_CHAR);
     if (k === undefined) throw new InputError(`character ${JSON.stringify(ch)} is not in the vocabulary`);
     return k;
   }
@@ -152,8 +178,9 @@ export class Vocab {
     return out;
   }
 
-  /** Characters of `text` missing from the vocabulary, each once. */
+  /** Characters of `text` missing from the vocabulary, each once (none where RARE_CHAR stands for them). */
   missing(text: string): string[] {
+    if (this.index.has(RARE_CHAR)) return [];
     return [...new Set(Array.from(text).filter((c) => !this.index.has(c)))];
   }
 
