@@ -16,9 +16,18 @@ What is the same as bptt (the config says it):
              settings, the learning rate by minibatch (warmup, then cosine or linear to min_lr)
              over a horizon estimated from the measured rate, re-estimated every ~2 s, with the
              last evaluation reserved inside the budget
-  evaluation the whole validation tail read consecutively in T-step chunks of up to B rows with the
-             state carried, mean nats per character; every --eval-every seconds and at the end,
+  evaluation the validation tail read consecutively in T-step chunks of up to B rows with the
+             state carried, mean nats per character; by default (--eval-every auto) on bptt's rule
+             (train/cadences.ts autoEvalPlan): at most 5% of the run, at least 5 evaluations, the
+             same subset of the tail every time when the whole costs too much; and at the end,
              inside the budget
+  input      --input onehot (default): nn.LSTM on one-hot inputs, whose input product torch computes
+             densely; --input lookup: the same weights, the input product read as a row of W_ih
+             (what bptt does) and the LSTM's recurrence written out in torch ops (lstm only)
+
+A fair peer needs a fast BLAS: before training, the script times torch's float32 matmul
+(512 x 2048 x 2048) at --threads and names the BLAS library torch loaded; below MIN_GFLOPS_PER_THREAD
+per thread it refuses (exit 2) unless --allow-slow-blas (README, "A fair PyTorch").
 
     python3 bench/pytorch_charlm.py --config examples/shakespeare.yaml --time 10m --threads 2 --out runs/torch-10m
 """
@@ -32,12 +41,23 @@ import sys
 import time
 
 ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-ap.add_argument("--config", required=True, help="a bptt config (YAML): model, data, optim sections and run.seed")
-ap.add_argument("--time", required=True, help="wall-clock budget: 90s, 10m, 1h30m")
+ap.add_argument("--config", help="a bptt config (YAML): model, data, optim sections and run.seed")
+ap.add_argument("--time", help="wall-clock budget: 90s, 10m, 1h30m")
 ap.add_argument("--threads", type=int, default=2)
-ap.add_argument("--eval-every", type=float, default=120.0, help="seconds between evaluations (and one at the end)")
-ap.add_argument("--out", required=True, help="run directory to write (must not exist, or be empty)")
+ap.add_argument("--eval-every", default="auto", help="seconds between evaluations (and one at the end), or auto: bptt's rule")
+ap.add_argument("--input", choices=["onehot", "lookup"], default="onehot", help="how the input reaches the cell (see above)")
+ap.add_argument("--allow-slow-blas", action="store_true", help="train even when torch's matmul is below the threshold (the run is then no fair peer)")
+ap.add_argument("--check-blas", action="store_true", help="only time the matmul, print it and exit (0: fast enough, 2: not)")
+ap.add_argument("--out", help="run directory to write (must not exist, or be empty)")
 a = ap.parse_args()
+if not a.check_blas and not (a.out and a.config and a.time):
+    ap.error("--config, --time and --out are required")
+
+# A BLAS below this many float32 GFLOP/s per thread on a 512 x 2048 x 2048 product is no peer.
+# Measured on the 2-core AMD EPYC VM (2026-12-06): OpenBLAS 0.3.21's openmp build 98 per thread,
+# bptt's own 128-bit WASM kernels 40-58 (bench/peak.ts), and the netlib reference BLAS that Debian's
+# torch falls back to 2.9. 10 sits between: the reference fails it by 3x, a fast BLAS passes by 10x.
+MIN_GFLOPS_PER_THREAD = 10.0
 
 
 def fail(msg):
@@ -68,6 +88,46 @@ try:
     import torch.nn.functional as F
 except ImportError:
     fail("needs torch")
+
+
+def blas_library():
+    """The BLAS shared library this process loaded (what LD_LIBRARY_PATH or alternatives chose)."""
+    try:
+        with open("/proc/self/maps") as f:
+            libs = {line.split()[-1] for line in f if re.search(r"/lib(open)?blas[^/]*\.so|/libmkl|/libblis", line)}
+        return ", ".join(sorted(libs)) or "none found in /proc/self/maps (torch's own)"
+    except OSError:
+        return "unknown"
+
+
+def matmul_gflops(threads, n=(512, 2048, 2048), reps=5):
+    """float32 GFLOP/s of an m x k by k x n product at `threads`: the best of `reps` after a warm-up."""
+    torch.set_num_threads(threads)
+    m, k, nn = n
+    x, w = torch.randn(m, k), torch.randn(k, nn)
+    torch.mm(x, w)
+    best = math.inf
+    for _ in range(reps):
+        t = time.perf_counter()
+        torch.mm(x, w)
+        best = min(best, time.perf_counter() - t)
+    return 2 * m * k * nn / best / 1e9
+
+
+gflops = matmul_gflops(a.threads)
+blas_line = (f"pytorch_charlm: torch {torch.__version__}, BLAS {blas_library()}: float32 matmul 512x2048x2048 "
+             f"{gflops:.1f} GFLOP/s at {a.threads} thread{'s' if a.threads > 1 else ''} ({gflops / a.threads:.1f} per thread)")
+print(blas_line, flush=True)
+if gflops / a.threads < MIN_GFLOPS_PER_THREAD:
+    how = ("torch is linked to a slow BLAS (below %.0f GFLOP/s per thread): no fair peer. On Debian: "
+           "apt-get download libopenblas0-openmp && dpkg -x libopenblas0-openmp_*.deb ob && "
+           "LD_LIBRARY_PATH=$PWD/ob/usr/lib/x86_64-linux-gnu/openblas-openmp python3 bench/pytorch_charlm.py ... "
+           "(README, 'A fair PyTorch'); --allow-slow-blas trains anyway" % MIN_GFLOPS_PER_THREAD)
+    if not a.allow_slow_blas:
+        fail(how)
+    print(f"pytorch_charlm: warning: {how}", file=sys.stderr, flush=True)
+if a.check_blas:
+    sys.exit(0)
 if not os.path.isfile(a.config):
     fail(f"--config {a.config}: no such file")
 cfg = yaml.safe_load(open(a.config, encoding="utf-8")) or {}
@@ -106,6 +166,10 @@ n_train = math.floor(len(ids) * (1 - val_fraction))
 train, val = ids[:n_train], ids[n_train:]
 
 
+if a.input == "lookup" and (cell != "lstm" or L != 1):
+    fail("--input lookup is written for a one-layer lstm")
+
+
 class CharLM(torch.nn.Module):
     def __init__(self):
         super().__init__()
@@ -115,8 +179,26 @@ class CharLM(torch.nn.Module):
         self.dense = torch.nn.Linear(H, V)
 
     def forward(self, x, state):
+        if a.input == "lookup":
+            return self.forward_lookup(x, state)
         y, state = self.rnn(F.one_hot(x, V).float(), state)
         return self.dense(y), state
+
+    def forward_lookup(self, x, state):
+        # x W_ih^T for a one-hot x is a row of W_ih: a gather (bptt's), then the recurrence step by
+        # step in torch ops, gates in torch's order i, f, g, o
+        r = self.rnn
+        xg = F.embedding(x, r.weight_ih_l0.t()) + r.bias_ih_l0 + r.bias_hh_l0
+        Tn, Bn = x.shape
+        h, c = (torch.zeros(Bn, H), torch.zeros(Bn, H)) if state is None else (state[0][0], state[1][0])
+        w_hh_t = r.weight_hh_l0.t()
+        ys = []
+        for t in range(Tn):
+            i, f, g, o = (xg[t] + h @ w_hh_t).chunk(4, 1)
+            c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+            h = torch.sigmoid(o) * torch.tanh(c)
+            ys.append(h)
+        return self.dense(torch.stack(ys)), (h[None], c[None])
 
 
 model = CharLM()
@@ -163,6 +245,11 @@ cycle = B * row_len - T
 rand_offset = D.get("epoch_offset", "random") == "random"
 
 
+def eval_chunks_total():
+    rows = max(1, min(B, len(val) // (T + 1)))
+    return (len(val) // rows - 1) // T
+
+
 def evaluate(max_chunks=None):
     model.eval()
     rows = max(1, min(B, len(val) // (T + 1)))
@@ -177,13 +264,28 @@ def evaluate(max_chunks=None):
             logits, state = model(xy[:-1], state)
             total += F.cross_entropy(logits.reshape(-1, V), xy[1:].reshape(-1), reduction="sum").item()
     model.train()
-    return total / (chunks * T * rows), chunks
+    read = chunks if max_chunks is None else min(chunks, max_chunks)
+    return total / (read * T * rows), chunks
 
 
 # before the first evaluation its cost is estimated from one chunk of it, as bptt does, and reserved
 e0 = time.perf_counter()
 _, n_chunks = evaluate(max_chunks=1)
 probe_eval_s = (time.perf_counter() - e0) * n_chunks
+# --eval-every auto: bptt's rule (src/train/cadences.ts autoEvalPlan, AUTO_EVAL_* in config/units.ts)
+AUTO_SHARE, AUTO_MIN_EVALS, AUTO_MIN_S, AUTO_MAX_EVALS = 0.05, 5, 5.0, 20
+if a.eval_every == "auto":
+    share = AUTO_SHARE * budget
+    eval_chunks = n_chunks if probe_eval_s * AUTO_MIN_EVALS <= share else max(1, min(n_chunks, int(n_chunks * share / (AUTO_MIN_EVALS * probe_eval_s))))
+
+
+    def eval_interval(e):
+        room = AUTO_SHARE - e / budget
+        return math.inf if room <= 0 else max(AUTO_MIN_S, budget / AUTO_MAX_EVALS, e / room)
+else:
+    eval_chunks = n_chunks
+    eval_interval = lambda e: float(a.eval_every)
+probe_eval_s *= eval_chunks / n_chunks
 os.makedirs(a.out, exist_ok=True)
 metrics = open(os.path.join(a.out, "metrics.jsonl"), "w")
 t0 = time.perf_counter()
@@ -201,7 +303,8 @@ def report(val_loss, ev_s):
     train_loss = loss_sum / max(1, loss_n)
     row = {"epoch": step / per_epoch, "step": step, "tokens": step * B * T, "elapsed_s": elapsed(), "train_loss": train_loss,
            "train_ppl": math.exp(train_loss), "val_loss": val_loss, "val_ppl": math.exp(val_loss) if val_loss is not None else None,
-           "val_mode": "carried" if val_loss is not None else None, "lr": opt.param_groups[0]["lr"],
+           "val_mode": ("carried" if eval_chunks == n_chunks else "carried-subset") if val_loss is not None else None,
+           "val_chars": eval_chunks * T * max(1, min(B, len(val) // (T + 1))) if val_loss is not None else None, "lr": opt.param_groups[0]["lr"],
            "tokens_per_s": loss_n * B * T / max(1e-9, interval_t), "interval_s": interval_t, "eval_s": ev_s, "threads": a.threads}
     metrics.write(json.dumps(row) + "\n")
     metrics.flush()
@@ -241,9 +344,9 @@ while not done:
             if horizon is None or abs(nxt - horizon) > max(1, 0.002 * horizon):
                 horizon = nxt
         final = elapsed() >= budget - reserve() or (horizon is not None and step >= horizon)
-        if final or elapsed() - last_eval >= a.eval_every:
+        if final or elapsed() - last_eval >= eval_interval(eval_s if eval_s is not None else probe_eval_s):
             e0 = time.perf_counter()
-            v, _ = evaluate()
+            v, _ = evaluate(max_chunks=eval_chunks)
             eval_s = time.perf_counter() - e0
             last_eval = elapsed()
             report(v, eval_s)
@@ -253,7 +356,8 @@ while not done:
     else:
         epoch += 1
 metrics.close()
-summary = {"outcome": "completed", "framework": f"pytorch {torch.__version__}", "threads": a.threads, "steps": step, "epochs": step / per_epoch,
+summary = {"outcome": "completed", "framework": f"pytorch {torch.__version__}", "blas": blas_library(), "matmul_gflops": gflops,
+           "input": a.input, "val_chars": eval_chunks * T * max(1, min(B, len(val) // (T + 1))), "threads": a.threads, "steps": step, "epochs": step / per_epoch,
            "elapsed_s": elapsed(), "best_val_loss": best["val_loss"] if best else None, "best_val_ppl": best["val_ppl"] if best else None,
            "best_val_step": best["step"] if best else None, "final_train_ppl": math.exp(loss_sum / loss_n) if loss_n else None}
 json.dump(summary, open(os.path.join(a.out, "summary.json"), "w"), indent=2)
