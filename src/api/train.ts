@@ -5,22 +5,22 @@
 // next minibatch boundary, after which the run is resumable as if a Ctrl-C had stopped it.
 
 import { statSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
 import type { KernelPreference } from '../blas/loader.js';
 import { resolveConfig, resolveConfigObject, type ResolvedConfig } from '../config/load.js';
 import { cadenceOf, type TrainConfig } from '../config/schema.js';
+import { AUTO_EVAL_MIN_EVALS, AUTO_EVAL_SHARE } from '../config/units.js';
 import { fixedHorizon, runLength } from '../train/length.js';
 import { learningRate } from '../train/schedule.js';
 import { honourBestOnDisk, placeStart } from '../train/start.js';
 import type { Engine } from '../engine/engine.js';
-import { PoolEngine } from '../engine/pool.js';
-import { planInputOf } from '../engine/plan.js';
 import { loadCheckpoint, saveCheckpoint, type Checkpoint, type TrainingState } from '../checkpoint/checkpoint.js';
 import { checkSamplePrefixes, prepareData, unigramBaseline, type PreparedData } from '../train/data.js';
-import { evalRows } from '../train/evaluate.js';
 import { RunDir, type RunSummary } from '../train/rundir.js';
 import { Trainer, type Progress, type Report } from '../train/trainer.js';
 import { trainFlopsPerToken } from '../model/params.js';
+import { outputShare } from '../train/choose.js';
+import { chooseRunModel, choosesModel } from './choose.js';
+import { createEngine } from './engine.js';
 import { describeModel } from '../model/desc.js';
 import { InputError } from '../util/errors.js';
 import { canonicalPath } from '../io/files.js';
@@ -69,32 +69,18 @@ export async function train(config: ConfigInput | string = {}, options: TrainOpt
   return trainResolved(resolved, options);
 }
 
-/** More workers than cores: every barrier then waits for a thread that has no core (measured). */
-export function workersWarning(workers: number): string {
-  return `${workers} workers on ${availableParallelism()} cores: threads share cores and every step waits at its barriers for the ` +
-    'descheduled ones (measured on 2 cores, quickstart: 16 workers ran at 45% and 64 at 24% of the speed of 2); use at most one worker per core';
-}
-
-/**
- * The worker pool, for every worker count: with 1 worker the step still runs on its own thread, so
- * this thread's event loop is free for signals and output (InlineEngine is for tests).
- */
-export function createEngine(config: TrainConfig, data: PreparedData, kernels: KernelPreference, warn?: (msg: string) => void): Engine {
-  const workers = config.run.workers ?? availableParallelism();
-  if (workers > availableParallelism()) warn?.(workersWarning(workers));
-  const plan = planInputOf(config, data.vocab.size, { workers, evalRows: evalRows(data.val?.length ?? 0, config.data.steps, config.data.batch) });
-  return new PoolEngine({ plan, kernels, corpus: data.train });
-}
-
 /** train() on a resolved config; `resumeFrom`: continue that checkpoint's run in its directory. */
 export async function trainResolved(resolved: ResolvedConfig, options: TrainOptions, resumeFrom?: Checkpoint): Promise<TrainResult> {
   const info = (line: string) => options.onLog?.(line, 'info');
   const warn = (line: string) => options.onLog?.(line, 'warn');
-  const config = resolved.config;
+  let config = resolved.config;
   const initFrom = options.init ? loadInit(options.init, config) : undefined;
   announceLargeCorpus(config, info);
   const data = prepareData(config, resumeFrom?.vocab ?? initFrom?.vocab);
   checkSamplePrefixes(config, data);
+  // no model key set: the model follows the run (train/choose.ts); config.yaml then states the one chosen
+  const choice = !resumeFrom && !initFrom && choosesModel(resolved) ? await chooseRunModel(config, data, options.kernels ?? 'auto') : null;
+  if (choice) config = { ...config, model: choice.model };
   if (resumeFrom) checkSameData(resumeFrom, data, warn);
   const runDir = new RunDir(config.run.out);
   // every path this run will touch, before anything is written or removed: no run file may be a
@@ -126,7 +112,7 @@ export async function trainResolved(resolved: ResolvedConfig, options: TrainOpti
     else runDir.createFresh(options.force ?? false);
     runDir.writeConfig(config); // on resume too: config.yaml always states what this run now is
     const baseline = unigramBaseline(data);
-    announce(config, data, baseline, engine, trainer, resumeFrom, info, warn);
+    announce(config, data, baseline, engine, trainer, resumeFrom, choice, info, warn);
     await options.onStart?.(config.run.out);
     const save = (state: TrainingState, file: 'last' | 'best') => saveCheckpoint(runDir.path(file), {
       vocab: data.vocab, config, layout: engine.plan.layout, heap: engine.blas.f, params: engine.plan.params,
@@ -151,7 +137,13 @@ export async function trainResolved(resolved: ResolvedConfig, options: TrainOpti
     const outcome = !done ? 'interrupted' : trainer.stoppedEarly ? 'early_stop' : 'completed';
     const s = trainer.state;
     const kept = s.bestValLoss !== null && s.bestStep !== null ? { loss: s.bestValLoss, step: s.bestStep, epoch: s.bestStep / trainer.perEpoch } : null;
-    const summary = runDir.writeSummary(outcome, { kernels: engine.blas.name, workers: engine.workers, unigram_val_loss: baseline?.loss ?? null }, kept);
+    // the baseline of what the evaluations read (a subset eval_every auto chose after the first lines, for a run by epochs)
+    const subset = trainer.evalSubset();
+    const evalBaseline = subset ? unigramBaseline(data, subset) : baseline;
+    const summary = runDir.writeSummary(outcome, {
+      kernels: engine.blas.name, workers: engine.workers, unigram_val_loss: baseline?.loss ?? null,
+      val_chars: data.val ? trainer.evalChars() : null, unigram_eval_loss: evalBaseline?.loss ?? null,
+    }, kept);
     if (!done) {
       info(`bptt: interrupted; checkpoint written to ${runDir.path('last')}; continue with "bptt resume ${config.run.out}"`);
     } else {
@@ -160,8 +152,8 @@ export async function trainResolved(resolved: ResolvedConfig, options: TrainOpti
         `train loss ${fmtLoss(summary.final_train_loss)}` +
         `${summary.best_val_loss !== null ? `, best validation loss ${fmtLoss(summary.best_val_loss)} (minibatch ${summary.best_val_step ?? '?'})` : ''}, ` +
         `${fmtNum(summary.median_tokens_per_s)} tokens/s median`);
-      if (baseline && summary.best_val_loss !== null && summary.best_val_loss >= baseline.loss) {
-        warn(`the best validation loss ${summary.best_val_loss.toFixed(3)} is no better than the unigram baseline ${baseline.loss.toFixed(3)} ` +
+      if (evalBaseline && summary.best_val_loss !== null && summary.best_val_loss >= evalBaseline.loss) {
+        warn(`the best validation loss ${summary.best_val_loss.toFixed(3)} is no better than the unigram baseline ${evalBaseline.loss.toFixed(3)} ` +
           '(characters by their frequency alone): this model learned nothing it can use on new text; try a smaller model or a longer run');
       }
       info(`bptt: run directory ${config.run.out}: last.safetensors${summary.best_val_ppl !== null ? ', best.safetensors' : ''}, metrics.jsonl, curves.svg, summary.json`);
@@ -190,22 +182,48 @@ function announceLargeCorpus(config: TrainConfig, info: (line: string) => void):
 
 /** The run's first lines: the data, the model and its cost, the length and the schedule. */
 function announce(config: TrainConfig, data: PreparedData, baseline: ReturnType<typeof unigramBaseline>, engine: Engine, trainer: Trainer, resumeFrom: Checkpoint | undefined,
-  info: (line: string) => void, warn: (line: string) => void): void {
+  choice: Awaited<ReturnType<typeof chooseRunModel>> | null, info: (line: string) => void, warn: (line: string) => void): void {
   const model = engine.plan.input.model;
   const flops = trainFlopsPerToken(model);
   info(`bptt: ${data.source}: ${plural(data.chars, 'character', 'characters')}, vocabulary ${data.vocab.size}, ` +
     `${data.train.length.toLocaleString('en-US')} train / ${(data.val?.length ?? 0).toLocaleString('en-US')} validation` +
+    `${data.val && data.split !== 'the last part validates' ? ` (${data.split})` : ''}` +
     `${config.data.preprocess.newlines_to_spaces ? ' (newlines replaced by spaces: data.preprocess.newlines_to_spaces)' : ''}`);
+  if (data.capped) {
+    info(`bptt: data.max_vocab ${config.data.max_vocab}: the ${(data.vocab.size - 1).toLocaleString('en-US')} most frequent characters cover ${(100 * data.capped.covered).toFixed(2)}% of the text; ` +
+      `the other ${data.capped.dropped.toLocaleString('en-US')} are one symbol, U+FFFD (losses count it as one character)`);
+  }
   info(`bptt: ${describeModel(model)}, ${config.optim.kind}, ${config.data.sampler} sampling, B=${config.data.batch} T=${config.data.steps}, ` +
     `${trainer.sampler.batchesPerEpoch} minibatches/epoch, ${(flops / 1e6).toFixed(2)} MFLOP/token; ` +
     `kernels ${engine.blas.name}, ${engine.workers} worker${engine.workers > 1 ? 's' : ''}${config.run.deterministic ? ' (deterministic)' : ''}`);
+  if (choice) {
+    const rates = choice.considered.filter((c) => c.tokensPerS !== undefined).map((c) => `H=${c.hidden} ${fmtNum(c.tokensPerS!)}`);
+    info(`bptt: model chosen for this run (no model key is set; --hidden or any model key decides instead): H=${choice.model.hidden}, because ${choice.why}` +
+      `${rates.length > 0 ? ` (tokens/s measured in ${choice.seconds.toFixed(1)} s before the run: ${rates.join(', ')})` : ''}`);
+  }
+  const share = outputShare(data.vocab.size, config.model);
+  if (share > OUTPUT_NOTE_SHARE) {
+    const cover = data.capped ? '' : coverageNote(data);
+    info(`bptt: the output layer (H x V = ${model.H} x ${data.vocab.size}) is ${(100 * share).toFixed(0)}% of the cost per token` +
+      `${cover ? `; ${cover}` : ''}`);
+  }
   info(`bptt: ${describeLength(trainer)}; learning rate ${describeSchedule(config)}`);
   if (baseline) {
     info(`bptt: the validation tail costs ${baseline.loss.toFixed(3)} nats/char to a model that knows only character frequencies (the unigram baseline to beat)`);
     if (baseline.unseen > 0.001) {
       warn(`${(100 * baseline.unseen).toFixed(2)}% of the validation characters never occur in the training text: no model trained on this split predicts them; ` +
-        'the end of this text differs from the rest (data.val_fraction holds out the end)');
+        (config.data.val_path ? `the validation file holds characters the training text lacks` :
+          config.data.val_split === 'tail' ? 'the end of this text differs from the rest: data.val_split blocks holds out blocks spread over the whole text, data.val_path a file of your own' :
+            'this text has characters too rare to occur in both parts'));
     }
+  }
+  const evalChars = trainer.evalChars();
+  const subset = trainer.evalSubset();
+  if (data.val && subset) {
+    info(`bptt: every evaluation reads the same ${evalChars.toLocaleString('en-US')} of the ${data.val.length.toLocaleString('en-US')} validation characters ` +
+      `(the first ${subset.chunks} of ${trainer.totalEvalChunks} chunks of each row, about ${trainer.expectedEvalS().toFixed(1)} s): ` +
+      `${AUTO_EVAL_MIN_EVALS} evaluations of the whole tail would take more than ${AUTO_EVAL_SHARE * 100}% of the run (eval_every auto; a cadence of your own reads it all); ` +
+      `their unigram baseline is ${unigramBaseline(data, subset)!.loss.toFixed(3)} nats/char`);
   }
   if (config.run.early_stop > 0 && (!data.val || cadenceOf(config.run.eval_every).unit === 'never')) {
     warn(`run.early_stop ${config.run.early_stop} never triggers: ${!data.val ? 'there is no validation split (data.val_fraction is 0)' : 'run.eval_every is 0 (evaluation only at the end)'}`);
@@ -219,6 +237,21 @@ function announce(config: TrainConfig, data: PreparedData, baseline: ReturnType<
     const extended = scheduleChange(resumeFrom, trainer);
     if (extended) info(`bptt: ${extended}`);
   }
+}
+
+/** The first lines say so when the output layer is more than this share of a token's cost (a large vocabulary). */
+const OUTPUT_NOTE_SHARE = 0.5;
+
+/** "data.max_vocab 2568 keeps 99% of the text as it is and halves the output layer": the smallest cap that covers 99%. */
+function coverageNote(data: PreparedData): string {
+  const counts = new Float64Array(data.vocab.size);
+  for (const ids of [data.train, data.val ?? new Int32Array(0)]) for (let k = 0; k < ids.length; k++) counts[ids[k]]++;
+  const sorted = Array.from(counts).sort((a, b) => b - a);
+  let sum = 0, n = 0;
+  while (n < sorted.length && sum < 0.99 * data.chars) sum += sorted[n++];
+  const cap = n + 1; // and U+FFFD for the rest
+  if (cap >= 0.8 * data.vocab.size) return '';
+  return `data.max_vocab ${cap} keeps 99% of the characters as they are (the rest become one symbol) and cuts the output layer to ${(100 * cap / data.vocab.size).toFixed(0)}%`;
 }
 
 /** "10m of training (time budget)", "40 epochs (1,200 minibatches)" */

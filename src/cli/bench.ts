@@ -10,7 +10,7 @@ import { lineChart } from '../io/svg.js';
 import { canonicalPath } from '../io/files.js';
 import { describeModel, modelOf } from '../model/desc.js';
 import { InputError } from '../util/errors.js';
-import { workersWarning } from '../api/train.js';
+import { workersWarning } from '../api/engine.js';
 import { nonNegInt, positiveInt } from './args.js';
 import { checkOutputFile } from './output_files.js';
 import { out as stdout, err as stderr } from './stdio.js';

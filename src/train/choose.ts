@@ -1,0 +1,79 @@
+// The default model, chosen for what the run can do: when a run sets no model key (no preset, no
+// --hidden/--cell/...), its size follows the tokens it will see. A model of P parameters used per
+// token (its training FLOPs per token / 6, so the output layer's H x V counts in full and the input
+// lookup not at all) wants at least TOKENS_PER_PARAM x P tokens of training: fewer, and a smaller
+// model that sees more of the text does better. Measured on tiny Shakespeare (README, "How the
+// defaults were chosen"): in 2 minutes LSTM 256 saw 24 tokens per parameter and beat LSTM 512,
+// which saw 1.7; in 10 minutes LSTM 512 saw 8.2 and beat LSTM 256. A budget's tokens come from each
+// candidate's measured rate on this machine (api/choose.ts probes them), a run by epochs or
+// minibatches knows its tokens; the rule itself is this pure function, deterministic given the rates.
+
+import type { TrainConfig } from '../config/schema.js';
+import { modelOf } from '../model/desc.js';
+
+type ModelConfig = TrainConfig['model'];
+import { trainFlopsPerToken } from '../model/params.js';
+
+/** The candidates, smallest first: one-layer LSTMs (the default cell). */
+export const CANDIDATE_HIDDEN = [128, 256, 512] as const;
+/** Tokens of training per parameter used per token that a candidate must reach to be chosen (see above). */
+export const TOKENS_PER_PARAM = 4;
+
+/** Parameters used per token: training FLOPs per token / 6 (a multiply-add is 2 FLOPs, and forward, dW and dX are 3 products). */
+export function paramsPerToken(V: number, model: ModelConfig): number {
+  return trainFlopsPerToken(modelOf(V, model)) / 6;
+}
+
+/** What the run will train: a fixed number of tokens, or seconds at a rate each candidate has (tokens/s, probed). */
+export type RunTokens = { kind: 'tokens'; tokens: number } | { kind: 'seconds'; seconds: number };
+
+export interface Candidate {
+  hidden: number;
+  /** tokens the run would train this candidate on */
+  tokens: number;
+  paramsPerToken: number;
+  /** measured training rate (a budget only) */
+  tokensPerS?: number;
+}
+
+export interface ModelChoice {
+  model: ModelConfig;
+  /** the candidates considered, smallest first (a larger one is not probed once one fails) */
+  considered: Candidate[];
+  /** why, in one clause */
+  why: string;
+}
+
+/**
+ * The largest candidate that sees at least TOKENS_PER_PARAM tokens per parameter, else the smallest.
+ * `rateOf(hidden)`: tokens/s of a candidate (asked only for a budget, smallest first, and not past
+ * the first candidate that fails: a larger one is slower and has more parameters, so it fails too).
+ */
+export async function chooseModel(base: ModelConfig, V: number, run: RunTokens, rateOf: (hidden: number) => Promise<number> | number): Promise<ModelChoice> {
+  const considered: Candidate[] = [];
+  for (const hidden of CANDIDATE_HIDDEN) {
+    const model = { ...base, hidden };
+    const p = paramsPerToken(V, model);
+    const c: Candidate = { hidden, tokens: 0, paramsPerToken: p };
+    if (run.kind === 'tokens') c.tokens = run.tokens;
+    else {
+      c.tokensPerS = await rateOf(hidden);
+      c.tokens = c.tokensPerS * run.seconds;
+    }
+    considered.push(c);
+    if (c.tokens < TOKENS_PER_PARAM * p) break;
+  }
+  const passing = considered.filter((c) => c.tokens >= TOKENS_PER_PARAM * c.paramsPerToken);
+  const chosen = passing.length > 0 ? passing[passing.length - 1] : considered[0];
+  const ratio = (c: Candidate) => (c.tokens / c.paramsPerToken).toFixed(1);
+  const next = considered.find((c) => c.hidden > chosen.hidden);
+  const why = passing.length === 0
+    ? `even the smallest candidate would see only ${ratio(chosen)} tokens per parameter (fewer than ${TOKENS_PER_PARAM}): the run is short for this text's vocabulary`
+    : `it sees ${ratio(chosen)} tokens per parameter${next ? `; H=${next.hidden} would see ${ratio(next)}, fewer than ${TOKENS_PER_PARAM}` : ''}`;
+  return { model: { ...base, hidden: chosen.hidden }, considered, why };
+}
+
+/** The output layer's share of the training FLOPs per token (its three H x V products). */
+export function outputShare(V: number, model: ModelConfig): number {
+  return (6 * model.hidden * V) / trainFlopsPerToken(modelOf(V, model));
+}

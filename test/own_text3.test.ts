@@ -1,0 +1,300 @@
+// Your own text, round two, the rest of issue 26: several evaluations in short runs (a subset of
+// the validation tail when the whole costs too much), the gradient norm's median and largest, the
+// live line while evaluating, a vocabulary cap, a validation file or blocks instead of the tail, and
+// a default model chosen for what the run can do (the output layer of a large vocabulary included).
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
+import { DEFAULTS, type TrainConfig } from '../src/config/schema.js';
+import { AUTO_EVAL_MIN_EVALS, AUTO_EVAL_SHARE } from '../src/config/units.js';
+import { autoEvalPlan, autoEvalIntervalS, AUTO_EVAL_MAX_EVALS } from '../src/train/cadences.js';
+import { InlineEngine } from '../src/engine/engine.js';
+import { planInputOf } from '../src/engine/plan.js';
+import { holdOutBlocks, prepareData } from '../src/train/data.js';
+import { evalRows } from '../src/train/evaluate.js';
+import { placeStart } from '../src/train/start.js';
+import { Trainer, type Report } from '../src/train/trainer.js';
+import { RARE_CHAR, Vocab } from '../src/data/corpus.js';
+import { chooseModel, outputShare, paramsPerToken, TOKENS_PER_PARAM } from '../src/train/choose.js';
+import { Output } from '../src/cli/terminal.js';
+import { D2L_BASE } from './train_helpers.js';
+import { bptt } from './cli_helpers.js';
+
+const tmp = () => mkdtempSync(join(tmpdir(), 'bptt-own3-'));
+const SHAKESPEARE = join(import.meta.dirname, '../data/tinyshakespeare.txt');
+
+describe('eval_every auto: several evaluations in a short run (issue 26, item 2)', () => {
+  it('the plan: the whole tail when it fits AUTO_EVAL_MIN_EVALS times in the share, else the same subset that does', () => {
+    // cheap: 1 s of a 600 s run reads everything, every 600/20 s at most
+    expect(autoEvalPlan(1, 600, 50)).toEqual({ chunks: 50, intervalS: 600 / AUTO_EVAL_MAX_EVALS });
+    // 20 s of a 120 s run: 6 s of share holds 5 evaluations of 1.2 s, 3 of the 50 chunks
+    const p = autoEvalPlan(20, 120, 50);
+    expect(p.chunks).toBe(Math.floor((50 * AUTO_EVAL_SHARE * 120) / (AUTO_EVAL_MIN_EVALS * 20)));
+    const e = (20 * p.chunks) / 50;
+    // evaluations every intervalS and one at the end stay within the share, and there are at least 5
+    expect(e * (120 / p.intervalS + 1)).toBeLessThanOrEqual(AUTO_EVAL_SHARE * 120 + 1e-9);
+    expect(Math.floor(120 / p.intervalS) + 1).toBeGreaterThanOrEqual(AUTO_EVAL_MIN_EVALS);
+    // never fewer than one chunk; an evaluation alone over the share: only the last one
+    expect(autoEvalPlan(1000, 60, 50).chunks).toBe(1);
+    expect(autoEvalIntervalS(10, 60)).toBe(Infinity);
+  });
+
+  it('a 2-minute budget whose whole tail costs 20 s evaluates the same subset at least 5 times, within 5% of the run', async () => {
+    const cfg: TrainConfig = {
+      ...D2L_BASE,
+      model: { ...D2L_BASE.model, hidden: 12, init_scale: 0.1 },
+      data: { ...D2L_BASE.data, sampler: 'consecutive', steps: 8, batch: 4, val_fraction: 0.1, max_chars: 20000 },
+      optim: { ...D2L_BASE.optim, kind: 'adam', lr: 0.01, clip: 1 },
+      run: { ...D2L_BASE.run, time_budget: '2m', sample_every: 0, checkpoint_every: 0, eval_every: 'auto' },
+    };
+    const data = prepareData(cfg);
+    const engine = new InlineEngine({ plan: planInputOf(cfg, data.vocab.size, { workers: 1, evalRows: evalRows(data.val!.length, 8, 4) }), corpus: data.train });
+    // the fake clock: 10 ms a minibatch, and a whole evaluation 20 s, in proportion to the chunks read
+    const chunks = { read: 0 };
+    const trainer: Trainer = new Trainer(cfg, data, engine, placeStart(cfg, engine), { clock: () => trainer.state.step * 0.01 + chunks.read * (20 / trainer.totalEvalChunks) });
+    trainer.probeEvalS = () => 20;
+    const real = trainer.evaluation.bind(trainer);
+    trainer.evaluation = function* () {
+      const it = real();
+      for (let r = it.next(); ; r = it.next()) { if (r.done) return r.value; chunks.read++; yield; }
+    };
+    const reports: Report[] = [];
+    expect(await trainer.run({ onReport: (m) => reports.push(m) })).toBe(true);
+    const evals = reports.filter((r) => r.val_loss !== null);
+    expect(evals.length).toBeGreaterThanOrEqual(AUTO_EVAL_MIN_EVALS);
+    const total = trainer.totalEvalChunks;
+    expect(trainer.state.evalChunks).toBeLessThan(total);
+    for (const r of evals) {
+      expect(r.val_mode).toBe('carried-subset');
+      expect(r.val_chars).toBe(trainer.state.evalChunks! * 8 * 4);
+    }
+    const evalS = evals.reduce((a, r) => a + r.eval_s!, 0);
+    expect(evalS / trainer.state.elapsedS).toBeLessThanOrEqual(AUTO_EVAL_SHARE + 1e-9);
+    expect(trainer.state.elapsedS).toBeLessThanOrEqual(120);
+  });
+
+  it('the run says so in its first lines, each row states the characters read, and a cadence of one\'s own reads the whole tail', () => {
+    const dir = tmp();
+    const base = ['--data', SHAKESPEARE, '--hidden', '32', '--workers', '1', '--time', '6s', '--set', 'run.sample_every=0', '--set', 'data.max_chars=300000'];
+    const r = bptt(['train', ...base, '--out', join(dir, 'a')]);
+    expect(r.code, r.stderr).toBe(0);
+    const said = /every evaluation reads the same ([\d,]+) of the ([\d,]+) validation characters/.exec(r.stdout);
+    const rows = readFileSync(join(dir, 'a', 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const evals = rows.filter((x) => x.val_loss !== null);
+    expect(evals.length).toBeGreaterThanOrEqual(2);
+    if (said) {
+      const n = Number(said[1].replace(/,/g, ''));
+      for (const x of evals) expect([x.val_mode, x.val_chars]).toEqual(['carried-subset', n]);
+      expect(JSON.parse(readFileSync(join(dir, 'a', 'summary.json'), 'utf8')).val_chars).toBe(n);
+    } else {
+      for (const x of evals) expect([x.val_mode, x.val_chars]).toEqual(['carried', 30000]);
+    }
+    const own = bptt(['train', ...base, '--set', 'run.eval_every=2s', '--out', join(dir, 'b')]);
+    expect(own.code, own.stderr).toBe(0);
+    expect(own.stdout).not.toMatch(/every evaluation reads the same/);
+    for (const l of readFileSync(join(dir, 'b', 'metrics.jsonl'), 'utf8').trim().split('\n').map((x) => JSON.parse(x)).filter((x) => x.val_loss !== null)) {
+      expect([l.val_mode, l.val_chars]).toEqual(['carried', 30000]);
+    }
+  });
+});
+
+describe('the gradient norm: median and largest over the interval (issue 26, item 5)', () => {
+  it('a report of one minibatch has median = max = mean; over many, median <= max and the printed line names both', async () => {
+    const dir = tmp();
+    const r = bptt(['train', '--data', SHAKESPEARE, '--hidden', '16', '--workers', '1', '--minibatches', '12', '--set', 'run.eval_every=1 minibatches',
+      '--set', 'data.max_chars=20000', '--set', 'run.sample_every=0', '--out', join(dir, 'a')]);
+    expect(r.code, r.stderr).toBe(0);
+    const rows = readFileSync(join(dir, 'a', 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    for (const x of rows.filter((y) => y.val_loss !== null)) {
+      expect(x.grad_norm_median).toBeCloseTo(x.grad_norm, 5);
+      expect(x.grad_norm_max).toBeCloseTo(x.grad_norm, 5);
+    }
+    const long = bptt(['train', '--data', SHAKESPEARE, '--hidden', '16', '--workers', '1', '--minibatches', '30', '--set', 'run.eval_every=0',
+      '--set', 'data.max_chars=20000', '--set', 'run.sample_every=0', '--clip', '0.05', '--out', join(dir, 'b')]);
+    expect(long.code, long.stderr).toBe(0);
+    const last = readFileSync(join(dir, 'b', 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).pop();
+    expect(last.grad_norm_median).toBeLessThanOrEqual(last.grad_norm_max);
+    expect(last.grad_norm).toBeLessThanOrEqual(last.grad_norm_max);
+    expect(last.grad_norm_max).toBeGreaterThan(last.grad_norm_median);
+    expect(long.stdout).toMatch(/\|g\| [\d.]+ median, [\d.,]+ max \(clipped \d+%\)/);
+  });
+});
+
+describe('the live line during an evaluation (issue 26, item 5)', () => {
+  it('a terminal sees "evaluating" while the run evaluates; plain output and JSON do not', () => {
+    const written: string[] = [];
+    const write = process.stdout.write.bind(process.stdout);
+    (process.stdout as { write: unknown }).write = (s: string) => { written.push(s); return true; };
+    try {
+      new Output({ quiet: false, json: false, tty: true }).phase('evaluation');
+      new Output({ quiet: false, json: false, tty: false }).phase('evaluation');
+      new Output({ quiet: false, json: true, tty: true }).phase('evaluation');
+    } finally {
+      (process.stdout as { write: unknown }).write = write;
+    }
+    expect(written).toEqual(['\revaluating: validation loss...\x1b[K']);
+  });
+});
+
+describe('a vocabulary cap: data.max_vocab (issue 26, item 1)', () => {
+  it('keeps the N-1 most frequent characters and U+FFFD for the rest; the text maps onto it; a resume maps the same', () => {
+    const text = 'aaaaabbbbcccdde';
+    const cps = Int32Array.from(Array.from(text, (c) => c.codePointAt(0)!));
+    const { vocab, covered, dropped } = Vocab.capped(cps, 3);
+    expect(vocab.chars).toEqual(['a', 'b', RARE_CHAR]);
+    expect(covered).toBeCloseTo(9 / 15, 12);
+    expect(dropped).toBe(3);
+    const ids = cps.slice();
+    expect(vocab.encodeCodePointsInPlace(ids, true)).toEqual([]);
+    expect(vocab.decode(ids)).toBe('aaaaabbbb' + RARE_CHAR.repeat(6));
+    // without the cap's mapping, the characters it dropped are missing
+    expect(vocab.encodeCodePointsInPlace(cps.slice(), false).sort((x, y) => x - y)).toEqual(['c', 'd', 'e'].map((c) => c.codePointAt(0)!));
+    // a prefix with a rare character is read as U+FFFD, not refused
+    expect(vocab.missing('az')).toEqual([]);
+    expect(vocab.id('z')).toBe(vocab.id(RARE_CHAR));
+    // a cap at or above the distinct count changes nothing
+    expect(Vocab.capped(cps, 5).vocab.chars).toEqual(['a', 'b', 'c', 'd', 'e']);
+    expect(Vocab.capped(cps, 0).dropped).toBe(0);
+  });
+
+  it('a run on a text of many rare characters: the first lines give the coverage; sample and resume work', () => {
+    const dir = tmp();
+    // 400 distinct CJK characters with a Zipf-like frequency
+    let text = '';
+    for (let k = 0; k < 400; k++) text += String.fromCodePoint(0x4e00 + k).repeat(Math.max(1, Math.round(2000 / (k + 1))));
+    const shuffled = Array.from(text).sort((a, b) => ((a.codePointAt(0)! * 7919) % 101) - ((b.codePointAt(0)! * 7919) % 101)).join('');
+    writeFileSync(join(dir, 'zh.txt'), shuffled);
+    const out = join(dir, 'run');
+    const r = bptt(['train', '--data', join(dir, 'zh.txt'), '--hidden', '16', '--workers', '1', '--minibatches', '4', '--set', 'data.max_vocab=50',
+      '--set', 'run.sample_every=0', '--set', 'data.steps=8', '--set', 'data.batch=4', '--out', out]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/vocabulary 50,/);
+    expect(r.stdout).toMatch(/data\.max_vocab 50: the 49 most frequent characters cover [\d.]+% of the text; the other 351 are one symbol, U\+FFFD/);
+    const s = bptt(['sample', '--checkpoint', join(out, 'last.safetensors'), '--prefix', String.fromCodePoint(0x4e00 + 399), '--length', '3']);
+    expect(s.code, s.stderr).toBe(0);
+    const more = bptt(['resume', out, '--minibatches', '6']);
+    expect(more.code, more.stderr).toBe(0);
+  });
+
+  it('a large vocabulary: the first lines say the output layer dominates and which cap keeps 99% of the text', () => {
+    const dir = tmp();
+    let text = '';
+    for (let k = 0; k < 3000; k++) text += String.fromCodePoint(0x4e00 + k).repeat(Math.max(1, Math.round(30000 / (k + 1) ** 1.3)));
+    writeFileSync(join(dir, 'zh.txt'), text);
+    const r = bptt(['train', '--data', join(dir, 'zh.txt'), '--hidden', '16', '--workers', '1', '--minibatches', '2', '--set', 'run.sample_every=0',
+      '--set', 'data.val_split=blocks', '--set', 'data.val_block=1000', '--out', join(dir, 'run')]);
+    expect(r.code, r.stderr).toBe(0);
+    const share = outputShare(3000, { ...DEFAULTS.model, hidden: 16 });
+    expect(r.stdout).toContain(`the output layer (H x V = 16 x 3000) is ${(100 * share).toFixed(0)}% of the cost per token; data.max_vocab `);
+  });
+});
+
+describe('the validation part: a file of its own, or blocks spread over the text (issue 26, item 4)', () => {
+  it('holdOutBlocks moves every k-th block behind the others, in order, as a plain split would', () => {
+    const ids = Int32Array.from({ length: 103 }, (_, k) => k);
+    const nVal = holdOutBlocks(ids, 10, 3);
+    const want = Array.from({ length: 103 }, (_, k) => k);
+    const held = want.filter((k) => Math.floor(k / 10) % 3 === 2);
+    expect(nVal).toBe(held.length);
+    expect(Array.from(ids)).toEqual([...want.filter((k) => Math.floor(k / 10) % 3 !== 2), ...held]);
+  });
+
+  it('data.val_split blocks: about val_fraction of the text validates, taken from everywhere; the warning about the tail goes', () => {
+    const dir = tmp();
+    // the last 10% uses letters the rest never does: a tail split warns, blocks do not
+    const text = 'abcd efgh '.repeat(900) + 'xyzw '.repeat(200);
+    writeFileSync(join(dir, 'c.txt'), text);
+    const args = ['--data', join(dir, 'c.txt'), '--hidden', '16', '--workers', '1', '--minibatches', '2', '--set', 'run.sample_every=0'];
+    const tail = bptt(['train', ...args, '--out', join(dir, 'tail')]);
+    expect(tail.stderr).toMatch(/never occur in the training text.*data\.val_split blocks/);
+    const blocks = bptt(['train', ...args, '--set', 'data.val_split=blocks', '--set', 'data.val_block=500', '--out', join(dir, 'blocks')]);
+    expect(blocks.code, blocks.stderr).toBe(0);
+    expect(blocks.stderr).not.toMatch(/never occur/);
+    expect(blocks.stdout).toMatch(/9,000 train \/ 1,000 validation \(every 10th block of 500 characters validates\)/);
+    const cfg = { ...DEFAULTS, data: { ...DEFAULTS.data, path: join(dir, 'c.txt'), val_split: 'blocks' as const, val_block: 500 } };
+    const d = prepareData(cfg);
+    expect(d.vocab.decode(d.val!)).toBe(Array.from({ length: 20 }, (_, b) => b).filter((b) => b % 10 === 9).map((b) => text.slice(b * 500, b * 500 + 500)).join(''));
+  });
+
+  it('data.val_path: the whole data file trains, the other file validates; a changed validation file is not the same run', () => {
+    const dir = tmp();
+    writeFileSync(join(dir, 'train.txt'), 'abcd efgh '.repeat(500));
+    writeFileSync(join(dir, 'val.txt'), 'hgfe dcba '.repeat(50) + 'q');
+    const out = join(dir, 'run');
+    const r = bptt(['train', '--data', join(dir, 'train.txt'), '--set', `data.val_path=${join(dir, 'val.txt')}`, '--hidden', '16', '--workers', '1',
+      '--minibatches', '3', '--set', 'run.sample_every=0', '--out', out]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/5,000 train \/ 501 validation \(validation file /);
+    // 'q' occurs only in the validation file: in the vocabulary, and warned about
+    expect(r.stderr).toMatch(/0\.20% of the validation characters never occur in the training text: .*the validation file holds characters the training text lacks/);
+    expect(parseYaml(readFileSync(join(out, 'config.yaml'), 'utf8')).data.val_path).toBe(join(dir, 'val.txt'));
+    // the same characters in another order: not the data the run was trained on
+    writeFileSync(join(dir, 'val.txt'), 'q' + 'hgfe dcba '.repeat(50));
+    const again = bptt(['resume', out, '--minibatches', '5']);
+    expect(again.code).toBe(2);
+    expect(again.stderr).toMatch(/differs from the data this run was trained on/);
+    // a character the run has never seen: named, with the validation file
+    writeFileSync(join(dir, 'val.txt'), 'hgfe dcba '.repeat(50) + 'r');
+    const foreign = bptt(['resume', out, '--minibatches', '5']);
+    expect(foreign.code).toBe(2);
+    expect(foreign.stderr).toMatch(/with validation file .*val\.txt: 1 character\(s\) not in the checkpoint's vocabulary, e\.g\. "r"/);
+    const missing = bptt(['train', '--data', join(dir, 'train.txt'), '--set', `data.val_path=${join(dir, 'nope.txt')}`, '--minibatches', '1', '--out', join(dir, 'r2')]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/validation file .*nope\.txt/);
+  });
+});
+
+describe('the default model follows the run (issue 26, item 1; issue 22, item 3)', () => {
+  const base = DEFAULTS.model;
+  const shakespeareRates: Record<number, number> = { 128: 150_000, 256: 58_700, 512: 15_700 };
+
+  it('is deterministic given measured rates: tiny Shakespeare\'s 2-minute budget gets LSTM 256, its 10-minute one LSTM 512', async () => {
+    const asked: number[] = [];
+    const rate = (h: number) => { asked.push(h); return shakespeareRates[h]; };
+    const two = await chooseModel(base, 65, { kind: 'seconds', seconds: 114 }, rate);
+    expect(two.model.hidden).toBe(256);
+    expect(asked).toEqual([128, 256, 512]);
+    const ten = await chooseModel(base, 65, { kind: 'seconds', seconds: 570 }, rate);
+    expect(ten.model.hidden).toBe(512);
+    expect(ten.why).toMatch(/^it sees [\d.]+ tokens per parameter$/);
+    // the rule, restated: the largest candidate with tokens >= TOKENS_PER_PARAM x parameters used per token
+    for (const c of two.considered) expect(c.tokens >= TOKENS_PER_PARAM * paramsPerToken(65, { ...base, hidden: c.hidden })).toBe(c.hidden <= 256);
+  });
+
+  it('a large vocabulary: the output layer makes even LSTM 128 short of tokens; it is chosen, and no larger one is timed', async () => {
+    const asked: number[] = [];
+    const zh = await chooseModel(base, 5965, { kind: 'seconds', seconds: 114 }, (h) => { asked.push(h); return h === 128 ? 12_000 : 1; });
+    expect(zh.model.hidden).toBe(128);
+    expect(asked).toEqual([128]);
+    expect(zh.why).toMatch(/even the smallest candidate would see only [\d.]+ tokens per parameter/);
+    expect(outputShare(5965, { ...base, hidden: 128 })).toBeGreaterThan(0.9);
+  });
+
+  it('a run by epochs or minibatches knows its tokens: nothing is timed', async () => {
+    const c = await chooseModel(base, 65, { kind: 'tokens', tokens: 10 * 1_003_854 }, () => { throw new Error('timed'); });
+    expect(c.model.hidden).toBe(512);
+  });
+
+  it('the run says what it chose and why, and config.yaml keeps it; a model key, a preset or --init decides instead', () => {
+    const dir = tmp();
+    const args = ['--data', SHAKESPEARE, '--workers', '1', '--minibatches', '3', '--set', 'run.sample_every=0', '--set', 'data.max_chars=50000'];
+    const r = bptt(['train', ...args, '--out', join(dir, 'a')]);
+    expect(r.code, r.stderr).toBe(0);
+    // 3 minibatches of 2,048 tokens: no candidate sees 4 tokens per parameter, so the smallest
+    expect(r.stdout).toMatch(/model chosen for this run \(no model key is set; --hidden or any model key decides instead\): H=128, because even the smallest candidate/);
+    expect(r.stdout).toMatch(/lstm H=128/);
+    expect(parseYaml(readFileSync(join(dir, 'a', 'config.yaml'), 'utf8')).model.hidden).toBe(128);
+    for (const extra of [['--hidden', '64'], ['--cell', 'gru'], ['--set', 'model.layers=1']]) {
+      const x = bptt(['train', ...args, ...extra, '--out', join(dir, `b${extra[1]}`)]);
+      expect(x.code, x.stderr).toBe(0);
+      expect(x.stdout).not.toMatch(/model chosen/);
+    }
+    const preset = bptt(['train', '--config', join(import.meta.dirname, '../examples/shakespeare-2m.yaml'), ...args, '--print-config']);
+    expect(preset.stdout).toMatch(/model\.hidden += 256 +# file/);
+    const resumed = bptt(['resume', join(dir, 'a'), '--minibatches', '4']);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(resumed.stdout).not.toMatch(/model chosen/);
+  });
+});
