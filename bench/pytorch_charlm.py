@@ -47,6 +47,7 @@ ap.add_argument("--threads", type=int, default=2)
 ap.add_argument("--eval-every", default="auto", help="seconds between evaluations (and one at the end), or auto: bptt's rule")
 ap.add_argument("--input", choices=["onehot", "lookup"], default="onehot", help="how the input reaches the cell (see above)")
 ap.add_argument("--allow-slow-blas", action="store_true", help="train even when torch's matmul is below the threshold (the run is then no fair peer)")
+ap.add_argument("--min-gflops", type=float, default=None, help="the threshold per thread (default MIN_GFLOPS_PER_THREAD, below)")
 ap.add_argument("--check-blas", action="store_true", help="only time the matmul, print it and exit (0: fast enough, 2: not)")
 ap.add_argument("--out", help="run directory to write (must not exist, or be empty)")
 a = ap.parse_args()
@@ -114,15 +115,16 @@ def matmul_gflops(threads, n=(512, 2048, 2048), reps=5):
     return 2 * m * k * nn / best / 1e9
 
 
+min_gflops = MIN_GFLOPS_PER_THREAD if a.min_gflops is None else a.min_gflops
 gflops = matmul_gflops(a.threads)
 blas_line = (f"pytorch_charlm: torch {torch.__version__}, BLAS {blas_library()}: float32 matmul 512x2048x2048 "
              f"{gflops:.1f} GFLOP/s at {a.threads} thread{'s' if a.threads > 1 else ''} ({gflops / a.threads:.1f} per thread)")
 print(blas_line, flush=True)
-if gflops / a.threads < MIN_GFLOPS_PER_THREAD:
+if gflops / a.threads < min_gflops:
     how = ("torch is linked to a slow BLAS (below %.0f GFLOP/s per thread): no fair peer. On Debian: "
            "apt-get download libopenblas0-openmp && dpkg -x libopenblas0-openmp_*.deb ob && "
            "LD_LIBRARY_PATH=$PWD/ob/usr/lib/x86_64-linux-gnu/openblas-openmp python3 bench/pytorch_charlm.py ... "
-           "(README, 'A fair PyTorch'); --allow-slow-blas trains anyway" % MIN_GFLOPS_PER_THREAD)
+           "(README, 'A fair PyTorch'); --allow-slow-blas trains anyway" % min_gflops)
     if not a.allow_slow_blas:
         fail(how)
     print(f"pytorch_charlm: warning: {how}", file=sys.stderr, flush=True)

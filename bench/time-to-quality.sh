@@ -19,7 +19,7 @@ PY=${PY:-python3}
 SLOW=()
 if [ "${ALLOW_SLOW_BLAS:-0}" = 1 ]; then SLOW=(--allow-slow-blas); fi
 # the peer's BLAS first: a slow one makes the whole comparison meaningless (exit 2, with the fix)
-"$PY" bench/pytorch_charlm.py --check-blas --threads "$THREADS" "${SLOW[@]}"
+"$PY" bench/pytorch_charlm.py --check-blas --threads "$THREADS" ${MIN_GFLOPS:+--min-gflops "$MIN_GFLOPS"} "${SLOW[@]}"
 mkdir -p "$OUT"
 for r in $RUNS; do
   budget=${r%%:*}; config=${r#*:}

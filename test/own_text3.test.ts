@@ -19,6 +19,7 @@ import { Trainer, type Report } from '../src/train/trainer.js';
 import { RARE_CHAR, Vocab } from '../src/data/corpus.js';
 import { chooseModel, outputShare, paramsPerToken, TOKENS_PER_PARAM } from '../src/train/choose.js';
 import { Output } from '../src/cli/terminal.js';
+import { load } from '../src/api/model.js';
 import { D2L_BASE } from './train_helpers.js';
 import { bptt } from './cli_helpers.js';
 
@@ -176,6 +177,9 @@ describe('a vocabulary cap: data.max_vocab (issue 26, item 1)', () => {
     expect(s.code, s.stderr).toBe(0);
     const more = bptt(['resume', out, '--minibatches', '6']);
     expect(more.code, more.stderr).toBe(0);
+    // the library reads the rare characters of a text as training did
+    const ev = load(join(out, 'last.safetensors')).evaluate(shuffled.slice(0, 2000));
+    expect(Number.isFinite(ev.loss)).toBe(true);
   });
 
   it('a large vocabulary: the first lines say the output layer dominates and which cap keeps 99% of the text', () => {

@@ -107,7 +107,8 @@ export class Model {
   evaluate(text: string): Evaluation {
     const { steps: T, batch } = this.ck.config.data;
     const ids = toCodePoints(text, { newlinesToSpaces: this.ck.config.data.preprocess.newlines_to_spaces, maxChars: 0 });
-    const missing = this.ck.vocab.encodeCodePointsInPlace(ids);
+    // a capped vocabulary (data.max_vocab) reads a character it left out as U+FFFD, as training did
+    const missing = this.ck.vocab.encodeCodePointsInPlace(ids, this.ck.config.data.max_vocab > 0);
     if (missing.length > 0) {
       throw new InputError(`text: ${missing.length} character(s) not in the model's vocabulary, e.g. ${missing.slice(0, 5).map((c) => JSON.stringify(String.fromCodePoint(c))).join(', ')}`);
     }
