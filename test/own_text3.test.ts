@@ -217,6 +217,15 @@ describe('the validation part: a file of its own, or blocks spread over the text
     expect(blocks.code, blocks.stderr).toBe(0);
     expect(blocks.stderr).not.toMatch(/never occur/);
     expect(blocks.stdout).toMatch(/9,000 train \/ 1,000 validation \(every 10th block of 500 characters validates\)/);
+    expect(blocks.stdout).toMatch(/the validation blocks costs? [\d.]+ nats\/char/);
+    // blocks too long for the text, or shorter than a sequence: refused with the bound
+    const long = bptt(['train', ...args, '--set', 'data.val_split=blocks', '--out', join(dir, 'long')]);
+    expect(long.code).toBe(2);
+    expect(long.stderr).toMatch(/10,000 characters make fewer than 10 blocks of data.val_block 10,000, so no block would validate .*lower data.val_block to at most 1,000/);
+    const short = bptt(['train', ...args, '--set', 'data.val_split=blocks', '--set', 'data.val_block=10', '--out', join(dir, 'short')]);
+    expect(short.code).toBe(2);
+    expect(short.stderr).toMatch(/data.val_block 10 is shorter than one sequence of data.steps \+ 1 = 65 characters/);
+    expect(bptt(['train', ...args, '--set', 'data.max_vocab=1', '--out', join(dir, 'one')]).stderr).toMatch(/data.max_vocab.*must be 0 \(every character\) or at least 2/);
     const cfg = { ...DEFAULTS, data: { ...DEFAULTS.data, path: join(dir, 'c.txt'), val_split: 'blocks' as const, val_block: 500 } };
     const d = prepareData(cfg);
     expect(d.vocab.decode(d.val!)).toBe(Array.from({ length: 20 }, (_, b) => b).filter((b) => b % 10 === 9).map((b) => text.slice(b * 500, b * 500 + 500)).join(''));
@@ -244,6 +253,7 @@ describe('the validation part: a file of its own, or blocks spread over the text
     const foreign = bptt(['resume', out, '--minibatches', '5']);
     expect(foreign.code).toBe(2);
     expect(foreign.stderr).toMatch(/with validation file .*val\.txt: 1 character\(s\) not in the checkpoint's vocabulary, e\.g\. "r"/);
+    expect(r.stdout).toMatch(/the validation file costs [\d.]+ nats\/char/);
     const missing = bptt(['train', '--data', join(dir, 'train.txt'), '--set', `data.val_path=${join(dir, 'nope.txt')}`, '--minibatches', '1', '--out', join(dir, 'r2')]);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/validation file .*nope\.txt/);

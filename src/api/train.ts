@@ -209,7 +209,8 @@ function announce(config: TrainConfig, data: PreparedData, baseline: ReturnType<
   }
   info(`bptt: ${describeLength(trainer)}; learning rate ${describeSchedule(config)}`);
   if (baseline) {
-    info(`bptt: the validation tail costs ${baseline.loss.toFixed(3)} nats/char to a model that knows only character frequencies (the unigram baseline to beat)`);
+    const part = config.data.val_path ? 'the validation file' : config.data.val_split === 'blocks' ? 'the validation blocks' : 'the validation tail';
+    info(`bptt: ${part} costs ${baseline.loss.toFixed(3)} nats/char to a model that knows only character frequencies (the unigram baseline to beat)`);
     if (baseline.unseen > 0.001) {
       warn(`${(100 * baseline.unseen).toFixed(2)}% of the validation characters never occur in the training text: no model trained on this split predicts them; ` +
         (config.data.val_path ? `the validation file holds characters the training text lacks` :

@@ -43,7 +43,7 @@ export const DataSchema = z.strictObject({
   val_split: z.enum(['tail', 'blocks']).describe('tail: the last val_fraction of the text validates (nanoGPT, char-rnn); blocks: every round(1/val_fraction)-th block of val_block characters does, spread over the whole text (for a text whose end differs from the rest)'),
   val_block: positiveInt.max(1e9).describe('val_split blocks: characters per block'),
   val_path: z.string().min(1).nullable().describe('a separate UTF-8 file to validate on (the whole of data.path then trains); null: split data.path'),
-  max_vocab: nonNegInt.max(1_000_000).describe('keep at most N distinct characters: the N-1 most frequent, and U+FFFD for all the others (a text with thousands of rare characters); 0 = all'),
+  max_vocab: nonNegInt.max(1_000_000).refine((v) => v !== 1, 'must be 0 (every character) or at least 2 (one character and U+FFFD for the rest)').describe('keep at most N distinct characters: the N-1 most frequent, and U+FFFD for all the others (a text with thousands of rare characters); 0 = all'),
 });
 
 export const ScheduleSchema = z.strictObject({

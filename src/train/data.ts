@@ -65,7 +65,16 @@ export function prepareData(config: TrainConfig, vocab?: Vocab): PreparedData {
   if (missing.length > 0) {
     throw new InputError(`${source}${d.val_path ? ` with validation file ${d.val_path}` : ''}: ${missing.length} character(s) not in the checkpoint's vocabulary, e.g. ${missing.slice(0, 5).map((c) => JSON.stringify(String.fromCodePoint(c))).join(', ')}`);
   }
-  if (!d.val_path && d.val_split === 'blocks' && d.val_fraction > 0) nVal = holdOutBlocks(ids, d.val_block, blockEvery(d.val_fraction));
+  if (!d.val_path && d.val_split === 'blocks' && d.val_fraction > 0) {
+    // a block shorter than a sequence would make every chunk an evaluation reads straddle a seam
+    if (d.val_block < d.steps + 1) throw new InputError(`data.val_block ${d.val_block} is shorter than one sequence of data.steps + 1 = ${d.steps + 1} characters; raise it`);
+    const every = blockEvery(d.val_fraction);
+    if (ids.length < every * d.val_block) {
+      throw new InputError(`${source}: ${ids.length.toLocaleString('en-US')} characters make fewer than ${every} blocks of data.val_block ${d.val_block.toLocaleString('en-US')}, ` +
+        `so no block would validate (val_split blocks holds out every ${ordinal(every)}); lower data.val_block to at most ${Math.floor(ids.length / every).toLocaleString('en-US')}`);
+    }
+    nVal = holdOutBlocks(ids, d.val_block, every);
+  }
   const train = ids.subarray(0, ids.length - nVal);
   const val = nVal > 0 ? ids.subarray(ids.length - nVal) : null;
   const need = minCorpusLength(d.sampler, d.batch, d.steps);
