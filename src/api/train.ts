@@ -210,7 +210,7 @@ function announce(config: TrainConfig, data: PreparedData, baseline: ReturnType<
   info(`bptt: ${describeLength(trainer)}; learning rate ${describeSchedule(config)}`);
   if (baseline) {
     const part = config.data.val_path ? 'the validation file' : config.data.val_split === 'blocks' ? 'the validation blocks' : 'the validation tail';
-    info(`bptt: ${part} costs ${baseline.loss.toFixed(3)} nats/char to a model that knows only character frequencies (the unigram baseline to beat)`);
+    info(`bptt: ${part} ${part.endsWith('blocks') ? 'cost' : 'costs'} ${baseline.loss.toFixed(3)} nats/char to a model that knows only character frequencies (the unigram baseline to beat)`);
     if (baseline.unseen > 0.001) {
       warn(`${(100 * baseline.unseen).toFixed(2)}% of the validation characters never occur in the training text: no model trained on this split predicts them; ` +
         (config.data.val_path ? `the validation file holds characters the training text lacks` :
@@ -223,7 +223,7 @@ function announce(config: TrainConfig, data: PreparedData, baseline: ReturnType<
   if (data.val && subset) {
     info(`bptt: every evaluation reads the same ${evalChars.toLocaleString('en-US')} of the ${data.val.length.toLocaleString('en-US')} validation characters ` +
       `(the first ${subset.chunks} of ${trainer.totalEvalChunks} chunks of each row, about ${trainer.expectedEvalS().toFixed(1)} s): ` +
-      `${AUTO_EVAL_MIN_EVALS} evaluations of the whole tail would take more than ${AUTO_EVAL_SHARE * 100}% of the run (eval_every auto; a cadence of your own reads it all); ` +
+      `${AUTO_EVAL_MIN_EVALS} evaluations of all of it would take more than ${AUTO_EVAL_SHARE * 100}% of the run (eval_every auto; a cadence of your own reads it all); ` +
       `their unigram baseline is ${unigramBaseline(data, subset)!.loss.toFixed(3)} nats/char`);
   }
   if (config.run.early_stop > 0 && (!data.val || cadenceOf(config.run.eval_every).unit === 'never')) {
