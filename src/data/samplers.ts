@@ -81,7 +81,7 @@ export class ConsecutiveSampler implements Sampler {
 
   constructor(private readonly corpus: Int32Array, readonly B: number, readonly T: number, private readonly randomOffset = false) {
     this.rowLen = Math.floor(corpus.length / B);
-    this.batchesPerEpoch = Math.max(0, Math.floor((this.rowLen - 1) / T));
+    this.batchesPerEpoch = consecutiveBatches(corpus.length, B, T);
     this.cycle = Math.max(1, B * this.rowLen - T);
   }
 
@@ -98,6 +98,11 @@ export class ConsecutiveSampler implements Sampler {
   fill(i: number, X: Int32Array, xOff: number, Y: Int32Array, yOff: number): void {
     fillFromStarts(this, this.corpus, i, X, xOff, Y, yOff);
   }
+}
+
+/** Minibatches of B rows of T steps consecutive sampling reads from `len` tokens (each row floor(len / B) long). */
+export function consecutiveBatches(len: number, B: number, T: number): number {
+  return Math.max(0, Math.floor((Math.floor(len / B) - 1) / T));
 }
 
 export function makeSampler(kind: SamplerKind, corpus: Int32Array, B: number, T: number, randomOffset = false): Sampler {

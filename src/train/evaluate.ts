@@ -3,7 +3,7 @@
 // (perplexity = exp of it, bits per character = it / ln 2).
 
 import type { Blas } from '../blas/types.js';
-import { ConsecutiveSampler } from '../data/samplers.js';
+import { consecutiveBatches, ConsecutiveSampler } from '../data/samplers.js';
 import type { Workspace } from '../model/model.js';
 import { carryOver, modelLoss, zeroState, type ModelDesc } from '../model/model.js';
 import type { TensorOffsets } from '../model/params.js';
@@ -16,7 +16,7 @@ export function evalRows(len: number, T: number, maxRows: number): number {
 
 /** T-step chunks of B rows an evaluation of `len` tokens reads (its cost is proportional). */
 export function evalChunks(len: number, T: number, B: number): number {
-  return new ConsecutiveSampler(new Int32Array(len), B, T).batchesPerEpoch;
+  return consecutiveBatches(len, B, T);
 }
 
 /** `maxChunks`: read only the first chunks (a probe of the evaluation's cost). */
