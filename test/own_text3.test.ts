@@ -226,6 +226,10 @@ describe('the validation part: a file of its own, or blocks spread over the text
     expect(short.code).toBe(2);
     expect(short.stderr).toMatch(/data.val_block 10 is shorter than one sequence of data.steps \+ 1 = 65 characters/);
     expect(bptt(['train', ...args, '--set', 'data.max_vocab=1', '--out', join(dir, 'one')]).stderr).toMatch(/data.max_vocab.*must be 0 \(every character\) or at least 2/);
+    // a text that reaches into the first validation block (9 x 1,050 < 10,000) holds out its part of it
+    const partial = bptt(['train', ...args, '--set', 'data.val_split=blocks', '--set', 'data.val_block=1050', '--out', join(dir, 'partial')]);
+    expect(partial.code, partial.stderr).toBe(0);
+    expect(partial.stdout).toMatch(/9,450 train \/ 550 validation \(every 10th block of 1,050 characters validates\)/);
     const cfg = { ...DEFAULTS, data: { ...DEFAULTS.data, path: join(dir, 'c.txt'), val_split: 'blocks' as const, val_block: 500 } };
     const d = prepareData(cfg);
     expect(d.vocab.decode(d.val!)).toBe(Array.from({ length: 20 }, (_, b) => b).filter((b) => b % 10 === 9).map((b) => text.slice(b * 500, b * 500 + 500)).join(''));

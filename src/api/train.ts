@@ -187,7 +187,7 @@ function announce(config: TrainConfig, data: PreparedData, baseline: ReturnType<
   const flops = trainFlopsPerToken(model);
   info(`bptt: ${data.source}: ${plural(data.chars, 'character', 'characters')}, vocabulary ${data.vocab.size}, ` +
     `${data.train.length.toLocaleString('en-US')} train / ${(data.val?.length ?? 0).toLocaleString('en-US')} validation` +
-    `${data.val && data.split !== 'the last part validates' ? ` (${data.split})` : ''}` +
+    `${data.val && data.split ? ` (${data.split})` : ''}` +
     `${config.data.preprocess.newlines_to_spaces ? ' (newlines replaced by spaces: data.preprocess.newlines_to_spaces)' : ''}`);
   if (data.capped) {
     info(`bptt: data.max_vocab ${config.data.max_vocab}: the ${(data.vocab.size - 1).toLocaleString('en-US')} most frequent characters cover ${(100 * data.capped.covered).toFixed(2)}% of the text; ` +

@@ -10,9 +10,9 @@
 
 import type { TrainConfig } from '../config/schema.js';
 import { modelOf } from '../model/desc.js';
+import { trainFlopsPerToken } from '../model/params.js';
 
 type ModelConfig = TrainConfig['model'];
-import { trainFlopsPerToken } from '../model/params.js';
 
 /** The candidates, smallest first: one-layer LSTMs (the default cell). */
 export const CANDIDATE_HIDDEN = [128, 256, 512] as const;

@@ -21,8 +21,8 @@ export interface PreparedData {
   fingerprint: DataFingerprint;
   /** data.max_vocab left characters out: the share of the text that kept its own entries, and how many were dropped */
   capped?: { covered: number; dropped: number };
-  /** how the validation part was chosen, for the first lines */
-  split: string;
+  /** how the validation part was chosen, for the first lines (null: the usual tail, or none) */
+  split: string | null;
 }
 
 /** Every configured sample prefix must be spelled in the vocabulary (checked before anything is written). */
@@ -69,7 +69,8 @@ export function prepareData(config: TrainConfig, vocab?: Vocab): PreparedData {
     // a block shorter than a sequence would make every chunk an evaluation reads straddle a seam
     if (d.val_block < d.steps + 1) throw new InputError(`data.val_block ${d.val_block} is shorter than one sequence of data.steps + 1 = ${d.steps + 1} characters; raise it`);
     const every = blockEvery(d.val_fraction);
-    if (ids.length < every * d.val_block) {
+    // block every-1 is the first to validate: the text must reach into it
+    if (ids.length <= (every - 1) * d.val_block) {
       throw new InputError(`${source}: ${ids.length.toLocaleString('en-US')} characters make fewer than ${every} blocks of data.val_block ${d.val_block.toLocaleString('en-US')}, ` +
         `so no block would validate (val_split blocks holds out every ${ordinal(every)}); lower data.val_block to at most ${Math.floor(ids.length / every).toLocaleString('en-US')}`);
     }
@@ -91,7 +92,7 @@ export function prepareData(config: TrainConfig, vocab?: Vocab): PreparedData {
     source, vocab: v, train, val, chars: ids.length, fingerprint,
     ...(capped && capped.dropped > 0 ? { capped: { covered: capped.covered, dropped: capped.dropped } } : {}),
     split: d.val_path ? `validation file ${d.val_path}` : d.val_split === 'blocks' && val
-      ? `every ${ordinal(blockEvery(d.val_fraction))} block of ${d.val_block.toLocaleString('en-US')} characters validates` : 'the last part validates',
+      ? `every ${ordinal(blockEvery(d.val_fraction))} block of ${d.val_block.toLocaleString('en-US')} characters validates` : null,
   };
 }
 
