@@ -62,6 +62,14 @@ function timed(inner: Blas): Blas {
           const [tA, tB, M, N, K] = args as [boolean, boolean, number, number, number];
           key = `sgemm ${tA ? 'T' : 'N'}${tB ? 'T' : 'N'} ${M}x${N}x${K}`;
           flops = 2 * M * N * K;
+        } else if (prop === 'sgemmPanels') {
+          // the recurrence's per-step product against W_h packed once per pass
+          const [M, N, K] = args as [number, number, number];
+          key = `sgemmPanels ${M}x${N}x${K}`;
+          flops = 2 * M * N * K;
+        } else if (prop === 'packPanels') {
+          const [tB, K, N] = args as [boolean, number, number];
+          key = `packPanels ${tB ? 'T' : 'N'} ${K}x${N}`;
         }
         const e = timings.get(key) ?? { ms: 0, calls: 0, flops: 0 };
         e.ms += dt; e.calls++; e.flops += flops;

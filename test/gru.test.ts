@@ -64,8 +64,10 @@ describe.each(['before', 'after'] as const)('GRU, reset %s', (gruReset) => {
 
 describe('GRU on the command line', () => {
   const dir = mkdtempSync(join(tmpdir(), 'bptt-gru-'));
+  // lr 3: at lr 10 both conventions ended this run far above the uniform loss (10.6 and 4.4 nats)
+  // and "before" crossed the divergence guard once float32 rounding moved (W_h packed per pass)
   const train = (reset: string, out: string) => bptt(['train', ...D2L_ARGS, '--builtin', 'counting', '--set', 'model.cell=gru', '--set', `model.gru_reset=${reset}`,
-    '--hidden', '32', '--batch', '8', '--steps', '16', '--lr', '10', '--clip', '1', '--sampler', 'consecutive', '--epochs', '2',
+    '--hidden', '32', '--batch', '8', '--steps', '16', '--lr', '3', '--clip', '1', '--sampler', 'consecutive', '--epochs', '2',
     '--set', 'run.sample_every=0', '--quiet', '--out', out]);
 
   it('reset after: export to torch.nn.GRU (order r, z, n; b_hn in bias_hh) and back is bitwise; sample and inspect work', () => {

@@ -70,12 +70,13 @@ export function tinyModel(shape: SeqShape, act: Activation, seed = 1, scale = 0.
  * Any model (cell, depth) at `base` of `blas`'s heap: weights N(0, 0.25), biases too (so their
  * gradients are exercised), random token ids, a non-zero initial state in every layer (h, and c).
  */
-export function buildModel(blas: Blas, base: number, spec: CellSpec, seed: number, s: SeqShape) {
+export function buildModel(blas: Blas, base: number, spec: CellSpec, seed: number, s: SeqShape, packed = false) {
   const model = desc(spec, s);
   const layout = paramLayout(model);
   const arena = new Arena(base);
   const pBase = arena.alloc(layout.numParams), gBase = arena.alloc(layout.numParams);
-  const ws = allocModelWorkspace(arena, model, s);
+  // packed: the training workspace's GEMM scratch and W_h panels (the recurrence packs W_h once per pass)
+  const ws = allocModelWorkspace(arena, model, s, packed);
   const rng = new Rng(seed);
   initParams(layout, blas.f, pBase, () => rng.normal(), 0.5);
   for (const name of layout.names.filter((n) => /(^|\.)b_/.test(n))) {
@@ -105,18 +106,18 @@ export function modelGrads(blas: Blas, m: BuiltModel, opts: ForwardOptions = {},
  * the loss agrees to 1e-5 relative and every gradient to `tol` times the largest one. Returns both
  * sides for further checks.
  */
-export function expectWasmMatchesFloat64(spec: CellSpec, s: SeqShape, o: { seed?: number; opts?: ForwardOptions; tol?: number } = {}) {
-  const { seed = 9, opts = {}, tol = 2e-5 } = o;
+export function expectWasmMatchesFloat64(spec: CellSpec, s: SeqShape, o: { seed?: number; opts?: ForwardOptions; tol?: number; packed?: boolean } = {}) {
+  const { seed = 9, opts = {}, tol = 2e-5, packed = false } = o;
   // sized as buildModel places it: both gradient-sized blocks and the workspace
   const layout = paramLayout(desc(spec, s));
   const measure = new Arena(0);
   measure.alloc(layout.numParams);
   measure.alloc(layout.numParams);
-  allocModelWorkspace(measure, desc(spec, s), s);
+  allocModelWorkspace(measure, desc(spec, s), s, packed);
   const ref = new RefBlas(measure.end, 'f64');
   const wasm = createWasmBlas(RESERVED_LOW_BYTES + measure.end * 4);
-  const a = buildModel(ref, 0, spec, seed, s);
-  const b = buildModel(wasm, RESERVED_LOW_BYTES / 4, spec, seed, s);
+  const a = buildModel(ref, 0, spec, seed, s, packed);
+  const b = buildModel(wasm, RESERVED_LOW_BYTES / 4, spec, seed, s, packed);
   // the reference starts from the float32-rounded values the kernels hold
   const copyRounded = (from: number, to: number, n: number) => { for (let k = 0; k < n; k++) ref.f[from + k] = wasm.f[to + k]; };
   copyRounded(a.pBase, b.pBase, a.layout.numParams);

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { compileKernels, createSharedMemory, GEMM_SCRATCH_ELEMS, RESERVED_LOW_BYTES, WasmBlas, type KernelVariant } from '../src/blas/loader.js';
 import { RefBlas } from '../src/blas/ref.js';
-import type { Blas } from '../src/blas/types.js';
+import { panelsElems, type Blas } from '../src/blas/types.js';
 import { Rng } from '../src/util/rng.js';
 
 const HEAP = 1 << 23; // elements
@@ -103,6 +103,54 @@ describe.each(variants)('wasm %s vs reference', (variant) => {
       r.sgemm(false, false, M, N, K, 1, a, K, b, N, 0, c, N);
       expectClose(w, r, c, M * N, 1e-5 * Math.sqrt(K), 1e-5);
     });
+  });
+
+  // the recurrence's prepacked products (model/cells/types.ts stepProduct): the layout bit for bit
+  // (it is a copy), the product against the reference, on edges of every block: M not a multiple
+  // of 4, N not a multiple of 8, K not a multiple of 4, leading dimensions wider than the rows
+  it.each([[1, 1, 1], [3, 17, 5], [17, 9, 255], [5, 1027, 17], [33, 255, 31], [32, 1024, 256], [16, 256, 1031]])(
+    'panel sgemm (W packed once, rows per call) NN/NT at M=%i N=%i K=%i', (M, N, K) => {
+      (w as WasmBlas).setScratch(HEAP - GEMM_SCRATCH_ELEMS);
+      try {
+        expect(w.canUsePanels(K)).toBe(true);
+        for (const tB of [false, true]) {
+          const lda = K + 3, ldb = (tB ? K : N) + 5, ldc = N + 2;
+          const a = BASE + 16, b = a + M * lda + 16, c = b + (tB ? N : K) * ldb + 16, p = c + M * ldc + 16;
+          const elems = panelsElems(K, N);
+          randomize(w, r, a, M * lda, rng);
+          randomize(w, r, b, (tB ? N : K) * ldb, rng);
+          randomize(w, r, p, elems, rng); // stale panels: every element must be written
+          w.packPanels(tB, K, N, b, ldb, p);
+          r.packPanels(tB, K, N, b, ldb, p);
+          expectClose(w, r, p, elems, 0, 0);
+          for (const [alpha, beta] of [[1, 0], [1, 1], [-0.5, 0.25]]) {
+            randomize(w, r, c, M * ldc, rng);
+            w.sgemmPanels(M, N, K, alpha, a, lda, p, beta, c, ldc);
+            r.sgemm(false, tB, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc); // the plain product is the oracle
+            expectClose(w, r, c, M * ldc, 1e-5 * Math.sqrt(K) * Math.abs(alpha), 1e-5);
+          }
+        }
+      } finally {
+        (w as WasmBlas).setScratch(null);
+      }
+    });
+
+  it('panel sgemm packs the rows in several chunks when M x K exceeds the scratch, and refuses without scratch', () => {
+    (w as WasmBlas).setScratch(HEAP - GEMM_SCRATCH_ELEMS);
+    try {
+      const K = 40000, N = 9, M = 30; // the scratch (557,056 elements for A) holds 12 rows of 40,000 (4-row multiples): three chunks
+      const a = BASE + 16, b = a + M * K + 16, c = b + K * N + 16, p = c + M * N + 16;
+      randomize(w, r, a, M * K, rng, 0.1);
+      randomize(w, r, b, K * N, rng, 0.1);
+      w.packPanels(false, K, N, b, N, p);
+      w.sgemmPanels(M, N, K, 1, a, K, p, 0, c, N);
+      r.sgemm(false, false, M, N, K, 1, a, K, b, N, 0, c, N);
+      expectClose(w, r, c, M * N, 1e-5 * Math.sqrt(K) * 0.01, 1e-5);
+    } finally {
+      (w as WasmBlas).setScratch(null);
+    }
+    expect(w.canUsePanels(16)).toBe(false);
+    expect(() => w.sgemmPanels(4, 8, 16, 1, BASE, 16, BASE + 1024, 0, BASE + 4096, 8)).toThrow(/no scratch/);
   });
 
   it.each([1, 3, 17, 255, 1027])('vector ops at n=%i', (n) => {

@@ -163,6 +163,9 @@ interface KernelExports {
     bc1: number, bc2: number, scale: number, wd: number, decoupled: number) => void;
   sgemm_packed: (transA: number, transB: number, M: number, N: number, K: number, alpha: number, A: number, lda: number, B: number, ldb: number, beta: number, C: number, ldc: number, scratch: number) => void;
   sgemm_scratch_bytes: () => number;
+  pack_panels: (transB: number, K: number, N: number, B: number, ldb: number, P: number) => void;
+  panels_fit: (K: number) => number;
+  sgemm_panels: (M: number, N: number, K: number, alpha: number, A: number, lda: number, P: number, beta: number, C: number, ldc: number, scratch: number) => void;
   peak_flops_per_iter: () => number;
 }
 
@@ -212,6 +215,17 @@ export class WasmBlas implements Blas {
     }
     const fn = transA ? this.x.sgemm_tn : transB ? this.x.sgemm_nt : this.x.sgemm_nn;
     fn(M, N, K, alpha, a << 2, lda, b << 2, ldb, beta, c << 2, ldc);
+  }
+  canUsePanels(K: number): boolean {
+    return this.scratch >= 0 && this.x.panels_fit(K) === 1;
+  }
+  packPanels(transB: boolean, K: number, N: number, b: number, ldb: number, dst: number): void {
+    this.x.pack_panels(transB ? 1 : 0, K, N, b << 2, ldb, dst << 2);
+  }
+  sgemmPanels(M: number, N: number, K: number, alpha: number, a: number, lda: number, panels: number,
+    beta: number, c: number, ldc: number): void {
+    if (!this.canUsePanels(K)) throw new Error(`sgemmPanels: no scratch for K = ${K} (setScratch first; canUsePanels says when)`);
+    this.x.sgemm_panels(M, N, K, alpha, a << 2, lda, panels << 2, beta, c << 2, ldc, this.scratch);
   }
   dot(n: number, x: number, y: number): number { return this.x.dot(n, x << 2, y << 2); }
   axpy(n: number, alpha: number, x: number, y: number): void { this.x.axpy(n, alpha, x << 2, y << 2); }

@@ -3,7 +3,7 @@
 // model code on it (new RefBlas(n, 'f64')). Arithmetic is float64; a float32 heap rounds on store.
 
 import { mix32 } from '../util/hash.js';
-import type { Activation, Blas } from './types.js';
+import { panelsElems, type Activation, type Blas } from './types.js';
 
 
 /** kernels.ts dropout_apply in TypeScript: the same integer hash, so the same mask bit for bit. */
@@ -46,6 +46,31 @@ export class RefBlas implements Blas {
           const bv = transB ? f[b + col * ldb + k] : f[b + k * ldb + col];
           s += av * bv;
         }
+        const ci = c + r * ldc + col;
+        f[ci] = alpha * s + (beta === 0 ? 0 : beta * f[ci]);
+      }
+    }
+  }
+
+  canUsePanels(): boolean {
+    return true;
+  }
+
+  packPanels(transB: boolean, K: number, N: number, b: number, ldb: number, dst: number): void {
+    const f = this.f;
+    f.fill(0, dst, dst + panelsElems(K, N));
+    for (let k = 0; k < K; k++) {
+      for (let j = 0; j < N; j++) f[dst + (j & ~7) * K + 8 * k + (j & 7)] = transB ? f[b + j * ldb + k] : f[b + k * ldb + j];
+    }
+  }
+
+  sgemmPanels(M: number, N: number, K: number, alpha: number, a: number, lda: number, panels: number,
+    beta: number, c: number, ldc: number): void {
+    const f = this.f;
+    for (let r = 0; r < M; r++) {
+      for (let col = 0; col < N; col++) {
+        let s = 0;
+        for (let k = 0; k < K; k++) s += f[a + r * lda + k] * f[panels + (col & ~7) * K + 8 * k + (col & 7)];
         const ci = c + r * ldc + col;
         f[ci] = alpha * s + (beta === 0 ? 0 : beta * f[ci]);
       }

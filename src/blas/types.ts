@@ -19,6 +19,14 @@ export const RESERVED_LOW_BYTES = WASM_PAGE_BYTES;
 /** Scratch a packed sgemm needs (elements), set with Blas.setScratch; the wasm module reports the same (checked on load). */
 export const GEMM_SCRATCH_ELEMS = 128 * 256 + 256 * 2048 + 32;
 
+/**
+ * Elements of op(B) (K x N) as prepacked panels (Blas.packPanels): ceil(N/8) panels of K rows x 8
+ * columns, panel-major, zero-padded. Element (k, j) is at (j & ~7) * K + 8 * k + (j & 7).
+ */
+export function panelsElems(K: number, N: number): number {
+  return K * Math.ceil(N / 8) * 8;
+}
+
 export type Activation = 'tanh' | 'identity' | 'relu';
 
 export interface Blas {
@@ -76,6 +84,13 @@ export interface Blas {
   /** Adam/AdamW step on scale*g with bias corrections bc1, bc2 (see kernels.ts adam_update) */
   adamUpdate(n: number, p: number, g: number, m: number, v: number, lr: number, b1: number, b2: number, eps: number,
     bc1: number, bc2: number, scale: number, wd: number, decoupled: boolean): void;
+  /** Whether sgemmPanels can run a product with this K here (WASM: scratch set and large enough). */
+  canUsePanels(K: number): boolean;
+  /** op(B) (K x N; B is K x N, or N x K when transB) copied into prepacked panels at dst (panelsElems(K, N) elements). */
+  packPanels(transB: boolean, K: number, N: number, b: number, ldb: number, dst: number): void;
+  /** C (M x N) = alpha * A op(B) + beta * C, op(B) prepacked by packPanels; A is M x K (lda). */
+  sgemmPanels(M: number, N: number, K: number, alpha: number, a: number, lda: number, panels: number,
+    beta: number, c: number, ldc: number): void;
   /** Thread-private scratch (elements) that lets sgemm pack its operands; null: unpacked kernels only. */
   setScratch(offset: number | null): void;
   /** rows of X become gradScale * (softmax - onehot(target)); returns the summed cross-entropy */

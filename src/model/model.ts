@@ -16,7 +16,7 @@
 
 import { GEMM_SCRATCH_ELEMS, type Blas } from '../blas/types.js';
 import type { Arena } from '../util/arena.js';
-import type { Cell, CellOptions, GruReset, LayerOffsets, LayerTrace, LayerWorkspace } from './cells/types.js';
+import { panelBufferElems, type Cell, type CellOptions, type GruReset, type LayerBase, type LayerOffsets, type LayerTrace, type LayerWorkspace } from './cells/types.js';
 import { cellAndOptions, type ModelDesc } from './desc.js';
 import { applyDropout, type DropoutKey } from './dropout.js';
 import { layerPrefix, type TensorOffsets } from './params.js';
@@ -57,7 +57,12 @@ export function allocModelWorkspace(arena: Arena, m: ModelDesc, shape: SeqShape,
     pack: withPack ? arena.alloc(GEMM_SCRATCH_ELEMS) : null, layers: [],
   };
   for (let l = 0; l < m.layers; l++) {
-    const base = { hs: arena.alloc((T + 1) * B * H), dhs: arena.alloc(T * B * H), dh0: arena.alloc(B * H) };
+    const base: LayerBase = { hs: arena.alloc((T + 1) * B * H), dhs: arena.alloc(T * B * H), dh0: arena.alloc(B * H) };
+    // a workspace that packs its GEMMs (training, evaluation) also packs W_h once per pass
+    if (withPack) {
+      base.panelElems = panelBufferElems(cell.gates.length, H);
+      base.panels = arena.alloc(base.panelElems);
+    }
     const lw = cell.alloc(arena, base, H, T, B, o);
     if (l > 0 && m.dropout > 0) lw.xDrop = arena.alloc(T * B * H);
     ws.layers.push(lw);

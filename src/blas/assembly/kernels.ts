@@ -342,6 +342,98 @@ export function sgemm_packed(transA: i32, transB: i32, M: i32, N: i32, K: i32, a
   }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Panel SGEMM for the recurrence. Each step multiplies its B x K rows by the same block of W_h, T
+// times per pass: pack_panels copies op(W) once per pass into the 8-column micro-panels above (K x 8
+// floats each, zero-padded), and sgemm_panels packs only the step's rows into 4-row micro-panels and
+// runs the 4 x 8 micro-kernel over whole K. Every read is then unit stride with constant offsets,
+// which the per-step unpacked kernels are not: W_h's rows are (4H + 16) floats apart (gemmAN) or read
+// four at a time (sgemm_nt). Measured on the 2-core EPYC VM, LSTM H = 512, 16 rows: 50-52 GFLOP/s
+// against 41-46 unpacked (bench/kernels.ts has the recurrence's shapes).
+
+/** op(B) (K x N; B is K x N, or N x K when transB) into ceil(N/8) panels of K x 8 at P. */
+export function pack_panels(transB: i32, K: i32, N: i32, B: usize, ldb: i32, P: usize): void {
+  if (!transB) {
+    packB(K, N, B, <usize>ldb << 2, 4, P);
+    return;
+  }
+  // op(B)(k, j) = B[j, k]: 8 rows of B become one panel. Four rows at a time along k, transposed
+  // 4 x 4 in registers, so both the reads (rows of B) and the writes (the panel) stay contiguous.
+  const ldbBytes = <usize>ldb << 2;
+  const K4 = K & ~3;
+  for (let q = 0; q < N; q += 8) {
+    const dst = P + (<usize>q * <usize>K << 2);
+    for (let half = 0; half < 8; half += 4) {
+      const c0 = q + half;
+      if (c0 + 4 <= N) {
+        const r0 = B + <usize>c0 * ldbBytes, r1 = r0 + ldbBytes, r2 = r1 + ldbBytes, r3 = r2 + ldbBytes;
+        for (let k = 0; k < K4; k += 4) {
+          const off = <usize>k << 2;
+          const a = v128.load(r0 + off), b = v128.load(r1 + off), c = v128.load(r2 + off), d = v128.load(r3 + off);
+          // [a0 b0 a1 b1], [c0 d0 c1 d1], [a2 b2 a3 b3], [c2 d2 c3 d3]
+          const ab01 = v128.shuffle<f32>(a, b, 0, 4, 1, 5), cd01 = v128.shuffle<f32>(c, d, 0, 4, 1, 5);
+          const ab23 = v128.shuffle<f32>(a, b, 2, 6, 3, 7), cd23 = v128.shuffle<f32>(c, d, 2, 6, 3, 7);
+          const d0 = dst + (<usize>k << 5) + (<usize>half << 2);
+          v128.store(d0, v128.shuffle<f32>(ab01, cd01, 0, 1, 4, 5));
+          v128.store(d0, v128.shuffle<f32>(ab01, cd01, 2, 3, 6, 7), 32);
+          v128.store(d0, v128.shuffle<f32>(ab23, cd23, 0, 1, 4, 5), 64);
+          v128.store(d0, v128.shuffle<f32>(ab23, cd23, 2, 3, 6, 7), 96);
+        }
+        for (let k = K4; k < K; k++) {
+          const d0 = dst + (<usize>k << 5) + (<usize>half << 2);
+          const off = <usize>k << 2;
+          store<f32>(d0, load<f32>(r0 + off)); store<f32>(d0, load<f32>(r1 + off), 4);
+          store<f32>(d0, load<f32>(r2 + off), 8); store<f32>(d0, load<f32>(r3 + off), 12);
+        }
+      } else {
+        // the last panel's missing columns are zeros
+        for (let c = 0; c < 4; c++) {
+          const j = c0 + c;
+          for (let k = 0; k < K; k++) {
+            store<f32>(dst + (<usize>k << 5) + (<usize>(half + c) << 2), j < N ? load<f32>(B + <usize>j * ldbBytes + (<usize>k << 2)) : 0);
+          }
+        }
+      }
+    }
+  }
+}
+
+/** Rows of A that sgemm_panels packs at once: the whole scratch but the edge tile. */
+// @ts-ignore: decorator
+@inline function panelRows(K: i32): i32 {
+  return ((PMC * PKC + PKC * PNC) / K) & ~3;
+}
+
+/** Whether sgemm_panels can take this K (at least one 4-row micro-panel fits the scratch). */
+export function panels_fit(K: i32): i32 {
+  return K > 0 && panelRows(K) >= 4 ? 1 : 0;
+}
+
+/** C = alpha * A op(B) + beta * C with op(B) prepacked by pack_panels; A is M x K (lda). Needs the sgemm scratch. */
+export function sgemm_panels(M: i32, N: i32, K: i32, alpha: f32, A: usize, lda: i32, P: usize, beta: f32,
+                             C: usize, ldc: i32, scratch: usize): void {
+  scaleC(M, N, beta, C, ldc);
+  if (K <= 0 || alpha == 0.0) return;
+  const ldcBytes = <usize>ldc << 2;
+  const ldaBytes = <usize>lda << 2;
+  const Ap = scratch;
+  const tile = scratch + (<usize>(PMC * PKC + PKC * PNC) << 2);
+  const rowsMax = panelRows(K);
+  for (let i0 = 0; i0 < M; i0 += rowsMax) {
+    const mc = min(rowsMax, M - i0);
+    packA(mc, K, A + <usize>i0 * ldaBytes, ldaBytes, 4, Ap);
+    // panel by panel: a panel (K x 8) is read from memory once and reused by every row block
+    for (let jr = 0; jr < N; jr += 8) {
+      const panel = P + (<usize>jr * <usize>K << 2);
+      const nr = min(8, N - jr);
+      for (let ir = 0; ir < mc; ir += 4) {
+        kernel4x8(K, Ap + (<usize>ir * <usize>K << 2), panel, C + <usize>(i0 + ir) * ldcBytes + (<usize>jr << 2),
+          ldcBytes, alpha, min(4, mc - ir), nr, tile);
+      }
+    }
+  }
+}
+
 /** C = alpha * A B + beta * C; A is M x K (lda), B is K x N (ldb). */
 export function sgemm_nn(M: i32, N: i32, K: i32, alpha: f32, A: usize, lda: i32, B: usize, ldb: i32,
                          beta: f32, C: usize, ldc: i32): void {

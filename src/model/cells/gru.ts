@@ -9,7 +9,7 @@
 // gradient checks). Torch: nn.GRU for "after" only, gates stacked r, z, n, bias_hh zero but its
 // n part, which is b_hn.
 
-import { recurrentRowStride, type Cell } from './types.js';
+import { recurrentRowStride, stepProduct, type Cell } from './types.js';
 
 export const gruCell: Cell = {
   kind: 'gru',
@@ -32,19 +32,23 @@ export const gruCell: Cell = {
   forward(blas, o, P, lw, H, T, B) {
     const G3 = 3 * H, ld = recurrentRowStride(G3);
     const gates = lw.gates!, aux = lw.aux!;
+    // after: h [W_hz | W_hr | W_hh]; before: h [W_hz | W_hr] and (R ⊙ h) W_hh, packed one after the other
+    const after = o.gruReset === 'after';
+    const hW = stepProduct(blas, lw, T, false, H, after ? G3 : 2 * H, P.W_h, ld);
+    const xWn = after ? null : stepProduct(blas, lw, T, false, H, H, P.W_h + 2 * H, ld, hW.elems);
     for (let t = 0; t < T; t++) {
       const A = gates + t * B * G3;
       const hPrev = lw.hs + t * B * H, hNext = hPrev + B * H;
       const X = aux + t * B * H; // after: h W_hh + b_hn; before: R ⊙ h
-      if (o.gruReset === 'after') {
+      if (after) {
         const Hg = lw.hg! + t * B * G3;
-        blas.sgemm(false, false, B, G3, H, 1, hPrev, H, P.W_h, ld, 0, Hg, G3);
+        hW.run(B, hPrev, H, 0, Hg, G3);
         blas.gruAfterForward(B, H, A, Hg, P.b_hn, hPrev, X, hNext);
       } else {
         // z and r: columns [0, 2H) of W_h; then the candidate from (R ⊙ h) W_hh, columns [2H, 3H)
-        blas.sgemm(false, false, B, 2 * H, H, 1, hPrev, H, P.W_h, ld, 1, A, G3);
+        hW.run(B, hPrev, H, 1, A, G3);
         blas.gruBeforeForward1(B, H, A, hPrev, X);
-        blas.sgemm(false, false, B, H, H, 1, X, H, P.W_h + 2 * H, ld, 1, A + 2 * H, G3);
+        xWn!.run(B, X, H, 1, A + 2 * H, G3);
         blas.gruBeforeForward2(B, H, A, hPrev, hNext);
       }
     }
@@ -54,6 +58,10 @@ export const gruCell: Cell = {
     const G3 = 3 * H, ld = recurrentRowStride(G3);
     const gates = lw.gates!, aux = lw.aux!;
     const rows = T * B;
+    // after: dL/d(h W_h) [W_hz | W_hr | W_hh]^T; before: da_n W_hh^T and [da_z | da_r] [W_hz | W_hr]^T
+    const after = o.gruReset === 'after';
+    const dW = stepProduct(blas, lw, T, true, after ? G3 : 2 * H, H, P.W_h, ld);
+    const dWn = after ? null : stepProduct(blas, lw, T, true, H, H, P.W_h + 2 * H, ld, dW.elems);
     for (let t = T - 1; t >= 0; t--) {
       const A = gates + t * B * G3;
       const dh = lw.dhs + t * B * H;
@@ -61,17 +69,17 @@ export const gruCell: Cell = {
       const X = aux + t * B * H;
       const dhPrev = t > 0 ? dh - B * H : lw.dh0;
       if (trace.dh !== undefined) blas.copy(B * H, dh, trace.dh + t * B * H);
-      if (o.gruReset === 'after') {
+      if (after) {
         const Hg = lw.hg! + t * B * G3; // becomes dL/d(h W_h) for this step
         blas.gruAfterBackward(B, H, A, Hg, hPrev, X, dh, dhPrev, t > 0 ? 1 : 0);
-        blas.sgemm(false, true, B, H, G3, 1, Hg, G3, P.W_h, ld, 1, dhPrev, H);
+        dW.run(B, Hg, G3, 1, dhPrev, H);
       } else {
         const tmp = lw.tmp!; // dL/d(R ⊙ h)
         blas.gruBeforeBackward1(B, H, A, hPrev, dh, dhPrev, t > 0 ? 1 : 0);
-        blas.sgemm(false, true, B, H, H, 1, A + 2 * H, G3, P.W_h + 2 * H, ld, 0, tmp, H);
+        dWn!.run(B, A + 2 * H, G3, 0, tmp, H);
         blas.gruBeforeBackward2(B, H, A, hPrev, tmp, dhPrev);
         // the paths through z and r: [da_z | da_r] [W_hz | W_hr]^T
-        blas.sgemm(false, true, B, H, 2 * H, 1, A, G3, P.W_h, ld, 1, dhPrev, H);
+        dW.run(B, A, G3, 1, dhPrev, H);
       }
     }
     if (o.gruReset === 'after') {

@@ -7,7 +7,7 @@
 // gradient checks); dW_h is one GEMM after the loop. Torch: nn.LSTM, gates stacked i, f, g, o
 // (g is D2L's candidate c), bias_hh zero.
 
-import { recurrentRowStride, type Cell } from './types.js';
+import { recurrentRowStride, stepProduct, type Cell } from './types.js';
 
 export const lstmCell: Cell = {
   kind: 'lstm',
@@ -30,11 +30,12 @@ export const lstmCell: Cell = {
   forward(blas, _o, P, lw, H, T, B) {
     const G4 = 4 * H, ld = recurrentRowStride(G4);
     const gates = lw.gates!, cs = lw.cs!, tc = lw.tc!;
+    const hW = stepProduct(blas, lw, T, false, H, G4, P.W_h, ld);
     for (let t = 0; t < T; t++) {
       const A = gates + t * B * G4;
       const hPrev = lw.hs + t * B * H, hNext = hPrev + B * H;
       const cPrev = cs + t * B * H, cNext = cPrev + B * H;
-      blas.sgemm(false, false, B, G4, H, 1, hPrev, H, P.W_h, ld, 1, A, G4);
+      hW.run(B, hPrev, H, 1, A, G4);
       blas.lstmGatesForward(B, H, A, cPrev, cNext, tc + t * B * H, hNext);
     }
   },
@@ -43,6 +44,7 @@ export const lstmCell: Cell = {
     const G4 = 4 * H, ld = recurrentRowStride(G4);
     const gates = lw.gates!, cs = lw.cs!, tc = lw.tc!, dc = lw.dc!;
     blas.fill(B * H, 0, dc);
+    const dAWt = stepProduct(blas, lw, T, true, G4, H, P.W_h, ld);
     for (let t = T - 1; t >= 0; t--) {
       const A = gates + t * B * G4;
       const dh = lw.dhs + t * B * H;
@@ -50,7 +52,7 @@ export const lstmCell: Cell = {
       blas.lstmGatesBackward(B, H, A, cs + t * B * H, tc + t * B * H, dh, dc, trace.dc === undefined ? -1 : trace.dc + t * B * H);
       // dh_{t-1} += dA_t W_h^T (for t = 0: dL/dh_0)
       const dhPrev = t > 0 ? dh - B * H : lw.dh0;
-      blas.sgemm(false, true, B, H, G4, 1, A, G4, P.W_h, ld, t > 0 ? 1 : 0, dhPrev, H);
+      dAWt.run(B, A, G4, t > 0 ? 1 : 0, dhPrev, H);
     }
     blas.sgemm(true, false, H, G4, T * B, 1, lw.hs, H, gates, G4, 1, G.W_h, ld);
   },

@@ -5,7 +5,7 @@
 // into dL/da_t in place (so dA is dhs) and sends dL/dh_{t-1} += da_t W_hh^T down the chain;
 // dW_hh is one GEMM after the loop. Torch: nn.RNN (tanh or relu; no identity).
 
-import { recurrentRowStride, type Cell } from './types.js';
+import { recurrentRowStride, stepProduct, type Cell } from './types.js';
 
 export const rnnCell: Cell = {
   kind: 'rnn',
@@ -21,23 +21,25 @@ export const rnnCell: Cell = {
 
   forward(blas, o, P, lw, H, T, B) {
     const ld = recurrentRowStride(H);
+    const hW = stepProduct(blas, lw, T, false, H, H, P.W_h, ld);
     for (let t = 0; t < T; t++) {
       const hPrev = lw.hs + t * B * H;
       const a = hPrev + B * H;
-      blas.sgemm(false, false, B, H, H, 1, hPrev, H, P.W_h, ld, 1, a, H);
+      hW.run(B, hPrev, H, 1, a, H);
       blas.actForward(o.act, B * H, a);
     }
   },
 
   backward(blas, o, P, G, lw, H, T, B, trace) {
     const ld = recurrentRowStride(H);
+    const daWt = stepProduct(blas, lw, T, true, H, H, P.W_h, ld);
     // newest step first: dhs[t] already holds dL/dh_t in full when we reach it
     for (let t = T - 1; t >= 0; t--) {
       const dh = lw.dhs + t * B * H;
       if (trace.dh !== undefined) blas.copy(B * H, dh, trace.dh + t * B * H);
       blas.actBackward(o.act, B * H, lw.hs + (t + 1) * B * H, dh); // dh -> da_t
       const dhPrev = t > 0 ? dh - B * H : lw.dh0;
-      blas.sgemm(false, true, B, H, H, 1, dh, H, P.W_h, ld, t > 0 ? 1 : 0, dhPrev, H);
+      daWt.run(B, dh, H, t > 0 ? 1 : 0, dhPrev, H);
     }
     blas.sgemm(true, false, H, H, T * B, 1, lw.hs, H, lw.dhs, H, 1, G.W_h, ld);
   },

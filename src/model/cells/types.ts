@@ -9,7 +9,7 @@
 // A cell's forward reads aIn and the state in hs[0] (and cs[0]); its backward reads dL/dh_t in
 // dhs, accumulates (+=) its recurrent gradients (dW_h and any extra block) and writes dh0.
 
-import type { Activation, Blas } from '../../blas/types.js';
+import { panelsElems, type Activation, type Blas } from '../../blas/types.js';
 import type { Arena } from '../../util/arena.js';
 
 export type GruReset = 'before' | 'after';
@@ -45,10 +45,14 @@ export interface LayerWorkspace {
   hg?: number;
   /** GRU before: (B, H) scratch for dL/d(R ⊙ h) */
   tmp?: number;
+  /** W_h's blocks as prepacked panels for the pass's per-step products (stepProduct), panelElems
+   *  elements; absent in workspaces that never run long passes (generation) */
+  panels?: number;
+  panelElems?: number;
 }
 
 /** The parts every layer has, placed by the stack; a cell adds its own. */
-export type LayerBase = Pick<LayerWorkspace, 'hs' | 'dhs' | 'dh0'>;
+export type LayerBase = Pick<LayerWorkspace, 'hs' | 'dhs' | 'dh0' | 'panels' | 'panelElems'>;
 
 /** Where backward copies per-step gradients for inspection (T, B, H each), or nothing. */
 export interface LayerTrace {
@@ -112,6 +116,48 @@ export interface Cell {
  */
 export function recurrentRowStride(width: number): number {
   return width % 1024 === 0 ? width + 16 : width;
+}
+
+/** Steps a pass needs before packing W_h pays for itself (it is packed once per pass; generation runs T = 1). */
+export const PANEL_MIN_STEPS = 4;
+
+/**
+ * Elements a layer's panel buffer needs for G gates of H units: the forward packs blocks of
+ * W_h (H x G*H in all), the backward their transposes (G*H x H in all), each block's columns
+ * rounded up to 8 (panelsElems).
+ */
+export function panelBufferElems(G: number, H: number): number {
+  return Math.max(H * (G * H + 8 * G), G * H * (Math.ceil(H / 8) * 8));
+}
+
+/** One per-step product X op(Wblock) of a pass: run(M, a, lda, beta, c, ldc) is C = A op(W) + beta C. */
+export interface StepProduct {
+  run(M: number, a: number, lda: number, beta: number, c: number, ldc: number): void;
+  /** panel elements it took from the layer's buffer (0 when it runs unpacked), where the next block starts */
+  elems: number;
+}
+
+/**
+ * The product of each step's rows with one block of W_h (op(W) is K x N; W is K x N, or N x K when
+ * transB, ld apart), the same at every step of a pass. When the workspace has a panel buffer, the
+ * pass is long enough and the kernels can, the block is packed once here, at element `at` of the
+ * buffer, and every step runs sgemmPanels (unit-stride reads: blas/assembly/kernels.ts says why and
+ * how much faster); otherwise every step runs the plain sgemm. The sums are over the same k either
+ * way; only float32 rounding differs.
+ */
+export function stepProduct(blas: Blas, lw: LayerWorkspace, T: number, transB: boolean, K: number, N: number,
+  w: number, ld: number, at = 0): StepProduct {
+  const elems = panelsElems(K, N);
+  if (lw.panels === undefined || T < PANEL_MIN_STEPS || !blas.canUsePanels(K)) {
+    return {
+      elems: 0,
+      run: (M, a, lda, beta, c, ldc) => blas.sgemm(false, transB, M, N, K, 1, a, lda, w, ld, beta, c, ldc),
+    };
+  }
+  if (at + elems > lw.panelElems!) throw new Error(`stepProduct: ${at + elems} panel elements needed, ${lw.panelElems} allocated`);
+  const panels = lw.panels + at;
+  blas.packPanels(transB, K, N, w, ld, panels);
+  return { elems, run: (M, a, lda, beta, c, ldc) => blas.sgemmPanels(M, N, K, 1, a, lda, panels, beta, c, ldc) };
 }
 
 /** FLOPs per token of one layer's training step (forward + BPTT), a multiply-add counted as 2:
