@@ -199,6 +199,23 @@ describe.each(variants)('wasm %s vs reference', (variant) => {
     }
   });
 
+  it('the gate kernel\'s exp at its edges: sigmoid and tanh exact to float32 over the clamp range, +-Infinity saturate, NaN stays NaN', () => {
+    // exp4 clamps with pmin/pmax and builds 2^n from the mantissa: every edge of that, through the LSTM gates
+    const xs = [0, 1e-8, -0.3, 0.6251, -2, 5, -9.1, 20, -40, 87, -87.2, 88.3, -88.3, 100, -100, 1e30, -1e30, Infinity, -Infinity, NaN];
+    const H = xs.length, A = BASE + 512, cPrev = A + 4 * H + 8, c = cPrev + H + 8, tc = c + H + 8, h = tc + H + 8;
+    for (let g = 0; g < 4; g++) xs.forEach((v, k) => { w.f[A + g * H + k] = v; });
+    xs.forEach((_, k) => { w.f[cPrev + k] = 0; });
+    w.lstmGatesForward(1, H, A, cPrev, c, tc, h);
+    const sigmoid = (v: number) => 1 / (1 + Math.exp(-v));
+    xs.forEach((v, k) => {
+      for (const [g, want] of [[0, sigmoid(v)], [1, sigmoid(v)], [2, sigmoid(v)], [3, Math.tanh(v)]] as const) {
+        const got = w.f[A + g * H + k];
+        if (Number.isNaN(v)) expect(got, `gate ${g} at NaN`).toBeNaN();
+        else expect(Math.abs(got - want), `gate ${g} at ${v}: ${got} against ${want}`).toBeLessThanOrEqual(2e-7 + 2e-6 * Math.abs(want));
+      }
+    });
+  });
+
   it('tanh is accurate near zero and saturates at large |x|', () => {
     const xs = [0, 1e-8, -3e-5, 0.01, -0.3, 0.6249, 0.6251, -2, 8.9, 9.1, -50, 1e4];
     const x = BASE + 256;
