@@ -9,7 +9,6 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { builtinCorpus } from '../src/data/builtin.js';
 import { makeSampler } from '../src/data/samplers.js';
-import { readSafetensors } from '../src/io/safetensors.js';
 import { Result } from '../src/engine/control.js';
 import { InlineEngine } from '../src/engine/engine.js';
 import { loadCheckpoint, loadParamsInto } from '../src/checkpoint/checkpoint.js';
@@ -121,6 +120,7 @@ async function bpttFirstStep(runDir: string): Promise<Map<string, Float32Array>>
 
 failInCiWithout('examples/train_ddp.py under torchrun', python !== undefined, "a python3 that imports torch, torch.distributed and yaml (Debian's python3-torch, python3-yaml)");
 describe.skipIf(!python)('examples/train_ddp.py under torchrun (gloo, this machine)', () => {
+  // 1 rank and 2 ranks each agree with bptt's clipped step, so with each other: the clip follows the all-reduce
   it.each(['rnn', 'lstm', 'gru'] as const)('%s: one identical minibatch through bptt and through DDP on 1 and 2 ranks gives the same updated tensors (one bias, the norm over bptt\'s parameters)', async (cell) => {
     const lrun = join(dir, `one-${cell}`);
     expect(bptt(['train', ...D2L_ARGS, '--data', corpus, '--set', `model.cell=${cell}`, '--set', 'model.gru_reset=after', '--hidden', '24', '--batch', '8', '--steps', '16',
@@ -200,27 +200,8 @@ describe.skipIf(!python)('examples/train_ddp.py under torchrun (gloo, this machi
     expect(cont.code).toBe(0);
   });
 
-  it('1 rank and 2 ranks give the same parameters after one step (the clip follows the all-reduce)', () => {
-    const one = join(dir, 'r1.torch.safetensors');
-    const two = join(dir, 'r2.torch.safetensors');
-    torchrun(1, one, ['--epochs', '1', '--max-minibatches', '1']);
-    torchrun(2, two, ['--epochs', '1', '--max-minibatches', '1']);
-    const a = readSafetensors(one).tensors, b = readSafetensors(two).tensors;
-    const init = readSafetensors(exported).tensors;
-    let moved = 0;
-    for (const [name, t] of a) {
-      const u = b.get(name)!.data;
-      let scale = 0;
-      for (const x of t.data) scale = Math.max(scale, Math.abs(x));
-      for (let k = 0; k < t.data.length; k++) {
-        expect(Math.abs(t.data[k] - u[k]), `${name}[${k}]`).toBeLessThanOrEqual(1e-5 * Math.max(scale, 1e-3));
-        moved = Math.max(moved, Math.abs(t.data[k] - init.get(name)!.data[k]));
-      }
-    }
-    expect(moved).toBeGreaterThan(1e-4); // the step did something
-  });
-
-  it.each([['lstm', 1], ['gru', 1], ['lstm', 2], ['gru', 3]] as const)('a %s run of %i layer(s): the first minibatch loss equals bptt\'s, and the result imports as that model', async (cell, layers) => {
+  // one layer of each cell is the per-cell test above (the whole updated model, not only the loss)
+  it.each([['lstm', 2], ['gru', 3]] as const)('a %s run of %i layer(s): the first minibatch loss equals bptt\'s, and the result imports as that model', async (cell, layers) => {
     const lrun = join(dir, `${cell}${layers}-run`);
     expect(bptt(['train', ...D2L_ARGS, '--data', corpus, '--set', `model.cell=${cell}`, '--set', 'model.gru_reset=after', '--set', `model.layers=${layers}`, '--hidden', '32', '--batch', '8', '--steps', '16',
       '--lr', '10', '--clip', '1', '--sampler', 'consecutive', '--epochs', '2', '--set', 'run.sample_every=0', '--quiet', '--out', lrun]).code).toBe(0);

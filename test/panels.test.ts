@@ -6,9 +6,9 @@
 // float64. Each test counts the panel products, so none can pass by falling back to sgemm.
 import { describe, expect, it } from 'vitest';
 import { RefBlas } from '../src/blas/ref.js';
-import type { Blas } from '../src/blas/types.js';
+import { panelsElems, type Blas } from '../src/blas/types.js';
 import { cellOf } from '../src/model/cells/index.js';
-import { PANEL_MIN_STEPS } from '../src/model/cells/types.js';
+import { PANEL_MIN_STEPS, panelBufferElems } from '../src/model/cells/types.js';
 import { modelLoss } from '../src/model/model.js';
 import { buildModel, expectWasmMatchesFloat64, gradcheckBuffer, gradcheckTensors, modelGrads, type CellSpec } from './helpers.js';
 
@@ -82,3 +82,23 @@ describe.each(CELLS)('%s, W_h packed once per pass', (_name, spec) => {
 function paddingOf(layout: { numParams: number; names: string[]; tensors: Record<string, { size: number }> }): number {
   return layout.numParams - layout.names.reduce((a, n) => a + layout.tensors[n].size, 0);
 }
+
+describe('the panel buffer', () => {
+  // what each cell packs per pass (the stepProduct calls of cells/*.ts): [transB, K, N] per block
+  type Pack = [transB: boolean, K: number, N: number];
+  const packs = (cell: string, H: number): Pack[] => ({
+    rnn: [[false, H, H], [true, H, H]] as Pack[],
+    lstm: [[false, H, 4 * H], [true, 4 * H, H]] as Pack[],
+    'gru after': [[false, H, 3 * H], [true, 3 * H, H]] as Pack[],
+    'gru before': [[false, H, 2 * H], [false, H, H], [true, 2 * H, H], [true, H, H]] as Pack[],
+  } as Record<string, Pack[]>)[cell];
+  const gates = { rnn: 1, lstm: 4, 'gru after': 3, 'gru before': 3 } as Record<string, number>;
+  it.each(['rnn', 'lstm', 'gru after', 'gru before'])('%s: panelBufferElems holds each direction\'s blocks at every H from 1 to 600', (cell) => {
+    for (let H = 1; H <= 600; H++) {
+      for (const transB of [false, true]) {
+        const need = packs(cell, H).filter(([t]) => t === transB).reduce((a, [, K, N]) => a + panelsElems(K, N), 0);
+        expect(need, `H = ${H}, ${transB ? 'backward' : 'forward'}`).toBeLessThanOrEqual(panelBufferElems(gates[cell], H));
+      }
+    }
+  });
+});

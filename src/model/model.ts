@@ -59,10 +59,7 @@ export function allocModelWorkspace(arena: Arena, m: ModelDesc, shape: SeqShape,
   for (let l = 0; l < m.layers; l++) {
     const base: LayerBase = { hs: arena.alloc((T + 1) * B * H), dhs: arena.alloc(T * B * H), dh0: arena.alloc(B * H) };
     // a workspace that packs its GEMMs (training, evaluation) also packs W_h once per pass
-    if (withPack) {
-      base.panelElems = panelBufferElems(cell.gates.length, H);
-      base.panels = arena.alloc(base.panelElems);
-    }
+    if (withPack) base.panels = arena.alloc(panelBufferElems(cell.gates.length, H));
     const lw = cell.alloc(arena, base, H, T, B, o);
     if (l > 0 && m.dropout > 0) lw.xDrop = arena.alloc(T * B * H);
     ws.layers.push(lw);

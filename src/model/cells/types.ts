@@ -45,14 +45,13 @@ export interface LayerWorkspace {
   hg?: number;
   /** GRU before: (B, H) scratch for dL/d(R ⊙ h) */
   tmp?: number;
-  /** W_h's blocks as prepacked panels for the pass's per-step products (stepProduct), panelElems
-   *  elements; absent in workspaces that never run long passes (generation) */
+  /** W_h's blocks as prepacked panels for the pass's per-step products (stepProduct), sized by
+   *  panelBufferElems; absent in workspaces that never run long passes (generation) */
   panels?: number;
-  panelElems?: number;
 }
 
 /** The parts every layer has, placed by the stack; a cell adds its own. */
-export type LayerBase = Pick<LayerWorkspace, 'hs' | 'dhs' | 'dh0' | 'panels' | 'panelElems'>;
+export type LayerBase = Pick<LayerWorkspace, 'hs' | 'dhs' | 'dh0' | 'panels'>;
 
 /** Where backward copies per-step gradients for inspection (T, B, H each), or nothing. */
 export interface LayerTrace {
@@ -141,7 +140,7 @@ export interface StepProduct {
  * The product of each step's rows with one block of W_h (op(W) is K x N; W is K x N, or N x K when
  * transB, ld apart), the same at every step of a pass. When the workspace has a panel buffer, the
  * pass is long enough and the kernels can, the block is packed once here, at element `at` of the
- * buffer, and every step runs sgemmPanels (unit-stride reads: blas/assembly/kernels.ts says why and
+ * buffer (panelBufferElems bounds what the cells pack; test/panels.test.ts checks it for each), and every step runs sgemmPanels (unit-stride reads: blas/assembly/kernels.ts says why and
  * how much faster); otherwise every step runs the plain sgemm. The sums are over the same k either
  * way; only float32 rounding differs.
  */
@@ -154,7 +153,6 @@ export function stepProduct(blas: Blas, lw: LayerWorkspace, T: number, transB: b
       run: (M, a, lda, beta, c, ldc) => blas.sgemm(false, transB, M, N, K, 1, a, lda, w, ld, beta, c, ldc),
     };
   }
-  if (at + elems > lw.panelElems!) throw new Error(`stepProduct: ${at + elems} panel elements needed, ${lw.panelElems} allocated`);
   const panels = lw.panels + at;
   blas.packPanels(transB, K, N, w, ld, panels);
   return { elems, run: (M, a, lda, beta, c, ldc) => blas.sgemmPanels(M, N, K, 1, a, lda, panels, beta, c, ldc) };
