@@ -15,6 +15,12 @@ const root = join(import.meta.dirname, '..');
 const script = join(root, 'bench/pytorch_charlm.py');
 const torchPython = findTorchPython(['yaml']);
 const tmp = () => mkdtempSync(join(tmpdir(), 'bptt-peer-'));
+/** a config of a 16-unit LSTM on 30,000 characters of tiny Shakespeare, written to dir/c.yaml */
+const tinyConfig = (dir: string) => writeFileSync(join(dir, 'c.yaml'), [
+  'model: { cell: lstm, hidden: 16, layers: 1 }',
+  `data: { path: ${join(root, 'data/tinyshakespeare.txt')}, max_chars: 30000, steps: 16, batch: 8, val_fraction: 0.1 }`,
+  'optim: { kind: adam, lr: 0.01, clip: 1, schedule: { kind: cosine, min_lr: 0.0001 } }',
+].join('\n'));
 const BLAS_LINE = /^pytorch_charlm: torch \S+, BLAS .+: float32 matmul 512x2048x2048 [\d.]+ GFLOP\/s at 1 thread \([\d.]+ per thread\)$/m;
 
 failInCiWithout('the PyTorch peer', torchPython !== undefined, `${TORCH_MISSING} with PyYAML`);
@@ -48,11 +54,7 @@ describe.skipIf(!torchPython)('the PyTorch peer (bench/pytorch_charlm.py)', () =
   it('--input onehot: a short run evaluates on bptt\'s auto rule (several times, one subset, a twentieth of the run)', () => {
     const input = 'onehot';
     const dir = tmp();
-    writeFileSync(join(dir, 'c.yaml'), [
-      'model: { cell: lstm, hidden: 16, layers: 1 }',
-      `data: { path: ${join(root, 'data/tinyshakespeare.txt')}, max_chars: 30000, steps: 16, batch: 8, val_fraction: 0.1 }`,
-      'optim: { kind: adam, lr: 0.01, clip: 1, schedule: { kind: cosine, min_lr: 0.0001 } }',
-    ].join('\n'));
+    tinyConfig(dir);
     const r = run(['--config', join(dir, 'c.yaml'), '--time', '12s', '--threads', '1', '--min-gflops', '0', '--input', input, '--out', join(dir, 'run')]);
     expect(r.status, r.stderr).toBe(0);
     const rows = readFileSync(join(dir, 'run', 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
@@ -68,11 +70,7 @@ describe.skipIf(!torchPython)('the PyTorch peer (bench/pytorch_charlm.py)', () =
 
   it('--input lookup: the input read as a row of W_ih trains and says so (the evaluation rule is the same code as above)', () => {
     const dir = tmp();
-    writeFileSync(join(dir, 'c.yaml'), [
-      'model: { cell: lstm, hidden: 16, layers: 1 }',
-      `data: { path: ${join(root, 'data/tinyshakespeare.txt')}, max_chars: 30000, steps: 16, batch: 8, val_fraction: 0.1 }`,
-      'optim: { kind: adam, lr: 0.01, clip: 1, schedule: { kind: cosine, min_lr: 0.0001 } }',
-    ].join('\n'));
+    tinyConfig(dir);
     const r = run(['--config', join(dir, 'c.yaml'), '--time', '4s', '--threads', '1', '--min-gflops', '0', '--input', 'lookup', '--out', join(dir, 'run')]);
     expect(r.status, r.stderr).toBe(0);
     const summary = JSON.parse(readFileSync(join(dir, 'run', 'summary.json'), 'utf8'));
