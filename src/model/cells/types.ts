@@ -140,8 +140,9 @@ export interface StepProduct {
  * The product of each step's rows with one block of W_h (op(W) is K x N; W is K x N, or N x K when
  * transB, ld apart), the same at every step of a pass. When the workspace has a panel buffer, the
  * pass is long enough and the kernels can, the block is packed once here, at element `at` of the
- * buffer (panelBufferElems bounds what the cells pack; test/panels.test.ts checks it for each), and every step runs sgemmPanels (unit-stride reads: blas/assembly/kernels.ts says why and
- * how much faster); otherwise every step runs the plain sgemm. The sums are over the same k either
+ * buffer (panelBufferElems bounds what the cells pack; test/panels.test.ts checks it for each),
+ * and every step runs sgemmPanels (unit-stride reads: blas/assembly/kernels.ts says why and how
+ * much faster); otherwise every step runs the plain sgemm. The sums are over the same k either
  * way; only float32 rounding differs.
  */
 export function stepProduct(blas: Blas, lw: LayerWorkspace, T: number, transB: boolean, K: number, N: number,
