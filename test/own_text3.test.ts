@@ -17,7 +17,7 @@ import { evalRows } from '../src/train/evaluate.js';
 import { placeStart } from '../src/train/start.js';
 import { Trainer, type Report } from '../src/train/trainer.js';
 import { RARE_CHAR, Vocab } from '../src/data/corpus.js';
-import { chooseModel, outputShare, paramsPerToken, TOKENS_PER_PARAM } from '../src/train/choose.js';
+import { chooseModel, MAX_EPOCHS, outputShare, paramsPerToken, REPEAT_TOKENS_PER_PARAM, TOKENS_PER_PARAM } from '../src/train/choose.js';
 import { Output } from '../src/cli/terminal.js';
 import { load } from '../src/api/model.js';
 import { D2L_BASE } from './train_helpers.js';
@@ -266,15 +266,16 @@ describe('the validation part: a file of its own, or blocks spread over the text
 
 describe('the default model follows the run (issue 26, item 1; issue 22, item 3)', () => {
   const base = DEFAULTS.model;
+  const SHAKESPEARE_TRAIN = 1_003_854, ZH_TRAIN = 870_628, CODE_TRAIN = 4_705_803;
   const shakespeareRates: Record<number, number> = { 128: 150_000, 256: 58_700, 512: 15_700 };
 
   it('is deterministic given measured rates: tiny Shakespeare\'s 2-minute budget gets LSTM 256, its 10-minute one LSTM 512', async () => {
     const asked: number[] = [];
     const rate = (h: number) => { asked.push(h); return shakespeareRates[h]; };
-    const two = await chooseModel(base, 65, { kind: 'seconds', seconds: 114 }, rate);
+    const two = await chooseModel(base, 65, { kind: 'seconds', seconds: 114 }, rate, SHAKESPEARE_TRAIN);
     expect(two.model.hidden).toBe(256);
     expect(asked).toEqual([128, 256, 512]);
-    const ten = await chooseModel(base, 65, { kind: 'seconds', seconds: 570 }, rate);
+    const ten = await chooseModel(base, 65, { kind: 'seconds', seconds: 570 }, rate, SHAKESPEARE_TRAIN);
     expect(ten.model.hidden).toBe(512);
     expect(ten.why).toMatch(/^it sees [\d.]+ tokens per parameter$/);
     // the rule, restated: the largest candidate with tokens >= TOKENS_PER_PARAM x parameters used per token
@@ -283,15 +284,48 @@ describe('the default model follows the run (issue 26, item 1; issue 22, item 3)
 
   it('a large vocabulary: the output layer makes even LSTM 128 short of tokens; it is chosen, and no larger one is timed', async () => {
     const asked: number[] = [];
-    const zh = await chooseModel(base, 5965, { kind: 'seconds', seconds: 114 }, (h) => { asked.push(h); return h === 128 ? 12_000 : 1; });
+    const zh = await chooseModel(base, 5965, { kind: 'seconds', seconds: 114 }, (h) => { asked.push(h); return h === 128 ? 12_000 : 1; }, ZH_TRAIN);
     expect(zh.model.hidden).toBe(128);
     expect(asked).toEqual([128]);
     expect(zh.why).toMatch(/even the smallest candidate would see only [\d.]+ tokens per parameter/);
     expect(outputShare(5965, { ...base, hidden: 128 })).toBeGreaterThan(0.9);
   });
 
+  // Every measured run of the README's tables, re-decided from the rates its first line logged (a
+  // budget's seconds less the 5% auto evaluation keeps): the rule is a pure function of these.
+  it.each([
+    ['tiny Shakespeare, 2 min', 65, SHAKESPEARE_TRAIN, 114, [110_759, 45_784, 13_281], 256],
+    ['tiny Shakespeare, 10 min (the preset\'s start)', 65, SHAKESPEARE_TRAIN, 570, [140_790, 42_149, 13_545], 512],
+    ['fortunes-zh, 2 min', 5965, ZH_TRAIN, 114, [9_738], 128],
+    ['fortunes-zh, 10 min: the one the epoch guard changes (128 read the text 7.3 times and overfit; 256 was best)', 5965, ZH_TRAIN, 570, [11_063, 6_628], 256],
+    ['fortunes-zh max_vocab 2568, 2 min', 2568, ZH_TRAIN, 114, [18_369, 8_058], 128],
+    ['fortunes-zh max_vocab 2568, 10 min (256 reads it 6.9 times, but 512 would see 1.5 tokens per parameter)', 2568, ZH_TRAIN, 570, [23_870, 10_535, 6_095], 256],
+    ['Python stdlib, 2 min', 169, CODE_TRAIN, 114, [131_162, 45_939, 12_186], 256],
+  ] as const)('%s', async (_what, V, trainChars, seconds, rates, hidden) => {
+    const asked: number[] = [];
+    const c = await chooseModel(base, V, { kind: 'seconds', seconds }, (h) => { asked.push(h); return rates[[128, 256, 512].indexOf(h)]; }, trainChars);
+    expect(c.model.hidden).toBe(hidden);
+    expect(asked).toEqual([128, 256, 512].slice(0, rates.length)); // exactly the candidates that run timed
+  });
+
+  it('the epoch guard: the next larger candidate, when the choice would repeat the text more than MAX_EPOCHS times and it sees REPEAT_TOKENS_PER_PARAM', async () => {
+    const p = (h: number) => paramsPerToken(65, { ...base, hidden: h });
+    // 1000 s; 128 sees plenty, 256 exactly the floor, so 128 wins on tokens and the guard decides
+    const at = (r256: number, chars: number) => chooseModel(base, 65, { kind: 'seconds', seconds: 1000 },
+      (h) => (h === 128 ? 1e9 : h === 256 ? r256 : 1), chars);
+    const floor256 = (REPEAT_TOKENS_PER_PARAM * p(256)) / 1000;
+    const guarded = await at(floor256, 1e9 * 1000 / (MAX_EPOCHS + 0.01));
+    expect(guarded.model.hidden).toBe(256);
+    expect(guarded.why).toMatch(/^H=128 would read the training text 5\.0 times \(more than 5\) and H=256 still sees 2\.0 tokens per parameter \(at least 2\)$/);
+    // a text read exactly MAX_EPOCHS times, or a larger candidate under the floor: the choice stands
+    expect((await at(floor256, 1e9 * 1000 / MAX_EPOCHS)).model.hidden).toBe(128);
+    expect((await at(floor256 * 0.99, 1)).model.hidden).toBe(128);
+    // the largest candidate has none above it
+    expect((await chooseModel(base, 65, { kind: 'tokens', tokens: 1e12 }, () => 0, 1)).model.hidden).toBe(512);
+  });
+
   it('a run by epochs or minibatches knows its tokens: nothing is timed', async () => {
-    const c = await chooseModel(base, 65, { kind: 'tokens', tokens: 10 * 1_003_854 }, () => { throw new Error('timed'); });
+    const c = await chooseModel(base, 65, { kind: 'tokens', tokens: 10 * SHAKESPEARE_TRAIN }, () => { throw new Error('timed'); }, SHAKESPEARE_TRAIN);
     expect(c.model.hidden).toBe(512);
   });
 

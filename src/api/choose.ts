@@ -57,6 +57,6 @@ export async function probeTokensPerS(config: TrainConfig, data: PreparedData, k
 export async function chooseRunModel(config: TrainConfig, data: PreparedData, kernels: KernelPreference): Promise<ModelChoice & { seconds: number }> {
   const t0 = performance.now();
   const choice = await chooseModel(config.model, data.vocab.size, runTokensOf(config, data.train.length),
-    (hidden) => probeTokensPerS({ ...config, model: { ...config.model, hidden } }, data, kernels));
+    (hidden) => probeTokensPerS({ ...config, model: { ...config.model, hidden } }, data, kernels), data.train.length);
   return { ...choice, seconds: (performance.now() - t0) / 1000 };
 }
