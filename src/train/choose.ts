@@ -13,9 +13,10 @@
 // text 7.3 times and was best after 3.6 passes (5.018 on the whole tail), while LSTM 256, at 2.1
 // tokens per parameter, ended best (4.963). So a choice that would read the training text more
 // than MAX_EPOCHS times gives way to the next larger candidate when that one still sees
-// REPEAT_TOKENS_PER_PARAM tokens per parameter. That floor sits between the two measured cases: LSTM 512 on tiny Shakespeare in
-// 2 minutes, at 1.7, lost to LSTM 256; LSTM 256 on fortunes-zh, at 2.1, won. Every other measured
-// choice stands (test/own_text3.test.ts re-decides each from its logged rates).
+// REPEAT_TOKENS_PER_PARAM tokens per parameter. That floor sits between the two measured cases:
+// LSTM 512 on tiny Shakespeare in 2 minutes, at 1.7, lost to LSTM 256; LSTM 256 on fortunes-zh, at
+// 2.1, won. Every other measured choice stands (test/own_text3.test.ts re-decides each from its
+// logged rates).
 
 import type { TrainConfig } from '../config/schema.js';
 import { modelOf } from '../model/desc.js';
