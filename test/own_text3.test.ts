@@ -277,7 +277,8 @@ describe('the default model follows the run (issue 26, item 1; issue 22, item 3)
     expect(asked).toEqual([128, 256, 512]);
     const ten = await chooseModel(base, 65, { kind: 'seconds', seconds: 570 }, rate, SHAKESPEARE_TRAIN);
     expect(ten.model.hidden).toBe(512);
-    expect(ten.why).toMatch(/^it sees [\d.]+ tokens per parameter$/);
+    // LSTM 512 sees 8.3 tokens per parameter, under the threshold; LSTM 256 would read the play 33 times
+    expect(ten.why).toMatch(/^H=256 would read the training text 33\.\d times \(more than 6\) and H=512 still sees 8\.3 tokens per parameter \(at least 2\)$/);
     // the rule, restated: the largest candidate with tokens >= TOKENS_PER_PARAM x parameters used per token
     for (const c of two.considered) expect(c.tokens >= TOKENS_PER_PARAM * paramsPerToken(65, { ...base, hidden: c.hidden })).toBe(c.hidden <= 256);
   });
@@ -301,11 +302,18 @@ describe('the default model follows the run (issue 26, item 1; issue 22, item 3)
     ['fortunes-zh max_vocab 2568, 2 min', 2568, ZH_TRAIN, 114, [18_369, 8_058], 128],
     ['fortunes-zh max_vocab 2568, 10 min (256 reads it 6.9 times, but 512 would see 1.5 tokens per parameter)', 2568, ZH_TRAIN, 570, [23_870, 10_535, 6_095], 256],
     ['Python stdlib, 2 min', 169, CODE_TRAIN, 114, [131_162, 45_939, 12_186], 256],
+    // 2026-12-07's sweeps: at the old threshold (4) and guard (5 passes) the 10-minute run took LSTM 512, which
+    // ended 0.255 nats behind LSTM 256; LSTM 512 at 30 minutes ended 0.021 behind it
+    ['Python stdlib, 10 min (the run took 512 before the threshold of 10; 256 was best)', 169, CODE_TRAIN, 570, [94_552, 42_368, 7_315], 256],
+    ['Python stdlib, 30 min', 169, CODE_TRAIN, 1710, [136_387, 46_371, 13_194], 512],
+    ['tiny Shakespeare, 30 min (the preset\'s logged rates: the 30-minute runs set the model)', 65, SHAKESPEARE_TRAIN, 1710, [140_790, 42_149, 13_545], 512],
   ] as const)('%s', async (_what, V, trainChars, seconds, rates, hidden) => {
     const asked: number[] = [];
     const c = await chooseModel(base, V, { kind: 'seconds', seconds }, (h) => { asked.push(h); return rates[[128, 256, 512].indexOf(h)]; }, trainChars);
     expect(c.model.hidden).toBe(hidden);
-    expect(asked).toEqual([128, 256, 512].slice(0, rates.length)); // exactly the candidates that run timed
+    // the rule asks only for candidates that run timed (it may ask for fewer: a larger one is timed only while it could be chosen)
+    expect(asked).toEqual([128, 256, 512].slice(0, asked.length));
+    expect(asked.length).toBeLessThanOrEqual(rates.length);
   });
 
   it('the epoch guard: the next larger candidate, when the choice would repeat the text more than MAX_EPOCHS times and it sees REPEAT_TOKENS_PER_PARAM', async () => {
@@ -316,7 +324,8 @@ describe('the default model follows the run (issue 26, item 1; issue 22, item 3)
     const floor256 = (REPEAT_TOKENS_PER_PARAM * p(256)) / 1000;
     const guarded = await at(floor256, 1e9 * 1000 / (MAX_EPOCHS + 0.01));
     expect(guarded.model.hidden).toBe(256);
-    expect(guarded.why).toMatch(/^H=128 would read the training text 5\.0 times \(more than 5\) and H=256 still sees 2\.0 tokens per parameter \(at least 2\)$/);
+    expect(guarded.why).toBe(`H=128 would read the training text ${MAX_EPOCHS}.0 times (more than ${MAX_EPOCHS}) and H=256 still sees ` +
+      `${REPEAT_TOKENS_PER_PARAM}.0 tokens per parameter (at least ${REPEAT_TOKENS_PER_PARAM})`);
     // a text read exactly MAX_EPOCHS times, or a larger candidate under the floor: the choice stands
     expect((await at(floor256, 1e9 * 1000 / MAX_EPOCHS)).model.hidden).toBe(128);
     expect((await at(floor256 * 0.99, 1)).model.hidden).toBe(128);
