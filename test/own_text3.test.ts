@@ -338,6 +338,28 @@ describe('the default model follows the run (issue 26, item 1; issue 22, item 3)
     expect(c.model.hidden).toBe(512);
   });
 
+  it('a budget times its candidates on this machine and logs their rates; the choice is the rule\'s for the rates logged', async () => {
+    const dir = tmp();
+    const r = bptt(['train', '--data', SHAKESPEARE, '--workers', '1', '--time', '4s', '--set', 'run.sample_every=0',
+      '--set', 'data.max_chars=50000', '--out', join(dir, 'a')]);
+    expect(r.code, r.stderr).toBe(0);
+    const data = /vocabulary (\d+), ([\d,]+) train/.exec(r.stdout)!;
+    const line = /model chosen for this run [^\n]*: H=(\d+), because [^\n]*\(tokens\/s measured in ([\d.]+) s before the run: ([^)]*)\)/.exec(r.stdout);
+    expect(line, r.stdout).not.toBeNull();
+    expect(Number(line![2])).toBeGreaterThan(0);
+    const logged = new Map([...line![3].matchAll(/H=(\d+) ([\d,]+)/g)].map((x) => [Number(x[1]), Number(x[2].replace(/,/g, ''))]));
+    for (const rate of logged.values()) expect(rate).toBeGreaterThan(1000);
+    // 50,000 characters in 4 s: LSTM 128 fails the threshold but would read the text more than MAX_EPOCHS times, so the
+    // guard's candidate, LSTM 256, is timed too
+    expect([...logged.keys()]).toEqual([128, 256]);
+    const again = await chooseModel(DEFAULTS.model, Number(data[1]), { kind: 'seconds', seconds: 4 * (1 - AUTO_EVAL_SHARE) }, (h) => {
+      if (!logged.has(h)) throw new Error(`H=${h} was not timed`);
+      return logged.get(h)!;
+    }, Number(data[2].replace(/,/g, '')));
+    expect(again.model.hidden).toBe(Number(line![1]));
+    expect(parseYaml(readFileSync(join(dir, 'a', 'config.yaml'), 'utf8')).model.hidden).toBe(again.model.hidden);
+  });
+
   it('the run says what it chose and why, and config.yaml keeps it; a model key, a preset or --init decides instead', () => {
     const dir = tmp();
     const args = ['--data', SHAKESPEARE, '--workers', '1', '--minibatches', '3', '--set', 'run.sample_every=0', '--set', 'data.max_chars=50000'];
