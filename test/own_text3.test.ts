@@ -278,7 +278,7 @@ describe('the default model follows the run (issue 26, item 1; issue 22, item 3)
     const ten = await chooseModel(base, 65, { kind: 'seconds', seconds: 570 }, rate, SHAKESPEARE_TRAIN);
     expect(ten.model.hidden).toBe(512);
     // LSTM 512 sees 8.3 tokens per parameter, under the threshold; LSTM 256 would read the play 33 times
-    expect(ten.why).toMatch(/^H=256 would read the training text 33\.\d times \(more than 6\) and H=512 still sees 8\.3 tokens per parameter \(at least 2\)$/);
+    expect(ten.why).toMatch(/^H=256 would read the training text 33\.\d times \(more than 6\.5\) and H=512 still sees 8\.3 tokens per parameter \(at least 2\)$/);
     // the rule, restated: the largest candidate with tokens >= TOKENS_PER_PARAM x parameters used per token
     for (const c of two.considered) expect(c.tokens >= TOKENS_PER_PARAM * paramsPerToken(65, { ...base, hidden: c.hidden })).toBe(c.hidden <= 256);
   });
@@ -306,6 +306,7 @@ describe('the default model follows the run (issue 26, item 1; issue 22, item 3)
     // ended 0.255 nats behind LSTM 256; LSTM 512 at 30 minutes ended 0.021 behind it
     ['Python stdlib, 10 min (the run took 512 before the threshold of 10; 256 was best)', 169, CODE_TRAIN, 570, [94_552, 42_368, 7_315], 256],
     ['Python stdlib, 30 min', 169, CODE_TRAIN, 1710, [136_387, 46_371, 13_194], 512],
+    ['Python stdlib, 10 min, the probe as it is now (sweep-2026-12-07/code-10m-probe-only.log: 256 reads the text 5.75 times)', 169, CODE_TRAIN, 570, [148_166, 47_452, 13_963], 256],
     ['tiny Shakespeare, 30 min (the preset\'s logged rates: the 30-minute runs set the model)', 65, SHAKESPEARE_TRAIN, 1710, [140_790, 42_149, 13_545], 512],
   ] as const)('%s', async (_what, V, trainChars, seconds, rates, hidden) => {
     const asked: number[] = [];
@@ -324,7 +325,7 @@ describe('the default model follows the run (issue 26, item 1; issue 22, item 3)
     const floor256 = (REPEAT_TOKENS_PER_PARAM * p(256)) / 1000;
     const guarded = await at(floor256, 1e9 * 1000 / (MAX_EPOCHS + 0.01));
     expect(guarded.model.hidden).toBe(256);
-    expect(guarded.why).toBe(`H=128 would read the training text ${MAX_EPOCHS}.0 times (more than ${MAX_EPOCHS}) and H=256 still sees ` +
+    expect(guarded.why).toBe(`H=128 would read the training text ${(MAX_EPOCHS + 0.01).toFixed(1)} times (more than ${MAX_EPOCHS}) and H=256 still sees ` +
       `${REPEAT_TOKENS_PER_PARAM}.0 tokens per parameter (at least ${REPEAT_TOKENS_PER_PARAM})`);
     // a text read exactly MAX_EPOCHS times, or a larger candidate under the floor: the choice stands
     expect((await at(floor256, 1e9 * 1000 / MAX_EPOCHS)).model.hidden).toBe(128);

@@ -41,7 +41,7 @@ describe('the README\'s defaults are the program\'s (issue 26)', () => {
     const m = claim(/candidate LSTM \(H = ([\d, ]+)\)/);
     expect(m[1].split(',').map((x) => Number(x.trim()))).toEqual([...CANDIDATE_HIDDEN]);
     expect(TOKENS_PER_PARAM).toBe(Number(claim(/would see at least (\d+) training tokens per parameter/)[1]));
-    const g = claim(/would read the training text more than (\d+)\s+times, the next larger candidate is taken instead when it still sees at least (\d+) tokens per\s+parameter/);
+    const g = claim(/would read the training text more than ([\d.]+)\s+times, the next larger candidate is taken instead when it still sees at least (\d+) tokens per\s+parameter/);
     expect([MAX_EPOCHS, REPEAT_TOKENS_PER_PARAM]).toEqual([Number(g[1]), Number(g[2])]);
   });
 
