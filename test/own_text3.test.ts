@@ -288,7 +288,10 @@ describe('the default model follows the run (issue 26, item 1; issue 22, item 3)
     const zh = await chooseModel(base, 5965, { kind: 'seconds', seconds: 114 }, (h) => { asked.push(h); return h === 128 ? 12_000 : 1; }, ZH_TRAIN);
     expect(zh.model.hidden).toBe(128);
     expect(asked).toEqual([128]);
-    expect(zh.why).toMatch(/even the smallest candidate would see only [\d.]+ tokens per parameter/);
+    expect(zh.why).toMatch(/even the smallest candidate would see only [\d.]+ tokens per parameter \(fewer than 10\): the run is short for this text's vocabulary/);
+    // a small vocabulary: the run is only short
+    const short = await chooseModel(base, 65, { kind: 'seconds', seconds: 1 }, () => 1000, SHAKESPEARE_TRAIN);
+    expect(short.why).toMatch(/\(fewer than 10\): the run is short$/);
     expect(outputShare(5965, { ...base, hidden: 128 })).toBeGreaterThan(0.9);
   });
 
@@ -299,6 +302,7 @@ describe('the default model follows the run (issue 26, item 1; issue 22, item 3)
     ['tiny Shakespeare, 10 min (the preset\'s start)', 65, SHAKESPEARE_TRAIN, 570, [140_790, 42_149, 13_545], 512],
     ['fortunes-zh, 2 min', 5965, ZH_TRAIN, 114, [9_738], 128],
     ['fortunes-zh, 10 min: the one the epoch guard changes (128 read the text 7.3 times and overfit; 256 was best)', 5965, ZH_TRAIN, 570, [11_063, 6_628], 256],
+    ['fortunes-zh, 10 min, the probe as it is now (sweep-2026-12-07/zh-10m-default.log: 128 would read the text 9.2 times)', 5965, ZH_TRAIN, 570, [14_000, 7_727], 256],
     ['fortunes-zh max_vocab 2568, 2 min', 2568, ZH_TRAIN, 114, [18_369, 8_058], 128],
     ['fortunes-zh max_vocab 2568, 10 min (256 reads it 6.9 times, but 512 would see 1.5 tokens per parameter)', 2568, ZH_TRAIN, 570, [23_870, 10_535, 6_095], 256],
     ['Python stdlib, 2 min', 169, CODE_TRAIN, 114, [131_162, 45_939, 12_186], 256],

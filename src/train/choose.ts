@@ -103,7 +103,8 @@ export async function chooseModel(base: ModelConfig, V: number, run: RunTokens, 
     return { model: { ...base, hidden: next.hidden }, considered, why };
   }
   const why = passing.length === 0
-    ? `even the smallest candidate would see only ${ratio(byTokens)} tokens per parameter (fewer than ${TOKENS_PER_PARAM}): the run is short for this text's vocabulary`
+    ? `even the smallest candidate would see only ${ratio(byTokens)} tokens per parameter (fewer than ${TOKENS_PER_PARAM}): the run is short` +
+      (outputShare(V, { ...base, hidden: byTokens.hidden }) > 0.5 ? ` for this text's vocabulary (the output layer is most of a token's cost)` : '')
     : `it sees ${ratio(byTokens)} tokens per parameter${next ? `; H=${next.hidden} would see ${ratio(next)}, fewer than ${TOKENS_PER_PARAM}` : ''}`;
   return { model: { ...base, hidden: byTokens.hidden }, considered, why };
 }
