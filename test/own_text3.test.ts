@@ -354,13 +354,15 @@ describe('the default model follows the run (issue 26, item 1; issue 22, item 3)
     expect(Number(line![2])).toBeGreaterThan(0);
     const logged = new Map([...line![3].matchAll(/H=(\d+) ([\d,]+)/g)].map((x) => [Number(x[1]), Number(x[2].replace(/,/g, ''))]));
     for (const rate of logged.values()) expect(rate).toBeGreaterThan(1000);
-    // 50,000 characters in 4 s: LSTM 128 fails the threshold but would read the text more than MAX_EPOCHS times, so the
-    // guard's candidate, LSTM 256, is timed too
-    expect([...logged.keys()]).toEqual([128, 256]);
+    // which candidates are timed depends on this machine's speed (at 50,000 characters in 4 s, LSTM 256 only when LSTM 128
+    // would read the text more than MAX_EPOCHS times): the rule, given the logged rates, asks for exactly those
+    const asked: number[] = [];
     const again = await chooseModel(DEFAULTS.model, Number(data[1]), { kind: 'seconds', seconds: 4 * (1 - AUTO_EVAL_SHARE) }, (h) => {
+      asked.push(h);
       if (!logged.has(h)) throw new Error(`H=${h} was not timed`);
       return logged.get(h)!;
     }, Number(data[2].replace(/,/g, '')));
+    expect(asked).toEqual([...logged.keys()]);
     expect(again.model.hidden).toBe(Number(line![1]));
     expect(parseYaml(readFileSync(join(dir, 'a', 'config.yaml'), 'utf8')).model.hidden).toBe(again.model.hidden);
   });
