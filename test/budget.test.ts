@@ -30,15 +30,15 @@ function cfgOf(run: Partial<TrainConfig['run']>, optim: Partial<TrainConfig['opt
 
 interface Setup { trainer: Trainer; engine: InlineEngine; data: PreparedData; reports: Report[]; evals: { n: number } }
 
-/** A trainer on one thread whose clock is MINIBATCH_S per trained minibatch plus `evalCostS` per evaluation. */
-function setup(cfg: TrainConfig, evalCostS = 0, resume?: ReturnType<typeof loadCheckpoint>): Setup {
+/** A trainer on one thread whose clock is MINIBATCH_S per trained minibatch plus `evalCostS` per evaluation (plus `stall.s`, a test's own). */
+function setup(cfg: TrainConfig, evalCostS = 0, resume?: ReturnType<typeof loadCheckpoint>, stall = { s: 0 }): Setup {
   const data = prepareData(cfg);
   const engine = new InlineEngine({ plan: planInputOf(cfg, data.vocab.size, { workers: 1, evalRows: evalRows(data.val!.length, cfg.data.steps, cfg.data.batch) }), corpus: data.train });
   const evals = { n: 0 };
   const base = resume?.training ? resume.training.elapsedS - resume.training.step * MINIBATCH_S : 0;
   // the clock reads the trainer's own step count (called only once the run starts)
   const start = placeStart(cfg, engine, { resume });
-  const trainer: Trainer = new Trainer(cfg, data, engine, start, { clock: () => base + trainer.state.step * MINIBATCH_S + evals.n * evalCostS });
+  const trainer: Trainer = new Trainer(cfg, data, engine, start, { clock: () => base + trainer.state.step * MINIBATCH_S + evals.n * evalCostS + stall.s });
   const real = trainer.evaluation.bind(trainer);
   trainer.evaluation = function* () { const v = yield* real(); evals.n++; return v; };
   return { trainer, engine, data, reports: [], evals };
@@ -66,6 +66,38 @@ describe('a time budget', () => {
     const { elapsedS } = s.trainer.state;
     expect(elapsedS).toBeLessThanOrEqual(20);
     expect(elapsedS).toBeGreaterThanOrEqual(20 - MINIBATCH_S - 0.25 - (0.25 * 1.25 + 0.5));
+  });
+
+  it('a clock that crosses the budget after the stretch is settled still ends with the final evaluation and checkpoint', async () => {
+    // CI under load once ended a 4 s run with exit 0 and no last.safetensors: the loop read the clock
+    // again after settle had found time left, and returned without the final settle
+    const crossAt = async (onEvalReport: boolean) => {
+      const stall = { s: 0 };
+      const s = setup(cfgOf({ time_budget: '10s', eval_every: '2s' }), 0, undefined, stall);
+      const reports: Report[] = [];
+      const checkpoints: Array<[number, string]> = [];
+      const done = await s.trainer.run({
+        onReport: (m) => {
+          reports.push(m);
+          if (stall.s === 0 && (m.val_loss !== null) === onEvalReport) stall.s = 9; // past 10 s less the 0.5 s reserve
+        },
+        onCheckpoint: (st, why) => checkpoints.push([st.step, why]),
+      });
+      expect(done).toBe(true);
+      expect(checkpoints).toEqual([[s.trainer.state.step, 'final']]);
+      const last = reports[reports.length - 1];
+      expect(last.step).toBe(s.trainer.state.step);
+      expect(last.val_loss).not.toBeNull();
+      return { stalledAt: reports.find((r) => (r.val_loss !== null) === onEvalReport)!.step, step: s.trainer.state.step, evals: s.evals.n };
+    };
+    // a report without an evaluation (an epoch's end), then the stall: one more stretch, stopped at
+    // its first minibatch boundary that reads the clock, and the final evaluation
+    const epochEnd = await crossAt(false);
+    expect(epochEnd.step).toBeGreaterThan(epochEnd.stalledAt);
+    // an evaluation that runs into the reserve is the last one: nothing is trained or evaluated after it
+    const evaluation = await crossAt(true);
+    expect(evaluation.step).toBe(evaluation.stalledAt);
+    expect(evaluation.evals).toBe(1);
   });
 
   it('interrupted and resumed, gets the rest of its budget: the same minibatches and parameters, bitwise', async () => {
@@ -125,7 +157,12 @@ describe('by minibatch', () => {
   it('eval_every auto keeps evaluation under 5% of the run, however long one takes', async () => {
     const s = setup(cfgOf({ time_budget: '5m', eval_every: 'auto' }), 7);
     const reports: Report[] = [];
-    await s.trainer.run({ onReport: (m) => reports.push(m) });
+    const checkpoints: Array<[number, string]> = [];
+    await s.trainer.run({ onReport: (m) => reports.push(m), onCheckpoint: (st, why) => checkpoints.push([st.step, why]) });
+    // its last evaluation runs into the reserve, and is the run's final one, with the final checkpoint
+    expect(checkpoints).toEqual([[s.trainer.state.step, 'final']]);
+    expect(reports[reports.length - 1].val_loss).not.toBeNull();
+    expect(s.trainer.state.elapsedS).toBeLessThanOrEqual(5 * 60);
     const evalS = reports.reduce((a, r) => a + (r.eval_s ?? 0), 0);
     // one before the end at least, and the last; none closer than AUTO_EVAL_MIN_S apart
     expect(s.evals.n).toBeGreaterThanOrEqual(2);

@@ -342,7 +342,12 @@ export class Trainer {
       const settled = await this.settle(ctx, state.reportDue.epochEnded, state.reportDue.lr, true);
       if (settled !== null) return settled;
     }
-    while (!pace.ended()) {
+    // the run's length was already reached (a resumed complete run): nothing trained
+    if (pace.ended()) return true;
+    // Only settle decides that the run has ended, once per stretch, and then writes the final
+    // evaluation and checkpoint. A second reading of the clock here could cross the budget after
+    // settle's (a stall, a slow periodic checkpoint) and end the run with neither.
+    for (;;) {
       if (hooks.shouldStop?.() || (hooks.stopAtStep !== undefined && state.step >= hooks.stopAtStep)) return this.interrupted(ctx);
       this.startEpoch();
       const outcome = await this.trainStretch(ctx, this.stretchLength(ctx));
@@ -357,8 +362,6 @@ export class Trainer {
       const settled = await this.settle(ctx, epochEnded, this.engine.control.lrs[Math.max(0, outcome.done - 1)], false);
       if (settled !== null) return settled;
     }
-    // the run's length was already reached (a resumed complete run): nothing trained
-    return true;
   }
 
   /** At a minibatch boundary: the state checkpointed as it is, to resume from; the run did not end. */
@@ -463,9 +466,9 @@ export class Trainer {
   private async settle(ctx: RunContext, epochEnded: boolean, lr: number, evalCut: boolean): Promise<boolean | null> {
     const { state } = this;
     const { hooks, pace, cadences } = ctx;
-    const final = pace.ended();
+    const endedBefore = pace.ended();
     this.chooseEvalSubset(pace.runS());
-    const evalNow = final || evalCut || cadences.due('eval', epochEnded);
+    const evalNow = endedBefore || evalCut || cadences.due('eval', epochEnded);
     if ((evalNow || epochEnded) && !(await this.reportInterval(ctx, epochEnded, lr, evalNow))) return this.interrupted(ctx);
     if (cadences.due('sample', epochEnded)) {
       hooks.onPhase?.('sampling');
@@ -475,6 +478,10 @@ export class Trainer {
       state.lastSampleS = pace.elapsed();
     }
     const stopEarly = this.config.run.early_stop > 0 && state.evalsSinceBest >= this.config.run.early_stop;
+    // an evaluation that ran into the budget's reserve is the last one: nothing trains after it (a
+    // second, final one would overrun the budget); time that ran out otherwise (a stall, sampling)
+    // still leaves the run one more stretch and its final evaluation
+    const final = endedBefore || (evalNow && pace.ended());
     state.elapsedS = pace.elapsed();
     if (final || stopEarly) {
       hooks.onCheckpoint?.(state, 'final');
