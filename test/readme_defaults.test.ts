@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { DEFAULTS } from '../src/config/schema.js';
 import { AUTO_EVAL_MIN_EVALS, AUTO_EVAL_SHARE, parseCadence, parseDuration } from '../src/config/units.js';
 import { AUTO_EVAL_MAX_EVALS, AUTO_EVAL_MIN_S } from '../src/train/cadences.js';
-import { CANDIDATE_HIDDEN, MAX_EPOCHS, REPEAT_TOKENS_PER_PARAM, TOKENS_PER_PARAM } from '../src/train/choose.js';
+import { CANDIDATE_HIDDEN, MAX_EPOCHS, MIN_NEXT_EPOCHS, REPEAT_TOKENS_PER_PARAM, TOKENS_PER_PARAM } from '../src/train/choose.js';
 import { blockEvery } from '../src/train/data.js';
 
 const readme = readFileSync(join(import.meta.dirname, '../README.md'), 'utf8').replace(/\s+/g, ' ');
@@ -41,8 +41,9 @@ describe('the README\'s defaults are the program\'s (issue 26)', () => {
     const m = claim(/candidate LSTM \(H = ([\d, ]+)\)/);
     expect(m[1].split(',').map((x) => Number(x.trim()))).toEqual([...CANDIDATE_HIDDEN]);
     expect(TOKENS_PER_PARAM).toBe(Number(claim(/would see at least (\d+) training tokens per parameter/)[1]));
-    const g = claim(/would read the training text more than ([\d.]+)\s+times, the next larger candidate is taken instead when it still sees at least (\d+) tokens per\s+parameter/);
-    expect([MAX_EPOCHS, REPEAT_TOKENS_PER_PARAM]).toEqual([Number(g[1]), Number(g[2])]);
+    const g = claim(/would read the training text more than ([\d.]+)\s+times, the next larger candidate is taken instead when it still reads the text at least (\d+) times in\s+the budget, and so on up/);
+    expect([MAX_EPOCHS, MIN_NEXT_EPOCHS]).toEqual([Number(g[1]), Number(g[2])]);
+    expect(REPEAT_TOKENS_PER_PARAM).toBe(Number(claim(/every candidate reads the text as often, so there the next one must instead see at\s+least (\d+) tokens per parameter/)[1]));
   });
 
   it('evaluations: how many, their share, their spacing; the blocks of a blocks split', () => {
