@@ -98,15 +98,15 @@ export async function chooseModel(base: ModelConfig, V: number, run: RunTokens, 
   const decide = () => {
     const passing = considered.filter((c) => !fails(c));
     const byTokens = passing.length > 0 ? passing[passing.length - 1] : considered[0];
-    const steps: [Candidate, Candidate][] = [];
+    const left: Candidate[] = []; // the choices the guard climbed from, each read the text more than MAX_EPOCHS times
     let chosen = byTokens;
     for (;;) {
       const next = considered.find((c) => c.hidden > chosen.hidden);
       if (!next || epochs(chosen) <= MAX_EPOCHS || !nextStillLearns(next)) break;
-      steps.push([chosen, next]);
+      left.push(chosen);
       chosen = next;
     }
-    return { passing, byTokens, chosen, steps };
+    return { passing, byTokens, chosen, left };
   };
   for (const hidden of CANDIDATE_HIDDEN) {
     const model = { ...base, hidden };
@@ -121,10 +121,10 @@ export async function chooseModel(base: ModelConfig, V: number, run: RunTokens, 
     // a failing candidate ends the timing, unless the guard may take the next one
     if (fails(c) && !(decide().chosen === c && epochs(c) > MAX_EPOCHS)) break;
   }
-  const { passing, byTokens, chosen, steps } = decide();
-  if (steps.length > 0) {
-    const read = steps.map(([from], k) => `H=${from.hidden} ${k === 0 ? 'would read the training text ' : ''}${epochs(from).toFixed(1)} times`);
-    const why = (steps.length === 1 ? `${read[0]} (more than ${MAX_EPOCHS}) and ` : `${read.join(', ')} (more than ${MAX_EPOCHS} each), and `) +
+  const { passing, byTokens, chosen, left } = decide();
+  if (left.length > 0) {
+    const read = left.map((from, k) => `H=${from.hidden} ${k === 0 ? 'would read the training text ' : ''}${epochs(from).toFixed(1)} times`);
+    const why = (left.length === 1 ? `${read[0]} (more than ${MAX_EPOCHS}) and ` : `${read.join(', ')} (more than ${MAX_EPOCHS} each), and `) +
       `H=${chosen.hidden} still ` + (run.kind === 'seconds'
       ? `reads it ${epochs(chosen).toFixed(1)} times (at least ${MIN_NEXT_EPOCHS})`
       : `sees ${ratio(chosen)} tokens per parameter (at least ${REPEAT_TOKENS_PER_PARAM})`);
